@@ -1,0 +1,21 @@
+/**
+ * The numerical kernels: flat-array forward/backward pairs in the style of
+ * llm.c. Backward kernels accumulate into caller-zeroed gradient buffers.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const y = new Float32Array(4), mean = new Float32Array(1), rstd = new Float32Array(1);
+ * layerNormForward(y, mean, rstd, Float32Array.of(1, 2, 3, 4), null, null, 1, 4);
+ * assert(Math.abs(y[3] - 1.3416) < 1e-4);
+ * ```
+ *
+ * @module
+ */
+export type { Floats } from "./types.ts";
+export { layerNormBackward, layerNormForward } from "./layernorm.ts";
+export { rmsNormBackward, rmsNormForward } from "./rmsnorm.ts";
+export { batchNormBackward, batchNormForward } from "./batchnorm.ts";
+export { geluBackward, geluForward } from "./gelu.ts";
+export { gemmNT, matmulBackward, matmulForward } from "./matmul.ts";
+export { softmaxBackward, softmaxForward } from "./softmax.ts";
