@@ -15,7 +15,7 @@
  * @module
  */
 export * from "./lib/kernels/mod.ts";
-export { Rng } from "./lib/model/rng.ts";
+export * from "./lib/model/mod.ts";
 
 if (import.meta.main) {
   const { main } = await import("./lib/cli/main.ts");

@@ -19,3 +19,4 @@ export { batchNormBackward, batchNormForward } from "./batchnorm.ts";
 export { geluBackward, geluForward } from "./gelu.ts";
 export { gemmNT, matmulBackward, matmulForward } from "./matmul.ts";
 export { softmaxBackward, softmaxForward } from "./softmax.ts";
+export { attentionBackward, attentionForward } from "./attention.ts";

@@ -52,3 +52,53 @@ export class Rng {
     for (let i = 0; i < out.length; i++) out[i] = mean + std * this.normal();
   }
 }
+
+/** 32-bit integer mix (murmur3 finalizer). */
+function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** The 32-bit hash of element `index` (< 2^53) of stream `seed`, round `k`. */
+function hashAt(seed: number, index: number, k: number): number {
+  const lo = index >>> 0, hi = Math.floor(index / 4294967296) >>> 0;
+  const s = mix32((seed >>> 0) ^ Math.imul(k + 1, 0x9e3779b9));
+  return mix32(mix32(lo ^ s) ^ Math.imul(hi + 1, 0x27d4eb2f));
+}
+
+/**
+ * A uniform number in (0, 1) addressed by `(seed, index)` rather than drawn in
+ * sequence (counter-based): the value for element `index` never depends on how
+ * a stream was cut into batches.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const u = uniformAt(7, 2 ** 40);
+ * assert(u > 0 && u < 1 && u === uniformAt(7, 2 ** 40));
+ * ```
+ */
+export function uniformAt(seed: number, index: number): number {
+  return (hashAt(seed, index, 0) + 0.5) / 4294967296;
+}
+
+/**
+ * A standard normal number addressed by `(seed, index)` (Box–Muller on two
+ * counter-based uniforms); `index` may be any integer below 2^53.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(normalAt(7, 123456789) === normalAt(7, 123456789));
+ * assert(normalAt(7, 1) !== normalAt(8, 1));
+ * ```
+ */
+export function normalAt(seed: number, index: number): number {
+  const u1 = (hashAt(seed, index, 0) + 0.5) / 4294967296;
+  const u2 = (hashAt(seed, index, 1) + 0.5) / 4294967296;
+  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+}

@@ -1,0 +1,38 @@
+/**
+ * The GPT-2 model: config, parameter layout, init, the stack in pre-LN and
+ * post-LN placement, losses and the PRNG.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const model = new GPT({ nLayer: 1, nHead: 1, nEmbd: 4, placement: "post" });
+ * assert(model.config.finalNorm === false);
+ * ```
+ *
+ * @module
+ */
+export {
+  type DType,
+  type GPTConfig,
+  type Placement,
+  resolveConfig,
+  type ResolvedConfig,
+} from "./config.ts";
+export {
+  BLOCK_PARAMS,
+  type BlockParam,
+  blockParamShape,
+  paramLayout,
+  type ParamSpec,
+} from "./params.ts";
+export {
+  type ActivationName,
+  GPT,
+  type GradStat,
+  gradStat,
+  type InitOptions,
+  type LayerStat,
+  type StackStats,
+} from "./gpt.ts";
+export { L2Loss, type Loss, ProbeLoss, XentLoss } from "./loss.ts";
+export { normalAt, Rng, uniformAt } from "./rng.ts";
