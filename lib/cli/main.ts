@@ -4,39 +4,66 @@
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
-import { demo } from "./demo.ts";
+import { gen } from "./gen.ts";
+import { normalize } from "./normalize.ts";
+import { run } from "./run.ts";
+import { stats } from "./stats.ts";
 
 const HELP = `lnstream — LayerNorm and GPT-2 blocks you can watch
 
-Usage: deno run mod.ts <command> [options]
+Usage: deno run --allow-read=<lnstream dir> mod.ts <command> [options]
 
 Commands:
-  demo      LayerNorm on built-in data: what it does to each token's mean and std
+  normalize   per-token LayerNorm / RMSNorm (or BatchNorm) of a token stream, with
+              probe-gradient statistics
+  run         a stack of GPT-2 blocks (pre-LN or post-LN) over a token stream, with
+              per-layer gradient norms
+  gen         synthetic GPT-like token embeddings (npy, ndjson, raw)
+  stats merge merge stats files of separate runs exactly
 
-Options:
-  -h, --help  this help
-`;
+Data streams in on stdin (npy, NDJSON or raw float32, sniffed) and out on stdout in
+the same format; statistics go to --stats FILE (NDJSON) and a summary to stderr.
+Workers are loaded from lnstream's own files: --allow-read for its directory is
+the only permission stdin → stdout needs.
+
+'deno run mod.ts <command> --help' explains each command, with examples.
+
+Exit codes: 0 ok · 64 bad usage · 65 bad input data · 70 internal/worker failure`;
 
 /**
- * Runs the CLI with `args` and returns the process exit code.
+ * Runs the CLI with `args`; returns the process exit code.
  *
  * @example
  * ```ts ignore
- * Deno.exit(await main(["demo"]));
+ * Deno.exit(await main(["normalize", "--help"]));
  * ```
  */
 export async function main(args: string[]): Promise<number> {
   const flags = parseArgs(args, { boolean: ["help"], alias: { h: "help" }, stopEarly: true });
   const [cmd, ...rest] = flags._.map(String);
-  if (flags.help || cmd === undefined || cmd === "help") {
+  if (cmd === undefined || cmd === "help") {
     console.log(HELP);
     return cmd === undefined && !flags.help ? 64 : 0;
   }
-  switch (cmd) {
-    case "demo":
-      return await demo(rest);
-    default:
-      console.error(`lnstream: unknown command '${cmd}'\n\n${HELP}`);
-      return 64;
+  const commands: Record<string, (a: string[]) => Promise<number>> = { normalize, run, gen, stats };
+  const fn = commands[cmd];
+  if (!fn) {
+    console.error(`lnstream: unknown command '${cmd}'\n\n${HELP}`);
+    return 64;
+  }
+  try {
+    return await fn(flags.help ? ["--help", ...rest] : rest);
+  } catch (e) {
+    const code = (e as { exitCode?: number }).exitCode;
+    if (code === 64 || code === 65 || code === 70) {
+      console.error(`lnstream ${cmd}: ${(e as Error).message}`);
+      return code;
+    }
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      console.error(`lnstream ${cmd}: ${(e as Error).message}`);
+      return 77;
+    }
+    console.error(`lnstream ${cmd}: internal error: ${(e as Error)?.stack ?? e}`);
+    return 70;
   }
 }

@@ -6,7 +6,7 @@
  */
 import type { Floats } from "../kernels/types.ts";
 import { softmaxForward } from "../kernels/softmax.ts";
-import { normalAt, Rng, uniformAt } from "./rng.ts";
+import { probeRow, Rng, uniformAt } from "./rng.ts";
 
 /** A scalar loss of the stack output `y [N, C]`. */
 export interface Loss {
@@ -22,7 +22,7 @@ export interface Loss {
 /**
  * The probe loss `L = Σ y·R`: its gradient is `R` itself, so it sends a
  * controlled, unit-scale gradient into the network. `R` is given, or drawn as
- * N(0,1) per (global token index, channel) from a seed, independent of batching.
+ * N(0,1) per global token index by `probeRow(seed, token)`, independent of batching.
  *
  * @example
  * ```ts
@@ -52,12 +52,8 @@ export class ProbeLoss implements Loss {
         L += y[i] * this.#R[i];
       }
     } else {
-      const base = offset * C;
-      for (let i = 0; i < n; i++) {
-        const r = normalAt(this.#seed, base + i);
-        dy[i] = r;
-        L += y[i] * dy[i];
-      }
+      for (let t = 0; t < N; t++) probeRow(dy, t * C, this.#seed, offset + t, C);
+      for (let i = 0; i < n; i++) L += y[i] * dy[i];
     }
     return L;
   }

@@ -35,4 +35,4 @@ export {
   type StackStats,
 } from "./gpt.ts";
 export { L2Loss, type Loss, ProbeLoss, XentLoss } from "./loss.ts";
-export { normalAt, Rng, uniformAt } from "./rng.ts";
+export { normalAt, probeRow, Rng, uniformAt } from "./rng.ts";

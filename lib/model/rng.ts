@@ -23,6 +23,11 @@ export class Rng {
   constructor(seed: number) {
     this.#s = (seed ^ Math.floor(seed / 4294967296)) >>> 0;
   }
+  /** Restarts the sequence from `seed`, as a new `Rng(seed)` would. */
+  reseed(seed: number): void {
+    this.#s = (seed ^ Math.floor(seed / 4294967296)) >>> 0;
+    this.#spare = NaN;
+  }
   /** Uniform in (0, 1), never 0 or 1. */
   uniform(): number {
     this.#s = (this.#s + 0x6d2b79f5) >>> 0;
@@ -101,4 +106,31 @@ export function normalAt(seed: number, index: number): number {
   const u1 = (hashAt(seed, index, 0) + 0.5) / 4294967296;
   const u2 = (hashAt(seed, index, 1) + 0.5) / 4294967296;
   return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+}
+
+const rowRng = new Rng(0);
+
+/**
+ * Fills `out[off … off+C)` with the probe direction of global token `token`:
+ * C standard normals from an `Rng` seeded by a hash of `(seed, token)`. A
+ * token's row never depends on how the stream was batched.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * const a = new Float64Array(4), b = new Float64Array(8);
+ * probeRow(a, 0, 7, 100, 4);
+ * probeRow(b, 4, 7, 100, 4);
+ * assertEquals(a, b.subarray(4));
+ * ```
+ */
+export function probeRow(
+  out: { [i: number]: number },
+  off: number,
+  seed: number,
+  token: number,
+  C: number,
+): void {
+  rowRng.reseed(hashAt(seed, token, 2));
+  for (let c = 0; c < C; c++) out[off + c] = rowRng.normal();
 }

@@ -1,0 +1,113 @@
+/**
+ * `normalize`: per-token LayerNorm / RMSNorm (or BatchNorm per feature over
+ * each batch) of a stream of token embeddings, with probe-gradient statistics.
+ *
+ * @module
+ */
+import { parseArgs } from "@std/cli/parse-args";
+import { DataError, UsageError } from "../io/errors.ts";
+import { parseNpyHeader } from "../io/npy.ts";
+import { normalizeStream } from "../pipeline/pipeline.ts";
+import type { ProbeGrad, Summary } from "../pipeline/collect.ts";
+import { choiceFlag, numFlag, refuseUnknown, seedFlag } from "./args.ts";
+import { runCommand, STREAM_HELP, STREAM_STRINGS, streamOptions } from "./stream.ts";
+
+/** `normalize --help`. */
+export const NORMALIZE_HELP =
+  `Usage: deno run --allow-read=<lnstream> mod.ts normalize [options] < in > out
+
+Normalizes each token of the input: LayerNorm (default) subtracts the token's
+mean and divides by its std; RMSNorm divides by the root mean square; BatchNorm
+normalizes each feature over the batch instead, so a token's output depends on
+the other tokens in its batch. A probe loss L = Σ y·R (R ~ N(0,1) per token,
+from --seed) is backpropagated: the statistics show how the normalization
+rescales each token's gradient by 1/σ.
+
+Normalization:
+  --norm layer|rms|batch      which normalization (default: layer)
+  --eps E                     epsilon (default: 1e-5)
+  --weight FILE.npy           per-channel scale [C] (needs --allow-read for FILE)
+  --bias FILE.npy             per-channel shift [C]
+  --seed S                    seed of the probe direction R (default: 0)
+  --batch N                   tokens per batch (default: 1024)
+
+${STREAM_HELP}
+
+Examples:
+  deno run mod.ts gen --tokens 10000 --dim 768 > x.npy
+  deno run --allow-read=. mod.ts normalize < x.npy > y.npy
+  deno run --allow-read=. mod.ts normalize --norm rms --out-format ndjson < x.npy | head -2
+  cat tokens.ndjson | deno run --allow-read=. --allow-write=s.ndjson mod.ts normalize --stats s.ndjson`;
+
+async function readVector(path: string, what: string): Promise<Float32Array> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw new UsageError(`--${what} ${path}: ${(e as Error).message}`);
+  }
+  const h = parseNpyHeader(bytes);
+  if (h.shape.length !== 1) {
+    throw new DataError(
+      `--${what} ${path}: expected a 1-D .npy of C values, got shape (${h.shape})`,
+    );
+  }
+  const n = h.shape[0], item = h.dtype === "f4" ? 4 : 8;
+  if (bytes.length < h.dataOffset + n * item) {
+    throw new DataError(`--${what} ${path}: truncated (${bytes.length} bytes)`);
+  }
+  const data = bytes.slice(h.dataOffset, h.dataOffset + n * item).buffer;
+  return h.dtype === "f4" ? new Float32Array(data) : Float32Array.from(new Float64Array(data));
+}
+
+/** Human summary of a normalize run. */
+export function normalizeReport(s: Summary): string {
+  const g = s.grad as ProbeGrad;
+  const m = (x: { mean: number; std: number }) =>
+    `mean ${x.mean.toFixed(4)}  std ${x.std.toFixed(4)}`;
+  return [
+    `normalize (${s.config.norm}, eps ${s.config.eps}): ${s.tokens_out} tokens of ${s.config.C} in ${s.batches} batches`,
+    `  input   ${m(s.input)}  min ${s.input.min}  max ${s.input.max}`,
+    `  output  ${m(s.output)}`,
+    `  probe gradient: ‖dL/dy‖ ${g.dy_l2.toFixed(3)} → ‖dL/dx‖ ${g.dx_l2.toFixed(3)} (×${
+      g.ratio.toFixed(4)
+    })`,
+  ].join("\n");
+}
+
+/** Runs `normalize`; returns the exit code. */
+export async function normalize(args: string[]): Promise<number> {
+  const f = parseArgs(args, {
+    string: [...STREAM_STRINGS, "norm", "eps", "weight", "bias"],
+    boolean: ["help", "quiet", "progress"],
+    alias: { h: "help" },
+    unknown: refuseUnknown("normalize"),
+  });
+  if (f.help) {
+    console.log(NORMALIZE_HELP);
+    return 0;
+  }
+  if (f._.length > 0) {
+    throw new UsageError(`normalize reads stdin; unexpected argument '${f._[0]}'`);
+  }
+  const base = streamOptions(f, 1024);
+  const norm = choiceFlag(f, "norm", ["layer", "rms", "batch"] as const, "layer");
+  const eps = numFlag(f, "eps", 1e-5);
+  const weight = f.weight ? await readVector(f.weight, "weight") : undefined;
+  const bias = f.bias ? await readVector(f.bias, "bias") : undefined;
+  const seed = seedFlag(f);
+  return await runCommand(
+    f,
+    (extra) =>
+      normalizeStream((v) => Deno.stdin.read(v), {
+        ...base,
+        ...extra,
+        norm,
+        eps,
+        weight,
+        bias,
+        seed,
+      }),
+    normalizeReport,
+  );
+}

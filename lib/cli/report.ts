@@ -1,0 +1,48 @@
+/**
+ * Human-readable reports: a per-layer bar chart of gradient norms.
+ *
+ * @module
+ */
+import type { StackStats } from "../model/mod.ts";
+
+/**
+ * Horizontal bars, one per row, scaled to the largest value.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const s = bars([["a", 1], ["b", 0.5]], 10);
+ * assert(s.split("\n")[0].includes("██████████") && s.split("\n")[1].includes("█████ "));
+ * ```
+ */
+export function bars(rows: [string, number][], width = 40): string {
+  const max = Math.max(...rows.map(([, v]) => v), 0);
+  const pad = Math.max(...rows.map(([k]) => k.length), 0);
+  const blocks = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
+  return rows.map(([k, v]) => {
+    const w = max > 0 ? (v / max) * width : 0;
+    const full = Math.floor(w), frac = Math.floor((w - full) * 8);
+    const bar = "█".repeat(full) + blocks[frac];
+    return `${k.padStart(pad)} │${bar.padEnd(width)}│ ${v.toExponential(3)}`;
+  }).join("\n");
+}
+
+/**
+ * The per-layer gradient norm chart of a stack's statistics: ‖∂L/∂θ_l‖ over all
+ * parameters of each block (input side at the top).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { GPT } from "../model/mod.ts";
+ * const m = new GPT({ nLayer: 2, nHead: 1, nEmbd: 4, placement: "pre" });
+ * assert(layerChart(m.layerStats()).split("\n").length === 3);
+ * ```
+ */
+export function layerChart(s: StackStats): string {
+  const rows: [string, number][] = s.layer_stats.map((l) => {
+    const sq = Object.values(l.grad).reduce((a, g) => a + g.l2 * g.l2, 0);
+    return [`layer ${l.layer}`, Math.sqrt(sq)];
+  });
+  return "‖∂L/∂θ‖ per layer (all parameters of the block):\n" + bars(rows);
+}

@@ -1,0 +1,168 @@
+/**
+ * What `normalize` and `run` share: stdin in, stdout out, the stats file,
+ * progress, and turning faults into exit codes.
+ *
+ * @module
+ */
+import type { Format } from "../io/batch.ts";
+import { UsageError } from "../io/errors.ts";
+import type { BatchRecord, Summary } from "../pipeline/collect.ts";
+import type { Lnstream, StreamOptions } from "../pipeline/pipeline.ts";
+import { choiceFlag, intFlag, optIntFlag } from "./args.ts";
+
+/** Flags every streaming command takes (for parseArgs). */
+export const STREAM_STRINGS = [
+  "format",
+  "out-format",
+  "dim",
+  "field",
+  "batch",
+  "workers",
+  "stats",
+  "nonfinite",
+  "seed",
+] as const;
+
+/** Help text for the shared flags. */
+export const STREAM_HELP = `Input and output:
+  --format npy|ndjson|raw     input format (default: sniffed from the first bytes)
+  --out-format npy|ndjson|raw output format (default: the input's)
+  --dim C                     channels; required for raw float32 input
+  --field NAME                NDJSON object field with the embedding (default: embedding)
+  --nonfinite error|pass      NaN/Infinity input: refuse (default, exit 65) or pass through
+Work:
+  --workers N                 worker threads (default: cores)
+Statistics:
+  --stats FILE                write NDJSON records (one per batch + a summary); '-' = stderr
+  --quiet                     no human summary on stderr
+  --progress                  progress on stderr even when it is not a terminal
+
+Exit codes: 0 ok · 64 bad usage · 65 bad input data (after every row before the
+fault is written) · 70 internal/worker failure.`;
+
+/** Common options from parsed flags. */
+export function streamOptions(f: Record<string, unknown>, batchDefault: number): StreamOptions {
+  const formats = ["npy", "ndjson", "raw"] as const;
+  return {
+    format: f.format === undefined ? undefined : choiceFlag(f, "format", formats, "npy"),
+    outFormat: f["out-format"] === undefined
+      ? undefined
+      : choiceFlag(f, "out-format", formats, "npy") as Format,
+    dim: optIntFlag(f, "dim"),
+    field: f.field === undefined ? undefined : String(f.field),
+    batch: intFlag(f, "batch", batchDefault),
+    workers: intFlag(f, "workers", navigator.hardwareConcurrency || 1),
+    nonfinite: choiceFlag(f, "nonfinite", ["error", "pass"] as const, "error"),
+  };
+}
+
+/** stdout as a sink; a closed pipe (`| head`) ends the run quietly. */
+class ClosedOutput extends Error {}
+
+function stdoutSink(): WritableStream<Uint8Array> {
+  return new WritableStream({
+    async write(chunk) {
+      try {
+        let off = 0;
+        while (off < chunk.length) off += await Deno.stdout.write(chunk.subarray(off));
+      } catch (e) {
+        if (e instanceof Deno.errors.BrokenPipe) throw new ClosedOutput();
+        throw e;
+      }
+    },
+  });
+}
+
+/** Where stats records go: a file, stderr ('-'), or nowhere. */
+function statsWriter(target: unknown): { write(rec: object): void; close(): void } {
+  if (target === undefined) return { write() {}, close() {} };
+  const enc = new TextEncoder();
+  if (target === "-") {
+    return {
+      write: (r) => Deno.stderr.writeSync(enc.encode(JSON.stringify(r) + "\n")),
+      close() {},
+    };
+  }
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(String(target), { write: true, create: true, truncate: true });
+  } catch (e) {
+    throw new UsageError(`--stats ${target}: ${(e as Error).message}`);
+  }
+  return {
+    write(r) {
+      const b = enc.encode(JSON.stringify(r) + "\n");
+      let off = 0;
+      while (off < b.length) off += file.writeSync(b.subarray(off));
+    },
+    close: () => file.close(),
+  };
+}
+
+/** Progress on stderr (throttled), when it is a terminal or `--progress`. */
+function progress(on: boolean) {
+  const t0 = performance.now();
+  let last = 0;
+  const enc = new TextEncoder();
+  const show = (tokens: number, total: number | undefined, end = false) => {
+    const now = performance.now();
+    if (!end && now - last < 250) return;
+    last = now;
+    const rate = tokens / Math.max((now - t0) / 1000, 1e-9);
+    const pct = total ? `  ${(100 * tokens / total).toFixed(1)}%` : "";
+    const line = `\r${tokens} tokens  ${fmtRate(rate)} tok/s${pct}   `;
+    Deno.stderr.writeSync(enc.encode(end ? line + "\n" : line));
+  };
+  return on ? show : null;
+}
+
+function fmtRate(r: number): string {
+  return r >= 1e6
+    ? `${(r / 1e6).toFixed(2)}M`
+    : r >= 1e3
+    ? `${(r / 1e3).toFixed(1)}k`
+    : r.toFixed(0);
+}
+
+/**
+ * Runs a pipeline from stdin to stdout with the shared flags; returns the exit
+ * code. `report` prints the human summary.
+ */
+export async function runCommand(
+  f: Record<string, unknown>,
+  start: (opts: Partial<StreamOptions>) => Lnstream,
+  report: (s: Summary) => string,
+): Promise<number> {
+  const stats = statsWriter(f.stats);
+  const show = progress(Boolean(f.progress) || Deno.stderr.isTerminal());
+  let tokens = 0;
+  try {
+    const { readable, done } = start({
+      onRecord: (r: BatchRecord) => stats.write(r),
+      onProgress: show
+        ? (n, total) => {
+          tokens = n;
+          show(n, total);
+        }
+        : undefined,
+    });
+    let closed = false;
+    try {
+      await readable.pipeTo(stdoutSink());
+    } catch (e) {
+      if (!(e instanceof ClosedOutput)) throw e;
+      closed = true;
+    }
+    if (closed) {
+      done.catch(() => {});
+      return 0;
+    }
+    const summary = await done;
+    show?.(tokens, undefined, true);
+    stats.write(summary);
+    if (!f.quiet) console.error(report(summary));
+    return 0;
+  } finally {
+    stats.close();
+  }
+}

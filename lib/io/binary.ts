@@ -1,0 +1,122 @@
+/**
+ * Binary input (raw float32 or `.npy` data): a `ReadableStream` of batches
+ * whose `pull` reads the bytes straight into shared slot memory.
+ *
+ * @module
+ */
+import { type Batch, type ByteReader, readFull, type SlotSink } from "./batch.ts";
+import { DataError } from "./errors.ts";
+
+/** Options of `binaryBatches`. */
+export interface BinaryOptions {
+  /** element type of the input */
+  dtype: "f4" | "f8";
+  /** channels per token */
+  C: number;
+  /** rows per batch (≤ the sink's capacity) */
+  batchTokens: number;
+  /** byte offset of the first data byte in the input (for messages) */
+  dataOffset: number;
+  /** rows the input declares (npy); more or fewer is an error */
+  expectedTokens?: number;
+  /** what to call the input in messages */
+  what: string;
+}
+
+/**
+ * Batches of rows read from `read`, after the bytes in `prefix` (already read
+ * while detecting the format). A truncated last row, or a row count that does
+ * not match the header, becomes the `fault` of the last batch, after every
+ * complete row.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { streamReader } from "./batch.ts";
+ * const input = new Float32Array(6).fill(1);
+ * const slots = [new Float32Array(4), new Float32Array(4)];
+ * let next = 0;
+ * const sink = { capTokens: 2, open() {}, release() {}, acquire: async () => ({ slot: next, input: slots[next++] }) };
+ * const read = streamReader(ReadableStream.from([new Uint8Array(input.buffer)]));
+ * const batches = await Array.fromAsync(binaryBatches(read, new Uint8Array(0), sink,
+ *   { dtype: "f4", C: 2, batchTokens: 2, dataOffset: 0, what: "raw float32" }));
+ * assert(batches.length === 2 && batches[1].tokens === 1);
+ * ```
+ */
+export function binaryBatches(
+  read: ByteReader,
+  prefix: Uint8Array,
+  sink: SlotSink,
+  o: BinaryOptions,
+): ReadableStream<Batch> {
+  const item = o.dtype === "f4" ? 4 : 8, rowBytes = o.C * item;
+  let pending = prefix; // bytes read but not yet placed
+  let index = 0, offset = 0, done = false;
+  let stage: Uint8Array | null = null; // float64 input is read here, then narrowed
+  const src: ByteReader = async (view) => {
+    if (pending.length > 0) {
+      const n = Math.min(view.length, pending.length);
+      view.set(pending.subarray(0, n));
+      pending = pending.subarray(n);
+      return n;
+    }
+    return await read(view);
+  };
+  sink.open(o.C);
+  return new ReadableStream<Batch>({
+    async pull(ctrl) {
+      if (done) return ctrl.close();
+      const want = o.expectedTokens === undefined
+        ? o.batchTokens
+        : Math.min(o.batchTokens, o.expectedTokens - offset);
+      const { slot, input } = await sink.acquire();
+      let view: Uint8Array;
+      if (o.dtype === "f4") {
+        view = new Uint8Array(input.buffer, input.byteOffset, want * rowBytes);
+      } else {
+        if (stage === null || stage.length < o.batchTokens * rowBytes) {
+          stage = new Uint8Array(o.batchTokens * rowBytes);
+        }
+        view = stage.subarray(0, want * rowBytes);
+      }
+      const got = await readFull(src, view);
+      const rows = Math.floor(got / rowBytes);
+      if (o.dtype === "f8" && rows > 0) {
+        const f64 = new Float64Array(stage!.buffer, 0, rows * o.C);
+        input.set(f64);
+      }
+      const batch: Batch = { index, slot, tokens: rows, offset, lines: [] };
+      const at = o.dataOffset + (offset + rows) * rowBytes;
+      if (got < view.length) {
+        done = true;
+        if (got % rowBytes !== 0) {
+          batch.fault = new DataError(
+            `${o.what}: truncated at byte ${at + (got % rowBytes)}: row ${offset + rows} has ` +
+              `${got % rowBytes} of ${rowBytes} bytes (${o.C} × ${item}-byte floats)`,
+          );
+        } else if (o.expectedTokens !== undefined) {
+          batch.fault = new DataError(
+            `${o.what}: truncated at byte ${at}: the header declares ${o.expectedTokens} rows, ` +
+              `the data ends after ${offset + rows}`,
+          );
+        }
+      } else if (o.expectedTokens !== undefined && offset + rows === o.expectedTokens) {
+        done = true;
+        const extra = await src(new Uint8Array(1));
+        if (extra !== null && extra > 0) {
+          batch.fault = new DataError(
+            `${o.what}: unexpected data at byte ${at}: the header declares ${o.expectedTokens} rows`,
+          );
+        }
+      }
+      if (rows === 0 && batch.fault === undefined) {
+        sink.release(slot); // nothing more: no empty batch
+        return ctrl.close();
+      }
+      index++;
+      offset += rows;
+      ctrl.enqueue(batch);
+      if (done) ctrl.close();
+    },
+  }, { highWaterMark: 0 });
+}

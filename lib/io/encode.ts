@@ -1,0 +1,154 @@
+/**
+ * Output encoders: `.npy` (`<f4`, the input's shape), raw float32, and NDJSON
+ * mirroring the input's line shape. Each writes a batch's rows, releases its
+ * slot, and stops cleanly (keeping every row already written) at a fault.
+ *
+ * @module
+ */
+import type { Batch, Format, InputInfo, LineInfo } from "./batch.ts";
+import { npyHeader } from "./npy.ts";
+import { UsageError } from "./errors.ts";
+
+/** A batch with its computed rows (`output` holds `batch.tokens` × C floats). */
+export interface Encodable {
+  /** the batch */
+  batch: Batch;
+  /** its output rows */
+  output: Float32Array;
+}
+
+/** Options of `encoder`. */
+export interface EncoderOptions {
+  /** output format */
+  format: Format;
+  /** what the source learned (format, C, npy shape) */
+  info: InputInfo;
+  /** gives a slot back once its rows are encoded */
+  release: (slot: number) => void;
+  /** called with a batch's fault after its rows are written; the stream then ends */
+  onFault: (e: Error) => void;
+}
+
+const CHUNK = 64 * 1024;
+
+/**
+ * The shortest decimal that reads back as the same float32 (`NaN`,
+ * `Infinity`, `-Infinity` written bare, as Python's json does).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(f32ToString(Math.fround(0.1)) === "0.1" && f32ToString(1) === "1");
+ * ```
+ */
+export function f32ToString(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  for (let p = 6; p < 9; p++) {
+    const s = Number(x.toPrecision(p));
+    if (Math.fround(s) === x) return String(s);
+  }
+  return String(Number(x.toPrecision(9)));
+}
+
+/**
+ * A `TransformStream` from computed batches to bytes.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const info = { format: "ndjson" as const, C: 2 };
+ * const batch = { index: 0, slot: 0, tokens: 1, offset: 0, lines: [{ kind: "token" as const, n: 1 }] };
+ * const enc = encoder({ format: "ndjson", info, release() {}, onFault() {} });
+ * const bytes = await Array.fromAsync(ReadableStream.from([{ batch, output: Float32Array.of(0.5, -1) }]).pipeThrough(enc));
+ * assert(new TextDecoder().decode(bytes[0]) === "[0.5,-1]\n");
+ * ```
+ */
+export function encoder(o: EncoderOptions): TransformStream<Encodable, Uint8Array> {
+  const { info } = o;
+  let started = false;
+  const header = (ctrl: TransformStreamDefaultController<Uint8Array>) => {
+    if (started) return;
+    started = true;
+    if (o.format !== "npy") return;
+    if (info.format === "npy" && info.shape) ctrl.enqueue(npyHeader(info.shape));
+    else if (info.format === null) ctrl.enqueue(npyHeader([0, info.C]));
+    else {
+      throw new UsageError(
+        "--out-format npy needs .npy input (its header gives the row count up front); " +
+          "use --out-format raw or ndjson",
+      );
+    }
+  };
+  const text = textWriter(info);
+  const finish = (ctrl: TransformStreamDefaultController<Uint8Array>, b: Batch) => {
+    if (b.slot >= 0) o.release(b.slot);
+    if (b.fault) {
+      o.onFault(b.fault);
+      ctrl.terminate();
+    }
+  };
+  return new TransformStream<Encodable, Uint8Array>({
+    transform({ batch, output }, ctrl) {
+      header(ctrl);
+      const n = batch.tokens * info.C;
+      if (o.format === "ndjson") {
+        const s = text(batch, output);
+        if (s.length > 0) ctrl.enqueue(new TextEncoder().encode(s));
+      } else if (n > 0) {
+        const bytes = new Uint8Array(output.buffer, output.byteOffset, n * 4);
+        for (let i = 0; i < bytes.length; i += CHUNK) {
+          const c = new Uint8Array(Math.min(CHUNK, bytes.length - i));
+          c.set(bytes.subarray(i, i + c.length));
+          ctrl.enqueue(c);
+        }
+      }
+      finish(ctrl, batch);
+    },
+    flush(ctrl) {
+      header(ctrl);
+    },
+  });
+}
+
+/** NDJSON writing: rows are gathered into their lines, a line written when complete. */
+function textWriter(info: InputInfo) {
+  const pending: LineInfo[] = [];
+  let rows: string[] = [];
+  /** binary input: a line per token, or per sequence of T for [B, T, C] .npy */
+  const binaryLines = (b: Batch) => {
+    const T = info.shape?.length === 3 ? info.shape[1] : 0;
+    for (let r = 0; r < b.tokens; r++) {
+      if (T === 0) pending.push({ kind: "token", n: 1 });
+      else if ((b.offset + r) % T === 0) pending.push({ kind: "seq", n: T });
+    }
+  };
+  const write = (l: LineInfo, toks: string[]): string => {
+    const seq = l.kind === "seq" || (l.kind === "obj" && l.inner === "seq");
+    const value = seq ? `[${toks.join(",")}]` : toks[0];
+    if (l.kind !== "obj") return value + "\n";
+    // the field's value is spliced in as text, keeping the shortest float32 forms
+    const marker = `"\u0000lnstream\u0000"`;
+    return JSON.stringify({ ...l.obj, [l.field!]: "\u0000lnstream\u0000" }).replace(marker, value) +
+      "\n";
+  };
+  return (b: Batch, out: Float32Array): string => {
+    const C = info.C;
+    if (info.format !== "ndjson") binaryLines(b);
+    else pending.push(...b.lines);
+    let s = "";
+    const flushEmpty = () => {
+      while (pending.length > 0 && rows.length === pending[0].n) {
+        s += write(pending.shift()!, rows);
+        rows = [];
+      }
+    };
+    flushEmpty();
+    for (let r = 0; r < b.tokens; r++) {
+      const parts = new Array<string>(C);
+      for (let c = 0; c < C; c++) parts[c] = f32ToString(out[r * C + c]);
+      rows.push(`[${parts.join(",")}]`);
+      flushEmpty();
+    }
+    return s;
+  };
+}

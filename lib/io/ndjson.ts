@@ -1,0 +1,167 @@
+/**
+ * NDJSON input: a line is a token (`[x0, …, xC-1]`), a sequence of tokens
+ * (`[[…], […]]`), or an object whose field (default `embedding`) holds either.
+ * Every line is checked whole before any of its rows is written, so a batch
+ * only ever holds complete lines.
+ *
+ * @module
+ */
+import type { Batch, InputInfo, LineInfo, SlotSink } from "./batch.ts";
+import { DataError } from "./errors.ts";
+
+/** Options of `ndjsonDecoder`. */
+export interface NdjsonOptions {
+  /** channels per token; taken from the first token when not given */
+  C?: number;
+  /** the object field holding the embedding */
+  field: string;
+  /** rows per batch */
+  batchTokens: number;
+  /** `error` (default) refuses NaN and ±Infinity; `pass` lets them through */
+  nonfinite: "error" | "pass";
+}
+
+const NONFINITE = /(?<![\w."])(-?Infinity|NaN)(?![\w"])/g;
+
+/** JSON.parse, also accepting the bare NaN / Infinity that Python writes. */
+function parseLine(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch (e) {
+    if (NONFINITE.test(line)) {
+      NONFINITE.lastIndex = 0;
+      const v = JSON.parse(
+        line.replace(NONFINITE, '"$1"'),
+        (_k, x) =>
+          x === "NaN" ? NaN : x === "Infinity" ? Infinity : x === "-Infinity" ? -Infinity : x,
+      );
+      return v;
+    }
+    throw e;
+  }
+}
+
+/**
+ * Decodes NDJSON lines (from `TextLineStream`) into batches in slots.
+ * `info.C` is set from the first token when `C` is not given.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const slot = new Float32Array(8);
+ * const sink = { capTokens: 4, open() {}, release() {}, acquire: async () => ({ slot: 0, input: slot }) };
+ * const info = { format: "ndjson" as const, C: 0 };
+ * const out = await Array.fromAsync(ReadableStream.from(["[1, 2]", '{"embedding": [[3, 4]]}'])
+ *   .pipeThrough(ndjsonDecoder(sink, { field: "embedding", batchTokens: 4, nonfinite: "error" }, info)));
+ * assert(out[0].tokens === 2 && slot[3] === 4 && out[0].lines[1].kind === "obj");
+ * ```
+ */
+export function ndjsonDecoder(
+  sink: SlotSink,
+  o: NdjsonOptions,
+  info: InputInfo,
+): TransformStream<string, Batch> {
+  let C = o.C ?? 0;
+  let lineNo = 0, index = 0, offset = 0, rows = 0;
+  let cur: { slot: number; input: Float32Array } | null = null;
+  let lines: LineInfo[] = [];
+  const cut = (): Batch => {
+    const b: Batch = { index: index++, slot: cur?.slot ?? -1, tokens: rows, offset, lines };
+    offset += rows;
+    rows = 0;
+    lines = [];
+    cur = null;
+    return b;
+  };
+  const fail = (ctrl: TransformStreamDefaultController<Batch>, msg: string) => {
+    const b = cut();
+    b.fault = new DataError(`line ${lineNo}: ${msg}`);
+    ctrl.enqueue(b);
+    ctrl.terminate();
+  };
+  /** the tokens of a line, checked; or an error message */
+  const tokensOf = (v: unknown): { tokens: number[][]; kind: "token" | "seq" } | string => {
+    if (!Array.isArray(v)) return `expected an array of numbers or of tokens, got ${kindOf(v)}`;
+    if (v.length === 0 || Array.isArray(v[0])) {
+      for (let t = 0; t < v.length; t++) {
+        if (!Array.isArray(v[t])) return `sequence item ${t} is ${kindOf(v[t])}, not a token array`;
+      }
+      return { tokens: v as number[][], kind: "seq" };
+    }
+    return { tokens: [v as number[]], kind: "token" };
+  };
+  return new TransformStream<string, Batch>({
+    async transform(line, ctrl) {
+      lineNo++;
+      if (line.trim() === "") return;
+      let v: unknown;
+      try {
+        v = parseLine(line);
+      } catch (e) {
+        return fail(ctrl, `not valid JSON (${(e as Error).message})`);
+      }
+      let info_: LineInfo;
+      let parsed: ReturnType<typeof tokensOf>;
+      if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+        const obj = v as Record<string, unknown>;
+        if (!(o.field in obj)) {
+          return fail(ctrl, `object has no field '${o.field}' (choose one with --field)`);
+        }
+        parsed = tokensOf(obj[o.field]);
+        if (typeof parsed === "string") return fail(ctrl, `field '${o.field}': ${parsed}`);
+        info_ = { kind: "obj", n: parsed.tokens.length, obj, field: o.field, inner: parsed.kind };
+      } else {
+        parsed = tokensOf(v);
+        if (typeof parsed === "string") return fail(ctrl, parsed);
+        info_ = { kind: parsed.kind, n: parsed.tokens.length };
+      }
+      const tokens = parsed.tokens;
+      for (let t = 0; t < tokens.length; t++) {
+        const tok = tokens[t];
+        const where = parsed.kind === "seq" ? `token ${t}: ` : "";
+        if (C === 0) {
+          if (tok.length === 0) return fail(ctrl, `${where}an empty token`);
+          C = tok.length;
+        }
+        if (tok.length !== C) {
+          return fail(
+            ctrl,
+            `${where}has ${tok.length} numbers, expected ${C} (${
+              o.C ? "--dim" : "the first token's length"
+            })`,
+          );
+        }
+        for (let c = 0; c < C; c++) {
+          const x = tok[c];
+          if (typeof x !== "number") {
+            return fail(ctrl, `${where}channel ${c} is ${kindOf(x)}, not a number`);
+          }
+          if (!Number.isFinite(x) && o.nonfinite === "error") {
+            return fail(ctrl, `${where}channel ${c} is ${x} (use --nonfinite pass to allow)`);
+          }
+        }
+      }
+      if (info.C === 0 && C > 0) {
+        info.C = C;
+        sink.open(C);
+      }
+      lines.push(info_);
+      for (const tok of tokens) {
+        if (cur === null) cur = await sink.acquire();
+        cur.input.set(tok, rows * C);
+        rows++;
+        if (rows === o.batchTokens) ctrl.enqueue(cut());
+      }
+    },
+    flush(ctrl) {
+      if (rows > 0 || lines.length > 0) ctrl.enqueue(cut());
+    },
+  });
+}
+
+function kindOf(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "string") return `the string ${JSON.stringify(v).slice(0, 40)}`;
+  return typeof v === "object" ? "an object" : `a ${typeof v}`;
+}

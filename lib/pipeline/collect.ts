@@ -1,0 +1,372 @@
+/**
+ * The in-order collector: merges each batch's per-token statistics (and, for
+ * `run`, its gradients) into the run's totals in batch-index order, writes one
+ * record per batch, and turns worker findings into batch faults.
+ *
+ * @module
+ */
+import type { Batch, InputInfo } from "../io/batch.ts";
+import type { Encodable } from "../io/encode.ts";
+import { DataError } from "../io/errors.ts";
+import { ExactSum, Moments, type MomentState, type MomentSummary, NormAcc } from "../stats/mod.ts";
+import {
+  BLOCK_PARAMS,
+  type GradStat,
+  gradStat,
+  type LayerStat,
+  type ParamSpec,
+  type StackStats,
+} from "../model/mod.ts";
+import { TOKEN_FIELDS } from "../../workers/protocol.ts";
+import type { Reply } from "../../workers/protocol.ts";
+import type { SlotPool } from "./pool.ts";
+
+/** A batch and what its worker answered (null when it had no rows). */
+export interface Computed {
+  /** the batch */
+  batch: Batch;
+  /** the worker's reply */
+  reply: Reply | null;
+}
+
+/** Gradient statistics of `normalize`: the probe's ‖∂L/∂y‖ and ‖∂L/∂x‖. */
+export interface ProbeGrad {
+  /** ‖∂L/∂y‖₂ (R itself) */
+  dy_l2: number;
+  /** ‖∂L/∂x‖₂ after the normalization's backward */
+  dx_l2: number;
+  /** dx_l2 / dy_l2 */
+  ratio: number;
+  /** max |∂L/∂y| */
+  dy_max_abs: number;
+  /** max |∂L/∂x| */
+  dx_max_abs: number;
+}
+
+/** One `{"type": "batch"}` record. */
+export interface BatchRecord {
+  /** "batch" */
+  type: "batch";
+  /** batch index */
+  index: number;
+  /** rows in the batch */
+  tokens: number;
+  /** input moments */
+  input: MomentSummary;
+  /** output moments */
+  output: MomentSummary;
+  /** the batch's loss */
+  loss: number;
+  /** normalize: probe gradient norms; run: the batch's layer statistics */
+  grad: ProbeGrad | StackStats;
+}
+
+/** The mergeable part of a summary (exact sums as partials). */
+export interface SummaryState {
+  /** input moments */
+  input: MomentState;
+  /** output moments */
+  output: MomentState;
+  /** partials of the loss */
+  loss: number[];
+  /** ‖∂L/∂y‖² partials and max */
+  dy: { sq: number[]; max_abs: number };
+  /** ‖∂L/∂x‖² partials and max */
+  dx: { sq: number[]; max_abs: number };
+  /** run: per layer, partials of Σ‖h_l‖² and Σ‖∂L/∂h_l‖² over batches */
+  layers?: { h_sq: number[]; dh_sq: number[] }[];
+}
+
+/** The `{"type": "summary"}` record. */
+export interface Summary {
+  /** "summary" */
+  type: "summary";
+  /** normalize or run */
+  command: string;
+  /** what determines the numbers (norm, eps, seed, model, …) */
+  config: Record<string, unknown>;
+  /** rows read */
+  tokens_in: number;
+  /** rows written */
+  tokens_out: number;
+  /** batches */
+  batches: number;
+  /** tokens holding NaN/±Infinity that were passed through (left out of the moments) */
+  nonfinite_tokens: number;
+  /** input moments */
+  input: MomentSummary;
+  /** output moments */
+  output: MomentSummary;
+  /** total loss */
+  loss: number;
+  /** normalize: probe norms; run: layer statistics of the gradient accumulated over the stream */
+  grad: ProbeGrad | (StackStats & { note?: string });
+  /** exact state for `stats merge` */
+  state: SummaryState;
+  /** wall time and throughput: the only fields that differ between identical runs */
+  timing: { wall_s: number; tokens_per_s: number };
+}
+
+/** Options of `collector`. */
+export interface CollectOptions {
+  /** the slot pool holding the batches */
+  pool: SlotPool;
+  /** normalize or run */
+  command: "normalize" | "run";
+  /** what the source learned (for byte offsets in messages) */
+  info: InputInfo;
+  /**
+   * What the task turned out to be, asked for once at the first batch (after C
+   * is known): the summary's config block and, for run, the parameter layout
+   * (gradients are accumulated in it) and whether there is a final LayerNorm.
+   */
+  context: () => { config: Record<string, unknown>; layout?: ParamSpec[]; finalNorm?: boolean };
+  /** receives each batch record, in order */
+  onRecord?: (r: BatchRecord) => void;
+  /** receives progress after each batch */
+  onProgress?: (tokens: number, total: number | undefined) => void;
+  /** receives the summary at the end */
+  onSummary: (s: Summary) => void;
+}
+
+/** The probe norms from two accumulators. */
+function probeGrad(dy: NormAcc, dx: NormAcc): ProbeGrad {
+  const a = dy.l2(), b = dx.l2();
+  return {
+    dy_l2: a,
+    dx_l2: b,
+    ratio: a > 0 ? b / a : 0,
+    dy_max_abs: dy.maxAbs,
+    dx_max_abs: dx.maxAbs,
+  };
+}
+
+/**
+ * Layer statistics of a flat gradient (`layout` order), with h/dh/dx norms given.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { GPT } from "../model/mod.ts";
+ * const m = new GPT({ nLayer: 1, nHead: 1, nEmbd: 4, placement: "pre" });
+ * const s = stackStatsOf(new Float64Array(m.grads.length).fill(1), m.layout, [1], [2], 3, true);
+ * assert(s.layer_stats[0].grad.W_attn.l2 === Math.sqrt(48) && s.ln_f_grad!.ln_f_g.numel === 4);
+ * ```
+ */
+export function stackStatsOf(
+  g: Float64Array,
+  layout: ParamSpec[],
+  h: number[],
+  dh: number[],
+  dx: number,
+  finalNorm: boolean,
+): StackStats {
+  const at = (name: string): GradStat => {
+    const s = layout.find((p) => p.name === name)!;
+    return gradStat(g.subarray(s.offset, s.offset + s.size));
+  };
+  const layer_stats: LayerStat[] = h.map((_, l) => {
+    const grad = {} as LayerStat["grad"];
+    for (const p of BLOCK_PARAMS) grad[p] = at(`blocks.${l}.${p}`);
+    return { layer: l, grad, h_l2: h[l], dh_l2: dh[l] };
+  });
+  const out: StackStats = { layer_stats, dx_l2: dx };
+  if (finalNorm) out.ln_f_grad = { ln_f_g: at("ln_f_g"), ln_f_b: at("ln_f_b") };
+  return out;
+}
+
+/**
+ * A `TransformStream` from computed batches to encodable ones, in order.
+ *
+ * @example
+ * ```ts ignore
+ * computed.pipeThrough(collector({ pool, command: "normalize", info, context, onSummary }));
+ * ```
+ */
+export function collector(o: CollectOptions): TransformStream<Computed, Encodable> {
+  const start = performance.now();
+  const inp = new Moments(), out = new Moments(), dy = new NormAcc(), dx = new NormAcc();
+  const loss = new ExactSum();
+  let tokensIn = 0, tokensOut = 0, batches = 0, nonfinite = 0;
+  let ctx: ReturnType<CollectOptions["context"]> | null = null;
+  let gradAcc: Float64Array | null = null;
+  let hSq: ExactSum[] = [], dhSq: ExactSum[] = [];
+  const begin = () => {
+    if (ctx !== null) return;
+    ctx = o.context();
+    if (ctx.layout) {
+      const L = ctx.layout.filter((p) => p.name.endsWith(".W_fc")).length;
+      gradAcc = new Float64Array(o.pool.gradFloats);
+      hSq = Array.from({ length: L }, () => new ExactSum());
+      dhSq = Array.from({ length: L }, () => new ExactSum());
+    }
+  };
+  return new TransformStream<Computed, Encodable>({
+    transform({ batch, reply }, ctrl) {
+      begin();
+      const C = o.info.C;
+      if (reply?.bad) {
+        const { row, col, value } = reply.bad;
+        const g = batch.offset + row;
+        const item = o.info.format === "npy" && o.info.itemSize ? o.info.itemSize : 4;
+        const byte = (o.info.dataOffset ?? 0) + (g * C + col) * item;
+        batch.fault = new DataError(
+          `row ${g}, channel ${col} (byte ${byte}): non-finite value ${value} ` +
+            `(use --nonfinite pass to allow)`,
+        );
+      }
+      const n = reply ? reply.tokens : 0;
+      tokensIn += batch.tokens;
+      batch.tokens = n;
+      const bi = new Moments(), bo = new Moments(), by = new NormAcc(), bx = new NormAcc();
+      const bl = new ExactSum();
+      if (n > 0) {
+        const ts = o.pool.tokenStats(batch.slot);
+        for (let t = 0; t < n; t++) {
+          const f = t * TOKEN_FIELDS;
+          let finite = true;
+          for (let k = 0; k < TOKEN_FIELDS; k++) finite &&= Number.isFinite(ts[f + k]);
+          if (!finite) {
+            nonfinite++;
+            continue;
+          }
+          bi.addToken(C, ts[f], ts[f + 1], ts[f + 2], ts[f + 3]);
+          bo.addToken(C, ts[f + 4], ts[f + 5], ts[f + 6], ts[f + 7]);
+          by.addToken(ts[f + 8], ts[f + 9]);
+          bx.addToken(ts[f + 10], ts[f + 11]);
+          bl.add(ts[f + 12]);
+        }
+      }
+      inp.merge(bi);
+      out.merge(bo);
+      dy.merge(by);
+      dx.merge(bx);
+      loss.merge(bl);
+      tokensOut += n;
+      let grad: ProbeGrad | StackStats = probeGrad(by, bx);
+      if (gradAcc && reply?.stack) {
+        const g = o.pool.grads(batch.slot);
+        for (let i = 0; i < gradAcc.length; i++) gradAcc[i] += g[i];
+        reply.stack.layer_stats.forEach((s, l) => {
+          hSq[l].add(s.h_l2 * s.h_l2);
+          dhSq[l].add(s.dh_l2 * s.dh_l2);
+        });
+        grad = reply.stack;
+      }
+      if (n > 0 || batch.fault === undefined) {
+        batches++;
+        o.onRecord?.({
+          type: "batch",
+          index: batch.index,
+          tokens: n,
+          input: bi.summary(),
+          output: bo.summary(),
+          loss: bl.value(),
+          grad,
+        });
+      }
+      o.onProgress?.(tokensOut, o.info.totalTokens);
+      const output = batch.slot >= 0
+        ? o.pool.output(batch.slot).subarray(0, n * C)
+        : new Float32Array(0);
+      ctrl.enqueue({ batch, output });
+    },
+    flush() {
+      begin();
+      const wall = (performance.now() - start) / 1000;
+      const state: SummaryState = {
+        input: inp.toJSON(),
+        output: out.toJSON(),
+        loss: loss.toJSON(),
+        dy: dy.toJSON(),
+        dx: dx.toJSON(),
+      };
+      let grad: Summary["grad"] | undefined;
+      if (gradAcc && ctx!.layout) {
+        state.layers = hSq.map((h, l) => ({ h_sq: h.toJSON(), dh_sq: dhSq[l].toJSON() }));
+        grad = stackStatsOf(
+          gradAcc,
+          ctx!.layout,
+          hSq.map((s) => Math.sqrt(s.value())),
+          dhSq.map((s) => Math.sqrt(s.value())),
+          dx.l2(),
+          ctx!.finalNorm ?? false,
+        );
+      }
+      o.onSummary(summaryFromState({
+        command: o.command,
+        config: ctx!.config,
+        tokens_in: tokensIn,
+        tokens_out: tokensOut,
+        batches,
+        nonfinite_tokens: nonfinite,
+        state,
+        timing: { wall_s: wall, tokens_per_s: wall > 0 ? tokensOut / wall : 0 },
+      }, grad));
+    },
+  });
+}
+
+/** The counting fields of a summary, and its exact state. */
+export type SummaryParts = Pick<
+  Summary,
+  | "command"
+  | "config"
+  | "tokens_in"
+  | "tokens_out"
+  | "batches"
+  | "nonfinite_tokens"
+  | "state"
+  | "timing"
+>;
+
+/**
+ * A summary from its exact state: every derived number (moments, loss, norms)
+ * is computed from the state alone, so a merged state gives the same summary
+ * as one run over all the data. `grad` overrides the derived gradient block
+ * (run: the accumulated gradient's statistics, which no state can rebuild).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { Moments, NormAcc } from "../stats/mod.ts";
+ * const m = new Moments();
+ * m.addToken(2, 3, 0.5, 1, 2);
+ * const state = { input: m.toJSON(), output: m.toJSON(), loss: [1.5], dy: new NormAcc().toJSON(), dx: new NormAcc().toJSON() };
+ * const s = summaryFromState({ command: "normalize", config: {}, tokens_in: 1, tokens_out: 1, batches: 1,
+ *   nonfinite_tokens: 0, state, timing: { wall_s: 1, tokens_per_s: 1 } });
+ * assert(s.input.mean === 1.5 && s.loss === 1.5);
+ * ```
+ */
+export function summaryFromState(p: SummaryParts, grad?: Summary["grad"]): Summary {
+  const st = p.state;
+  const dy = NormAcc.from(st.dy), dx = NormAcc.from(st.dx);
+  let g: Summary["grad"] = grad ?? probeGrad(dy, dx);
+  if (!grad && st.layers) {
+    g = {
+      layer_stats: st.layers.map((l, i) => ({
+        layer: i,
+        h_l2: Math.sqrt(ExactSum.from(l.h_sq).value()),
+        dh_l2: Math.sqrt(ExactSum.from(l.dh_sq).value()),
+      })) as unknown as LayerStat[],
+      dx_l2: dx.l2(),
+      note: "merged: per-parameter norms of the accumulated gradient need the gradient itself, " +
+        "which stats files do not hold; h_l2, dh_l2 and dx_l2 are exact",
+    };
+  }
+  return {
+    type: "summary",
+    command: p.command,
+    config: p.config,
+    tokens_in: p.tokens_in,
+    tokens_out: p.tokens_out,
+    batches: p.batches,
+    nonfinite_tokens: p.nonfinite_tokens,
+    input: Moments.from(st.input).summary(),
+    output: Moments.from(st.output).summary(),
+    loss: ExactSum.from(st.loss).value(),
+    grad: g,
+    state: st,
+    timing: p.timing,
+  };
+}

@@ -1,0 +1,378 @@
+/**
+ * The streaming pipeline: bytes in → decoder → ordered worker stage →
+ * collector (statistics, in order) → encoder → bytes out.
+ *
+ * @module
+ */
+import { concatReadableStreams, TextLineStream } from "@std/streams";
+import {
+  type Batch,
+  type ByteReader,
+  type Format,
+  type InputInfo,
+  streamReader,
+} from "../io/batch.ts";
+import { binaryBatches } from "../io/binary.ts";
+import { ndjsonDecoder } from "../io/ndjson.ts";
+import { encoder } from "../io/encode.ts";
+import { parseNpyHeader } from "../io/npy.ts";
+import { readHead } from "../io/sniff.ts";
+import { DataError, UsageError } from "../io/errors.ts";
+import { GPT, type Placement } from "../model/mod.ts";
+import type { NormalizeTask, RunTask, StageInit } from "../../workers/protocol.ts";
+import { SlotPool } from "./pool.ts";
+import { WorkerPool } from "./workers.ts";
+import { orderedStage } from "./stage.ts";
+import { type BatchRecord, collector, type Computed, type Summary } from "./collect.ts";
+
+/** Options shared by `normalizeStream` and `runStream`. */
+export interface StreamOptions {
+  /** worker threads (default: available cores) */
+  workers?: number;
+  /** tokens per batch (normalize, default 1024) or sequences per batch (run, default 8) */
+  batch?: number;
+  /** input format (default: sniffed) */
+  format?: Format;
+  /** output format (default: the input's) */
+  outFormat?: Format;
+  /** channels; required for raw input, checked against npy/NDJSON */
+  dim?: number;
+  /** NDJSON object field holding the embedding (default `embedding`) */
+  field?: string;
+  /** `error` (default): NaN/±Infinity input is a data error; `pass`: let through */
+  nonfinite?: "error" | "pass";
+  /** each batch's statistics record, in order */
+  onRecord?: (r: BatchRecord) => void;
+  /** progress after each batch (tokens written, tokens declared when known) */
+  onProgress?: (tokens: number, total: number | undefined) => void;
+}
+
+/** Options of `normalizeStream`. */
+export interface NormalizeOptions extends StreamOptions {
+  /** `layer` (default), `rms`, or `batch` (per feature over each batch) */
+  norm?: "layer" | "rms" | "batch";
+  /** epsilon (default 1e-5) */
+  eps?: number;
+  /** per-channel scale */
+  weight?: Float32Array;
+  /** per-channel shift (not for rms) */
+  bias?: Float32Array;
+  /** seed of the probe direction R (default 0) */
+  seed?: number;
+}
+
+/** Options of `runStream`. */
+export interface RunOptions extends StreamOptions {
+  /** blocks (default 6) */
+  layers?: number;
+  /** attention heads (default 4); must divide the input's C */
+  heads?: number;
+  /** pre (default) or post */
+  placement?: Placement;
+  /** tokens per sequence (default 64) */
+  seq?: number;
+  /** gpt2 (default) or xavier */
+  init?: "gpt2" | "xavier";
+  /** init and probe seed (default 0) */
+  seed?: number;
+  /** probe (default) or l2 */
+  loss?: "probe" | "l2";
+  /** LayerNorm epsilon (default 1e-5) */
+  eps?: number;
+  /** causal attention (default true) */
+  causal?: boolean;
+  /** final LayerNorm (default: pre true, post false) */
+  finalNorm?: boolean;
+}
+
+/** A running pipeline. */
+export interface Lnstream {
+  /** the output bytes */
+  readable: ReadableStream<Uint8Array>;
+  /**
+   * Resolves to the summary when the output is complete; rejects with the
+   * first fault (`DataError` 65, `UsageError` 64, `WorkerError` 70) after every
+   * row before it was written.
+   */
+  done: Promise<Summary>;
+}
+
+/** Input: a byte stream, or a `ByteReader` such as `(v) => Deno.stdin.read(v)`. */
+export type Input = ReadableStream<Uint8Array> | ByteReader;
+
+/**
+ * Normalizes a stream of token embeddings (npy, NDJSON or raw float32), with a
+ * probe-loss backward pass for gradient statistics.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const input = ReadableStream.from([new TextEncoder().encode("[1, 2, 3]\n[4, 4, 8]\n")]);
+ * const { readable, done } = normalizeStream(input, { workers: 1 });
+ * const text = await new Response(readable).text();
+ * const s = await done;
+ * assert(text.split("\n").length === 3 && s.tokens_out === 2 && Math.abs(s.output.std - 1) < 1e-4);
+ * ```
+ */
+export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstream {
+  const norm = o.norm ?? "layer", eps = o.eps ?? 1e-5, seed = o.seed ?? 0;
+  if (!["layer", "rms", "batch"].includes(norm)) {
+    throw new UsageError(`--norm must be layer, rms or batch, got ${norm}`);
+  }
+  if (norm === "rms" && o.bias) throw new UsageError("--bias has no meaning with --norm rms");
+  return start(input, o, "normalize", o.batch ?? 1024, (C) => {
+    for (const [name, v] of [["weight", o.weight], ["bias", o.bias]] as const) {
+      if (v && v.length !== C) {
+        throw new UsageError(`--${name} has ${v.length} values, the input has ${C} channels`);
+      }
+    }
+    const task: NormalizeTask = {
+      kind: "normalize",
+      norm,
+      eps,
+      weight: o.weight ?? null,
+      bias: o.bias ?? null,
+      seed,
+      nonfinite: o.nonfinite ?? "error",
+    };
+    return { task, gradFloats: 0, config: { norm, eps, seed, C } };
+  });
+}
+
+/**
+ * Runs a GPT stack over a stream of token embeddings grouped into sequences of
+ * `seq` tokens, streaming the outputs and accumulating gradients over the stream.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const rows = Array.from({ length: 6 }, (_, t) => JSON.stringify([t, 1, -t, 2]) + "\n").join("");
+ * const { readable, done } = runStream(ReadableStream.from([new TextEncoder().encode(rows)]),
+ *   { workers: 1, layers: 2, heads: 2, seq: 4 });
+ * await new Response(readable).arrayBuffer();
+ * const s = await done;
+ * assert(s.tokens_out === 6 && "layer_stats" in s.grad && s.grad.layer_stats.length === 2);
+ * ```
+ */
+export function runStream(input: Input, o: RunOptions = {}): Lnstream {
+  const seq = o.seq ?? 64, layers = o.layers ?? 6, heads = o.heads ?? 4;
+  const placement = o.placement ?? "pre", init = o.init ?? "gpt2", seed = o.seed ?? 0;
+  const loss = o.loss ?? "probe";
+  if (!Number.isInteger(seq) || seq < 1) throw new UsageError(`--seq must be ≥ 1, got ${seq}`);
+  if (loss !== "probe" && loss !== "l2") {
+    throw new UsageError(`--loss must be probe or l2, got ${loss}`);
+  }
+  if (init !== "gpt2" && init !== "xavier") {
+    throw new UsageError(`--init must be gpt2 or xavier, got ${init}`);
+  }
+  const batchSeqs = o.batch ?? 8;
+  let model: GPT | null = null;
+  const make = (C: number) => {
+    try {
+      model = new GPT({
+        nLayer: layers,
+        nHead: heads,
+        nEmbd: C,
+        placement,
+        eps: o.eps,
+        causal: o.causal,
+        finalNorm: o.finalNorm,
+        shared: true,
+      });
+    } catch (e) {
+      throw new UsageError(`${(e as Error).message} (the input has C = ${C} channels)`);
+    }
+    model.init({ scheme: init, seed });
+    return model;
+  };
+  return start(input, o, "run", batchSeqs * seq, (C) => {
+    const m = model ?? make(C);
+    const task: RunTask = {
+      kind: "run",
+      config: m.config,
+      params: m.params.buffer as SharedArrayBuffer,
+      seq,
+      loss,
+      seed,
+      nonfinite: o.nonfinite ?? "error",
+    };
+    const { nLayer, nHead, eps, causal, finalNorm } = m.config;
+    return {
+      task,
+      gradFloats: m.params.length,
+      config: {
+        layers: nLayer,
+        heads: nHead,
+        C,
+        placement,
+        eps,
+        causal,
+        finalNorm,
+        seq,
+        init,
+        seed,
+        loss,
+      },
+      layout: m.layout,
+      finalNorm,
+    };
+  }, (C) => (model ?? make(C)).params.length);
+}
+
+interface TaskSetup {
+  task: NormalizeTask | RunTask;
+  gradFloats: number;
+  config: Record<string, unknown>;
+  layout?: GPT["layout"];
+  finalNorm?: boolean;
+}
+
+function start(
+  input: Input,
+  o: StreamOptions,
+  command: "normalize" | "run",
+  batchTokens: number,
+  setup: (C: number) => TaskSetup,
+  gradFloatsFor: (C: number) => number = () => 0,
+): Lnstream {
+  const workers = o.workers ?? navigator.hardwareConcurrency ?? 1;
+  if (!Number.isInteger(workers) || workers < 1) {
+    throw new UsageError(`--workers must be a whole number ≥ 1, got ${workers}`);
+  }
+  if (!Number.isInteger(batchTokens) || batchTokens < 1) {
+    throw new UsageError(`--batch must be a whole number ≥ 1`);
+  }
+  if (o.dim !== undefined && (!Number.isInteger(o.dim) || o.dim < 1)) {
+    throw new UsageError(`--dim must be a whole number ≥ 1, got ${o.dim}`);
+  }
+  let resolveDone!: (s: Summary) => void, rejectDone!: (e: Error) => void;
+  const done = new Promise<Summary>((res, rej) => {
+    resolveDone = res;
+    rejectDone = rej;
+  });
+  done.catch(() => {});
+  let fault: Error | null = null;
+  let summary: Summary | null = null;
+  let pool: WorkerPool | null = null;
+  const inFlight = workers + 1;
+  const out = new TransformStream<Uint8Array, Uint8Array>();
+  const read: ByteReader = typeof input === "function" ? input : streamReader(input);
+  (async () => {
+    const head = await readHead(read);
+    const format = head.bytes.length === 0 ? null : (o.format ?? head.format);
+    const info: InputInfo = { format, C: o.dim ?? 0 };
+    let setupDone: TaskSetup | null = null;
+    const slots = new SlotPool(inFlight + 3, batchTokens, gradFloatsFor, (p) => {
+      setupDone = setup(p.C);
+      const init: StageInit = {
+        type: "init",
+        sab: p.sab!,
+        capTokens: p.capTokens,
+        C: p.C,
+        gradFloats: p.gradFloats,
+        task: setupDone.task,
+      };
+      pool = new WorkerPool(workers, init);
+    });
+    let batches: ReadableStream<Batch>;
+    if (format === "npy") {
+      const h = parseNpyHeader(head.bytes);
+      if (h.shape.length !== 2 && h.shape.length !== 3) {
+        throw new DataError(`.npy shape (${h.shape.join(", ")}) must be [N, C] or [B, T, C]`);
+      }
+      const C = h.shape[h.shape.length - 1];
+      if (o.dim !== undefined && o.dim !== C) {
+        throw new UsageError(
+          `--dim ${o.dim} does not match the .npy shape (${h.shape.join(", ")})`,
+        );
+      }
+      info.C = C;
+      info.shape = h.shape;
+      info.totalTokens = h.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+      info.dataOffset = h.dataOffset;
+      info.itemSize = h.dtype === "f4" ? 4 : 8;
+      batches = binaryBatches(read, head.bytes.subarray(h.dataOffset), slots, {
+        dtype: h.dtype,
+        C,
+        batchTokens,
+        dataOffset: h.dataOffset,
+        expectedTokens: info.totalTokens,
+        what: ".npy",
+      });
+    } else if (format === "raw") {
+      if (o.dim === undefined) {
+        throw new UsageError("raw float32 input needs --dim C (or give .npy or NDJSON input)");
+      }
+      info.dataOffset = 0;
+      info.itemSize = 4;
+      batches = binaryBatches(read, head.bytes, slots, {
+        dtype: "f4",
+        C: o.dim,
+        batchTokens,
+        dataOffset: 0,
+        what: "raw float32",
+      });
+    } else {
+      const rest = new ReadableStream<Uint8Array>({
+        async pull(ctrl) {
+          const buf = new Uint8Array(64 * 1024);
+          const n = await read(buf);
+          if (n === null) ctrl.close();
+          else ctrl.enqueue(buf.subarray(0, n));
+        },
+      });
+      batches = concatReadableStreams(ReadableStream.from([head.bytes]), rest)
+        .pipeThrough(new TextDecoderStream())
+        .pipeThrough(new TextLineStream({ allowCR: true }))
+        .pipeThrough(ndjsonDecoder(slots, {
+          C: o.dim,
+          field: o.field ?? "embedding",
+          batchTokens,
+          nonfinite: o.nonfinite ?? "error",
+        }, info));
+    }
+    const outFormat = o.outFormat ?? format ?? "raw";
+    const encodable = batches.pipeThrough(orderedStage(async (batch): Promise<Computed> => {
+      if (batch.slot < 0 || batch.tokens === 0) return { batch, reply: null };
+      try {
+        const reply = await pool!.run({
+          type: "job",
+          slot: batch.slot,
+          tokens: batch.tokens,
+          offset: batch.offset,
+        });
+        return { batch, reply };
+      } catch (e) {
+        return { batch: { ...batch, tokens: 0, fault: e as Error }, reply: null };
+      }
+    }, inFlight)).pipeThrough(collector({
+      pool: slots,
+      command,
+      info,
+      context: () => setupDone ?? { config: {} },
+      onRecord: o.onRecord,
+      onProgress: o.onProgress,
+      onSummary: (s) => (summary = s),
+    }));
+    const bytes = encodable.pipeThrough(encoder({
+      format: outFormat,
+      info,
+      release: (s) => slots.release(s),
+      onFault: (e) => (fault ??= e),
+    }));
+    await bytes.pipeTo(out.writable);
+  })().then(
+    () => {
+      (pool as WorkerPool | null)?.close();
+      if (fault) rejectDone(fault);
+      else if (summary) resolveDone(summary);
+      else rejectDone(new Error("the pipeline ended without a summary"));
+    },
+    (e) => {
+      (pool as WorkerPool | null)?.close();
+      rejectDone(fault ?? e);
+      out.writable.abort(e).catch(() => {});
+    },
+  );
+  return { readable: out.readable, done };
+}

@@ -1,0 +1,120 @@
+/**
+ * The slot pool: K fixed slots in one `SharedArrayBuffer`, allocated once.
+ * A decoder awaits a free slot, so a full pool is backpressure and memory
+ * stays bounded whatever the input size.
+ *
+ * @module
+ */
+import type { SlotSink } from "../io/batch.ts";
+import { type SlotLayout, slotLayout, TOKEN_FIELDS } from "../../workers/protocol.ts";
+
+/**
+ * K slots of `capTokens` rows; `open(C)` allocates them once C is known (with
+ * `gradFloatsFor(C)` floats of gradient per slot).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const pool = new SlotPool(2, 16);
+ * pool.open(8);
+ * const a = await pool.acquire(), b = await pool.acquire();
+ * let third = false;
+ * pool.acquire().then(() => (third = true));
+ * await Promise.resolve();
+ * assert(!third); // full: the third waits
+ * pool.release(a.slot);
+ * await new Promise((r) => setTimeout(r, 0));
+ * assert(third && b.input.length === 16 * 8);
+ * ```
+ */
+export class SlotPool implements SlotSink {
+  /** rows per slot */
+  readonly capTokens: number;
+  /** number of slots */
+  readonly slots: number;
+  /** floats of gradient per slot (after `open`) */
+  gradFloats = 0;
+  #gradFloatsFor: (C: number) => number;
+  /** the shared memory (after `open`) */
+  sab: SharedArrayBuffer | null = null;
+  /** slot geometry (after `open`) */
+  layout: SlotLayout | null = null;
+  /** channels (after `open`) */
+  C = 0;
+  #free: number[] = [];
+  #waiters: ((slot: number) => void)[] = [];
+  #onOpen: ((pool: SlotPool) => void) | null;
+
+  /** `onOpen` runs once the memory exists (to start workers on it). */
+  constructor(
+    slots: number,
+    capTokens: number,
+    gradFloatsFor: (C: number) => number = () => 0,
+    onOpen: ((pool: SlotPool) => void) | null = null,
+  ) {
+    this.slots = slots;
+    this.capTokens = capTokens;
+    this.#gradFloatsFor = gradFloatsFor;
+    this.#onOpen = onOpen;
+  }
+
+  /** Allocates the slots for rows of C channels (once). */
+  open(C: number): void {
+    if (this.sab !== null) return;
+    this.C = C;
+    this.gradFloats = this.#gradFloatsFor(C);
+    this.layout = slotLayout(this.capTokens, C, this.gradFloats);
+    this.sab = new SharedArrayBuffer(this.layout.slotBytes * this.slots);
+    for (let i = 0; i < this.slots; i++) this.#free.push(i);
+    this.#onOpen?.(this);
+  }
+
+  /** Bytes of shared memory the pool holds. */
+  get bytes(): number {
+    return this.sab?.byteLength ?? 0;
+  }
+
+  /** Waits for a free slot. */
+  acquire(): Promise<{ slot: number; input: Float32Array }> {
+    if (this.sab === null) throw new Error("SlotPool.acquire before open");
+    const give = (slot: number) => ({ slot, input: this.input(slot) });
+    const s = this.#free.pop();
+    if (s !== undefined) return Promise.resolve(give(s));
+    return new Promise((resolve) => this.#waiters.push((slot) => resolve(give(slot))));
+  }
+
+  /** Returns a slot to the pool (or hands it to the oldest waiter). */
+  release(slot: number): void {
+    const w = this.#waiters.shift();
+    if (w) w(slot);
+    else this.#free.push(slot);
+  }
+
+  #at(slot: number, region: number): number {
+    return slot * this.layout!.slotBytes + region;
+  }
+  /** A slot's input rows. */
+  input(slot: number): Float32Array {
+    return new Float32Array(this.sab!, this.#at(slot, this.layout!.input), this.capTokens * this.C);
+  }
+  /** A slot's output rows. */
+  output(slot: number): Float32Array {
+    return new Float32Array(
+      this.sab!,
+      this.#at(slot, this.layout!.output),
+      this.capTokens * this.C,
+    );
+  }
+  /** A slot's per-token statistics (`TOKEN_FIELDS` float64 per row). */
+  tokenStats(slot: number): Float64Array {
+    return new Float64Array(
+      this.sab!,
+      this.#at(slot, this.layout!.stats),
+      this.capTokens * TOKEN_FIELDS,
+    );
+  }
+  /** A slot's gradient region. */
+  grads(slot: number): Float32Array {
+    return new Float32Array(this.sab!, this.#at(slot, this.layout!.grads), this.gradFloats);
+  }
+}

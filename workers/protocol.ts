@@ -1,0 +1,125 @@
+/**
+ * Messages between the pipeline and its stage workers, and the byte layout of
+ * a slot in the shared pool.
+ *
+ * @module
+ */
+import type { GPTConfig, StackStats } from "../lib/model/mod.ts";
+
+/**
+ * Per-token float64 statistics a worker writes next to each row, in this order:
+ * input sum, M2, min, max; output sum, M2, min, max; ‖dL/dy‖², max|dL/dy|;
+ * ‖dL/dx‖², max|dL/dx|; the token's share of the loss.
+ */
+export const TOKEN_FIELDS = 13;
+
+/** Byte offsets of one slot's regions. */
+export interface SlotLayout {
+  /** bytes per slot */
+  slotBytes: number;
+  /** input rows (float32, capTokens × C) */
+  input: number;
+  /** output rows (float32, capTokens × C) */
+  output: number;
+  /** per-token statistics (float64, capTokens × TOKEN_FIELDS) */
+  stats: number;
+  /** the batch's parameter gradients (float32, gradFloats) */
+  grads: number;
+}
+
+/**
+ * The layout of a slot for rows of C channels.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const l = slotLayout(4, 3, 0);
+ * assert(l.output === 48 && l.stats % 8 === 0 && l.slotBytes % 8 === 0);
+ * ```
+ */
+export function slotLayout(capTokens: number, C: number, gradFloats: number): SlotLayout {
+  const a8 = (n: number) => Math.ceil(n / 8) * 8;
+  const input = 0;
+  const output = a8(capTokens * C * 4);
+  const stats = a8(output + capTokens * C * 4);
+  const grads = stats + capTokens * TOKEN_FIELDS * 8;
+  return { input, output, stats, grads, slotBytes: a8(grads + gradFloats * 4) };
+}
+
+/** Per-token normalization with a probe-loss backward pass. */
+export interface NormalizeTask {
+  /** "normalize" */
+  kind: "normalize";
+  /** LayerNorm, RMSNorm or BatchNorm (per feature over the batch) */
+  norm: "layer" | "rms" | "batch";
+  /** epsilon */
+  eps: number;
+  /** optional per-channel scale */
+  weight: Float32Array | null;
+  /** optional per-channel shift (LayerNorm, BatchNorm) */
+  bias: Float32Array | null;
+  /** seed of the probe direction R */
+  seed: number;
+  /** refuse (error) or pass non-finite inputs */
+  nonfinite: "error" | "pass";
+}
+
+/** A GPT stack with a loss and a backward pass. */
+export interface RunTask {
+  /** "run" */
+  kind: "run";
+  /** the stack (dtype float32) */
+  config: GPTConfig;
+  /** the parameters, shared read-only */
+  params: SharedArrayBuffer;
+  /** tokens per sequence */
+  seq: number;
+  /** probe (Σ y·R) or l2 (½Σy²) */
+  loss: "probe" | "l2";
+  /** seed of the probe direction R */
+  seed: number;
+  /** refuse (error) or pass non-finite inputs */
+  nonfinite: "error" | "pass";
+}
+
+/** First message to a worker. */
+export interface StageInit {
+  /** "init" */
+  type: "init";
+  /** the slot pool */
+  sab: SharedArrayBuffer;
+  /** rows per slot */
+  capTokens: number;
+  /** channels */
+  C: number;
+  /** floats in each slot's gradient region */
+  gradFloats: number;
+  /** what to compute */
+  task: NormalizeTask | RunTask;
+}
+
+/** One batch to compute, in place in its slot. */
+export interface Job {
+  /** "job" */
+  type: "job";
+  /** slot index */
+  slot: number;
+  /** rows in the slot */
+  tokens: number;
+  /** global index of the first row */
+  offset: number;
+}
+
+/** A worker's answer to a job. */
+export interface Reply {
+  /** the job's slot */
+  slot: number;
+  /** rows computed (fewer than asked when a non-finite value stopped it) */
+  tokens: number;
+  /** the first non-finite input, when refused */
+  bad?: { row: number; col: number; value: number };
+  /** run: this batch's gradient statistics */
+  stack?: StackStats;
+  /** an exception inside the worker */
+  error?: string;
+}

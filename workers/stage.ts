@@ -1,0 +1,30 @@
+/**
+ * Worker entry point: attaches the shared slot pool (and parameters), then
+ * computes each job in place and answers with its reply. An exception is
+ * answered too, so the pipeline can end the run with it instead of hanging.
+ *
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import { StageRunner } from "./job.ts";
+import type { Job, Reply, StageInit } from "./protocol.ts";
+
+let runner: StageRunner | null = null;
+
+self.onmessage = (e: MessageEvent<StageInit | Job>) => {
+  const m = e.data;
+  try {
+    if (m.type === "init") {
+      runner = new StageRunner(m);
+      return;
+    }
+    self.postMessage(runner!.run(m));
+  } catch (err) {
+    const reply: Reply = {
+      slot: m.type === "job" ? m.slot : -1,
+      tokens: 0,
+      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    };
+    self.postMessage(reply);
+  }
+};
