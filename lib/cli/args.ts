@@ -120,3 +120,24 @@ export function refuseUnknown(cmd: string): (arg: string) => boolean {
     return true;
   };
 }
+
+/**
+ * Joins `--name -` into `--name=-` for the given options: parseArgs would
+ * otherwise read a lone `-` (stdin/stderr by convention) as an argument.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * assertEquals(dashValues(["--stats", "-", "-q"], ["stats"]), ["--stats=-", "-q"]);
+ * ```
+ */
+export function dashValues(args: string[], names: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i + 1] === "-" && names.some((n) => args[i] === `--${n}`)) {
+      out.push(`${args[i]}=-`);
+      i++;
+    } else out.push(args[i]);
+  }
+  return out;
+}

@@ -9,7 +9,7 @@ import { DataError, UsageError } from "../io/errors.ts";
 import { parseNpyHeader } from "../io/npy.ts";
 import { normalizeStream } from "../pipeline/pipeline.ts";
 import type { ProbeGrad, Summary } from "../pipeline/collect.ts";
-import { choiceFlag, numFlag, refuseUnknown, seedFlag } from "./args.ts";
+import { choiceFlag, dashValues, numFlag, refuseUnknown, seedFlag } from "./args.ts";
 import { runCommand, STREAM_HELP, STREAM_STRINGS, streamOptions } from "./stream.ts";
 
 /** `normalize --help`. */
@@ -77,7 +77,7 @@ export function normalizeReport(s: Summary): string {
 
 /** Runs `normalize`; returns the exit code. */
 export async function normalize(args: string[]): Promise<number> {
-  const f = parseArgs(args, {
+  const f = parseArgs(dashValues(args, ["stats"]), {
     string: [...STREAM_STRINGS, "norm", "eps", "weight", "bias"],
     boolean: ["help", "quiet", "progress"],
     alias: { h: "help" },

@@ -28,8 +28,10 @@ export function bars(rows: [string, number][], width = 40): string {
 }
 
 /**
- * The per-layer gradient norm chart of a stack's statistics: ‖∂L/∂θ_l‖ over all
- * parameters of each block (input side at the top).
+ * The per-layer gradient norm chart of a stack's statistics: ‖∂L/∂W‖ over the
+ * four weight matrices of each block (W_attn, W_proj, W_fc, W_proj2; input side
+ * at the top). LayerNorm gains and biases are left out: a post-LN block's last
+ * LayerNorm gain sees the loss directly and would hide everything else.
  *
  * @example
  * ```ts
@@ -41,8 +43,9 @@ export function bars(rows: [string, number][], width = 40): string {
  */
 export function layerChart(s: StackStats): string {
   const rows: [string, number][] = s.layer_stats.map((l) => {
-    const sq = Object.values(l.grad).reduce((a, g) => a + g.l2 * g.l2, 0);
+    const sq = (["W_attn", "W_proj", "W_fc", "W_proj2"] as const)
+      .reduce((a, k) => a + l.grad[k].l2 ** 2, 0);
     return [`layer ${l.layer}`, Math.sqrt(sq)];
   });
-  return "‖∂L/∂θ‖ per layer (all parameters of the block):\n" + bars(rows);
+  return "‖∂L/∂W‖ per layer (W_attn, W_proj, W_fc, W_proj2; input side first):\n" + bars(rows);
 }

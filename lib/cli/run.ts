@@ -9,7 +9,7 @@ import { UsageError } from "../io/errors.ts";
 import { runStream } from "../pipeline/pipeline.ts";
 import type { Summary } from "../pipeline/collect.ts";
 import type { StackStats } from "../model/mod.ts";
-import { choiceFlag, intFlag, numFlag, refuseUnknown, seedFlag } from "./args.ts";
+import { choiceFlag, dashValues, intFlag, numFlag, refuseUnknown, seedFlag } from "./args.ts";
 import { layerChart } from "./report.ts";
 import { runCommand, STREAM_HELP, STREAM_STRINGS, streamOptions } from "./stream.ts";
 
@@ -57,7 +57,7 @@ export function runReport(s: Summary): string {
 
 /** Runs `run`; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
-  const f = parseArgs(args, {
+  const f = parseArgs(dashValues(args, ["stats"]), {
     string: [
       ...STREAM_STRINGS,
       "layers",

@@ -20,14 +20,14 @@ must share their config (norm, eps, seed, model, …). For 'run', the
 per-parameter norms of the accumulated gradient cannot be rebuilt from norms;
 the merged summary keeps the exact h_l2, dh_l2 and dx_l2.
 
-Note: the probe direction R is drawn per global token index, so shards must be
-run with the same --seed and their gradient statistics are those of each
-shard's own token numbering (0, 1, 2, … within the shard).
+The probe direction R is drawn per global token index: give each shard the
+same --seed and its --offset (the index of its first token in the whole
+stream), and the merged gradient statistics equal one run's.
 
-Example:
-  split -n l/2 data.ndjson part.
-  for p in part.*; do deno run --allow-read=. --allow-write=$p.stats mod.ts normalize --stats $p.stats < $p > /dev/null; done
-  deno run --allow-read=. mod.ts stats merge part.*.stats`;
+Example (two shards of 5000 tokens):
+  deno run --allow-read=. --allow-write=a.stats mod.ts normalize --stats a.stats < a.npy > a.out.npy
+  deno run --allow-read=. --allow-write=b.stats mod.ts normalize --stats b.stats --offset 5000 < b.npy > b.out.npy
+  deno run --allow-read=. mod.ts stats merge a.stats b.stats`;
 
 /**
  * Merges summaries exactly.

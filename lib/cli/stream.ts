@@ -21,6 +21,7 @@ export const STREAM_STRINGS = [
   "stats",
   "nonfinite",
   "seed",
+  "offset",
 ] as const;
 
 /** Help text for the shared flags. */
@@ -32,6 +33,8 @@ export const STREAM_HELP = `Input and output:
   --nonfinite error|pass      NaN/Infinity input: refuse (default, exit 65) or pass through
 Work:
   --workers N                 worker threads (default: cores)
+  --offset N                  global index of the first token, when this is a shard of a
+                              larger stream (the probe R is drawn per global token)
 Statistics:
   --stats FILE                write NDJSON records (one per batch + a summary); '-' = stderr
   --quiet                     no human summary on stderr
@@ -53,6 +56,7 @@ export function streamOptions(f: Record<string, unknown>, batchDefault: number):
     batch: intFlag(f, "batch", batchDefault),
     workers: intFlag(f, "workers", navigator.hardwareConcurrency || 1),
     nonfinite: choiceFlag(f, "nonfinite", ["error", "pass"] as const, "error"),
+    offset: intFlag(f, "offset", 0, 0),
   };
 }
 

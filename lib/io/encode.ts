@@ -126,10 +126,11 @@ function textWriter(info: InputInfo) {
     const seq = l.kind === "seq" || (l.kind === "obj" && l.inner === "seq");
     const value = seq ? `[${toks.join(",")}]` : toks[0];
     if (l.kind !== "obj") return value + "\n";
-    // the field's value is spliced in as text, keeping the shortest float32 forms
-    const marker = `"\u0000lnstream\u0000"`;
-    return JSON.stringify({ ...l.obj, [l.field!]: "\u0000lnstream\u0000" }).replace(marker, value) +
-      "\n";
+    // the field's value is written as text, keeping the shortest float32 forms
+    const parts = Object.entries(l.obj!).map(([k, v]) =>
+      `${JSON.stringify(k)}:${k === l.field ? value : JSON.stringify(v)}`
+    );
+    return `{${parts.join(",")}}\n`;
   };
   return (b: Batch, out: Float32Array): string => {
     const C = info.C;

@@ -64,6 +64,7 @@ export function ndjsonDecoder(
   let C = o.C ?? 0;
   let lineNo = 0, index = 0, offset = 0, rows = 0;
   let cur: { slot: number; input: Float32Array } | null = null;
+  let opened = false;
   let lines: LineInfo[] = [];
   const cut = (): Batch => {
     const b: Batch = { index: index++, slot: cur?.slot ?? -1, tokens: rows, offset, lines };
@@ -141,7 +142,8 @@ export function ndjsonDecoder(
           }
         }
       }
-      if (info.C === 0 && C > 0) {
+      if (!opened && C > 0) {
+        opened = true;
         info.C = C;
         sink.open(C);
       }

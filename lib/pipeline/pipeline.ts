@@ -41,6 +41,13 @@ export interface StreamOptions {
   field?: string;
   /** `error` (default): NaN/±Infinity input is a data error; `pass`: let through */
   nonfinite?: "error" | "pass";
+  /**
+   * global index of the first token (default 0): a shard of a larger stream
+   * passes its position, so per-token probe directions match one whole run
+   */
+  offset?: number;
+  /** the stage worker module (default: lnstream's `workers/stage.ts`) */
+  workerUrl?: URL;
   /** each batch's statistics record, in order */
   onRecord?: (r: BatchRecord) => void;
   /** progress after each batch (tokens written, tokens declared when known) */
@@ -242,6 +249,10 @@ function start(
   if (!Number.isInteger(batchTokens) || batchTokens < 1) {
     throw new UsageError(`--batch must be a whole number ≥ 1`);
   }
+  const first = o.offset ?? 0;
+  if (!Number.isInteger(first) || first < 0) {
+    throw new UsageError(`--offset must be a whole number ≥ 0, got ${first}`);
+  }
   if (o.dim !== undefined && (!Number.isInteger(o.dim) || o.dim < 1)) {
     throw new UsageError(`--dim must be a whole number ≥ 1, got ${o.dim}`);
   }
@@ -272,7 +283,7 @@ function start(
         gradFloats: p.gradFloats,
         task: setupDone.task,
       };
-      pool = new WorkerPool(workers, init);
+      pool = new WorkerPool(workers, init, o.workerUrl);
     });
     let batches: ReadableStream<Batch>;
     if (format === "npy") {
@@ -339,7 +350,7 @@ function start(
           type: "job",
           slot: batch.slot,
           tokens: batch.tokens,
-          offset: batch.offset,
+          offset: first + batch.offset,
         });
         return { batch, reply };
       } catch (e) {

@@ -47,9 +47,20 @@ export class ExactSum {
     return Math.sumPrecise(this.#p);
   }
 
-  /** The partials, for JSON (each a double; their exact sum is the total). */
+  /**
+   * The exact total as a canonical list of doubles for JSON: the rounded total,
+   * then the rounded remainder, and so on. Equal totals give equal lists,
+   * however the sum was built.
+   */
   toJSON(): number[] {
-    return this.#p.slice();
+    const out: number[] = [];
+    const rest = new ExactSum();
+    rest.#p = this.#p.slice();
+    for (let v = rest.value(); v !== 0; v = rest.value()) {
+      out.push(v);
+      rest.add(-v);
+    }
+    return out;
   }
 
   /** Rebuilds a sum from `toJSON()` output. */

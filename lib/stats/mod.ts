@@ -5,8 +5,8 @@
  * ```ts
  * import { assert } from "@std/assert";
  * const s = new ExactSum();
- * for (const v of [0.1, 0.2, -0.3]) s.add(v);
- * assert(Math.abs(s.value()) < 1e-17);
+ * for (const v of [1e100, 1, -1e100]) s.add(v);
+ * assert(s.value() === 1);
  * ```
  *
  * @module

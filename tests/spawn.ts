@@ -1,0 +1,69 @@
+// Test helper: run `deno run <perms> mod.ts <args>` with bytes on stdin.
+const ROOT = new URL("../", import.meta.url);
+export const ROOT_PATH = decodeURIComponent(ROOT.pathname).replace(/\/$/, "");
+
+export interface Ran {
+  code: number;
+  stdout: Uint8Array;
+  stderr: string;
+  text: string;
+}
+
+/** Runs the CLI with least privilege: read access to the project only, plus `perms`. */
+export async function lnstream(
+  args: string[],
+  stdin: Uint8Array | string = new Uint8Array(0),
+  perms: string[] = [],
+): Promise<Ran> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", `--allow-read=${ROOT_PATH}`, ...perms, "mod.ts", ...args],
+    cwd: ROOT_PATH,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  });
+  const child = cmd.spawn();
+  const w = child.stdin.getWriter();
+  const bytes = typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin;
+  const writing = w.write(bytes).then(() => w.close()).catch(() => {});
+  const out = await child.output();
+  await writing;
+  return {
+    code: out.code,
+    stdout: out.stdout,
+    stderr: new TextDecoder().decode(out.stderr),
+    text: new TextDecoder().decode(out.stdout),
+  };
+}
+
+/** A .npy file's bytes for float32 data of `shape`. */
+export function npyBytes(data: Float32Array, shape: number[], header?: string): Uint8Array {
+  const dims = shape.length === 1 ? `${shape[0]},` : shape.join(", ");
+  let dict = header ?? `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`;
+  dict += " ".repeat((64 - ((10 + dict.length + 1) % 64)) % 64) + "\n";
+  const out = new Uint8Array(10 + dict.length + data.byteLength);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, dict.length & 0xff, dict.length >> 8]);
+  for (let i = 0; i < dict.length; i++) out[10 + i] = dict.charCodeAt(i);
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 10 + dict.length);
+  return out;
+}
+
+/** The float32 data of a .npy produced by lnstream (v1 header). */
+export function npyData(b: Uint8Array): { shape: number[]; data: Float32Array } {
+  const len = b[8] | (b[9] << 8);
+  const text = new TextDecoder("latin1").decode(b.subarray(10, 10 + len));
+  const shape = /\(([^)]*)\)/.exec(text)![1].split(",").map((s) => s.trim()).filter(Boolean)
+    .map(Number);
+  const data = new Float32Array(b.slice(10 + len).buffer);
+  return { shape, data };
+}
+
+/** Stats records without their timing (the only part that differs between runs). */
+export function untimed(ndjson: string): unknown[] {
+  return ndjson.trim().split("\n").filter(Boolean).map((l) => {
+    const r = JSON.parse(l);
+    delete r.timing;
+    return r;
+  });
+}
