@@ -87,22 +87,24 @@ export class StageRunner {
       this.#runStack(out, inp, n, job.offset, base + l.grads, reply);
     }
     rowMoments(ts, 4, out, n, C);
+    const l2 = task.kind === "run" && task.loss === "l2";
     for (let t = 0; t < n; t++) {
       let sy = 0, my = 0, sx = 0, mx = 0, loss = 0;
       for (let c = t * C; c < t * C + C; c++) {
         const a = dy[c], b = dx[c];
         sy += a * a;
         sx += b * b;
-        loss += task.kind === "run" && task.loss === "l2" ? 0.5 * out[c] * out[c] : out[c] * a;
-        if (Math.abs(a) > my) my = Math.abs(a);
-        if (Math.abs(b) > mx) mx = Math.abs(b);
+        loss += out[c] * a; // Σ y·R; for l2, R = y and the loss is half of it
+        const aa = a < 0 ? -a : a, bb = b < 0 ? -b : b;
+        if (aa > my) my = aa;
+        if (bb > mx) mx = bb;
       }
       const f = t * TOKEN_FIELDS;
       ts[f + 8] = sy;
       ts[f + 9] = my;
       ts[f + 10] = sx;
       ts[f + 11] = mx;
-      ts[f + 12] = loss;
+      ts[f + 12] = l2 ? 0.5 * loss : loss;
     }
     return reply;
   }
@@ -170,7 +172,10 @@ function rowMoments(ts: Float64Array, f0: number, x: Float32Array, n: number, C:
     }
     const m = s / C;
     let m2 = 0;
-    for (let c = 0; c < C; c++) m2 += (x[o + c] - m) ** 2;
+    for (let c = 0; c < C; c++) {
+      const d = x[o + c] - m;
+      m2 += d * d;
+    }
     const f = t * TOKEN_FIELDS + f0;
     ts[f] = s;
     ts[f + 1] = m2;

@@ -55,7 +55,7 @@ export interface InitOptions {
    * `xavier`: weights N(0, 2/(fan_in + fan_out)). Both: biases and betas 0, gammas 1.
    */
   scheme: "gpt2" | "xavier";
-  /** seed of the `Rng` (mulberry32 + Box–Muller) that draws every weight in layout order */
+  /** seed of the `Rng` (mulberry32 + Marsaglia polar) that draws every weight in layout order */
   seed: number;
 }
 

@@ -1,5 +1,6 @@
 /**
- * A small seeded PRNG: mulberry32 for uniforms, Box–Muller for normals. Same
+ * A small seeded PRNG: mulberry32 for uniforms, Marsaglia's polar method for
+ * normals. Same
  * seed, same numbers, on every platform (integer math only until the final
  * division), so inits and probe losses are reproducible.
  *
@@ -36,17 +37,22 @@ export class Rng {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
   }
-  /** Standard normal N(0, 1) by Box–Muller (both values of a pair are used). */
+  /** Standard normal N(0, 1) by Marsaglia's polar method (both values of a pair are used). */
   normal(): number {
-    if (!Number.isNaN(this.#spare)) {
-      const v = this.#spare;
+    const spare = this.#spare;
+    if (spare === spare) {
       this.#spare = NaN;
-      return v;
+      return spare;
     }
-    const r = Math.sqrt(-2 * Math.log(this.uniform()));
-    const a = 2 * Math.PI * this.uniform();
-    this.#spare = r * Math.sin(a);
-    return r * Math.cos(a);
+    let u: number, v: number, q: number;
+    do {
+      u = 2 * this.uniform() - 1;
+      v = 2 * this.uniform() - 1;
+      q = u * u + v * v;
+    } while (q >= 1);
+    const f = Math.sqrt((-2 * Math.log(q)) / q);
+    this.#spare = v * f;
+    return u * f;
   }
   /** Uniform integer in [0, n). */
   int(n: number): number {
@@ -68,8 +74,16 @@ function mix32(h: number): number {
   return h >>> 0;
 }
 
-/** The 32-bit hash of element `index` (< 2^53) of stream `seed`, round `k`. */
-function hashAt(seed: number, index: number, k: number): number {
+/**
+ * The 32-bit hash of element `index` (< 2^53) of stream `seed`, round `k`.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(hashAt(1, 2, 0) !== hashAt(1, 2, 1));
+ * ```
+ */
+export function hashAt(seed: number, index: number, k: number): number {
   const lo = index >>> 0, hi = Math.floor(index / 4294967296) >>> 0;
   const s = mix32((seed >>> 0) ^ Math.imul(k + 1, 0x9e3779b9));
   return mix32(mix32(lo ^ s) ^ Math.imul(hi + 1, 0x27d4eb2f));
@@ -108,12 +122,11 @@ export function normalAt(seed: number, index: number): number {
   return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
 }
 
-const rowRng = new Rng(0);
-
 /**
  * Fills `out[off … off+C)` with the probe direction of global token `token`:
- * C standard normals from an `Rng` seeded by a hash of `(seed, token)`. A
- * token's row never depends on how the stream was batched.
+ * C standard normals (mulberry32 seeded by a hash of `(seed, token)`, then
+ * Marsaglia's polar method, as `Rng.normal`). A token's row never depends on
+ * how the stream was batched.
  *
  * @example
  * ```ts
@@ -122,6 +135,10 @@ const rowRng = new Rng(0);
  * probeRow(a, 0, 7, 100, 4);
  * probeRow(b, 4, 7, 100, 4);
  * assertEquals(a, b.subarray(4));
+ * const r = new Rng(0), c = new Float64Array(4);
+ * r.reseed(hashAt(7, 100, 2));
+ * r.fillNormal(c);
+ * assertEquals(a, c);
  * ```
  */
 export function probeRow(
@@ -131,6 +148,25 @@ export function probeRow(
   token: number,
   C: number,
 ): void {
-  rowRng.reseed(hashAt(seed, token, 2));
-  for (let c = 0; c < C; c++) out[off + c] = rowRng.normal();
+  // the same sequence as Rng(hashAt(seed, token, 2)).normal(), inlined: this
+  // runs for every element of every batch
+  let s = hashAt(seed, token, 2);
+  const end = off + C;
+  for (let i = off; i < end; i += 2) {
+    let u: number, v: number, q: number;
+    do {
+      s = (s + 0x6d2b79f5) >>> 0;
+      let t = Math.imul(s ^ (s >>> 15), s | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      u = 2 * ((((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296) - 1;
+      s = (s + 0x6d2b79f5) >>> 0;
+      t = Math.imul(s ^ (s >>> 15), s | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      v = 2 * ((((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296) - 1;
+      q = u * u + v * v;
+    } while (q >= 1);
+    const f = Math.sqrt((-2 * Math.log(q)) / q);
+    out[i] = u * f;
+    if (i + 1 < end) out[i + 1] = v * f;
+  }
 }
