@@ -1,6 +1,7 @@
 /**
  * lnstream: exact LayerNorm, RMSNorm, BatchNorm and GPT-2 building blocks in
- * TypeScript, as flat-array forward/backward kernels.
+ * TypeScript — flat-array forward/backward kernels, a GPT stack in pre-LN and
+ * post-LN placement, and a streaming pipeline over Web Workers.
  *
  * @example
  * ```ts
@@ -16,6 +17,10 @@
  */
 export * from "./lib/kernels/mod.ts";
 export * from "./lib/model/mod.ts";
+export * from "./lib/stats/mod.ts";
+export * from "./lib/io/mod.ts";
+export * from "./lib/pipeline/mod.ts";
+export { type GenOptions, genStream } from "./lib/cli/gen.ts";
 
 if (import.meta.main) {
   const { main } = await import("./lib/cli/main.ts");

@@ -7,6 +7,9 @@
  * @module
  */
 
+/** ES2026 `Math.sumPrecise`: the correctly rounded sum of the values. */
+const sumPrecise = (Math as unknown as { sumPrecise(v: Iterable<number>): number }).sumPrecise;
+
 /**
  * Exact sum of finite doubles.
  *
@@ -44,7 +47,7 @@ export class ExactSum {
 
   /** The exact sum, rounded once to the nearest double. */
   value(): number {
-    return Math.sumPrecise(this.#p);
+    return sumPrecise(this.#p);
   }
 
   /**
@@ -73,12 +76,5 @@ export class ExactSum {
       s.add(v);
     }
     return s;
-  }
-}
-
-declare global {
-  interface Math {
-    /** ES2026: the correctly rounded sum of an iterable of numbers. */
-    sumPrecise(values: Iterable<number>): number;
   }
 }

@@ -1,0 +1,17 @@
+/**
+ * Formats: `.npy`, NDJSON and raw float32 as Web Streams transforms, format
+ * sniffing, and the error kinds the CLI maps to exit codes.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(sniffFormat(npyHeader([2, 4])) === "npy");
+ * ```
+ *
+ * @module
+ */
+export { type ByteReader, type Format, streamReader } from "./batch.ts";
+export { DataError, UsageError } from "./errors.ts";
+export { type NpyHeader, npyHeader, parseNpyHeader } from "./npy.ts";
+export { sniffFormat } from "./sniff.ts";
+export { f32ToString } from "./encode.ts";
