@@ -4,6 +4,7 @@
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
+import { compare } from "./compare.ts";
 import { gen } from "./gen.ts";
 import { normalize } from "./normalize.ts";
 import { run } from "./run.ts";
@@ -18,6 +19,7 @@ Commands:
               probe-gradient statistics
   run         a stack of GPT-2 blocks (pre-LN or post-LN) over a token stream, with
               per-layer gradient norms
+  compare     pre-LN vs post-LN gradient norms by layer, depth and init (tables, JSON, SVG)
   gen         synthetic GPT-like token embeddings (npy, ndjson, raw)
   stats merge merge stats files of separate runs exactly
 
@@ -45,7 +47,13 @@ export async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return cmd === undefined && !flags.help ? 64 : 0;
   }
-  const commands: Record<string, (a: string[]) => Promise<number>> = { normalize, run, gen, stats };
+  const commands: Record<string, (a: string[]) => Promise<number>> = {
+    normalize,
+    run,
+    compare,
+    gen,
+    stats,
+  };
   const fn = commands[cmd];
   if (!fn) {
     console.error(`lnstream: unknown command '${cmd}'\n\n${HELP}`);

@@ -36,3 +36,12 @@ export {
 } from "./gpt.ts";
 export { L2Loss, type Loss, ProbeLoss, XentLoss } from "./loss.ts";
 export { normalAt, probeRow, Rng, uniformAt } from "./rng.ts";
+export {
+  type CompareOptions,
+  type CompareResult,
+  type CompareRun,
+  compareRuns,
+  type DepthFit,
+  type DepthRatio,
+  logSlope,
+} from "./compare.ts";

@@ -10,6 +10,7 @@ import {
   type ByteReader,
   type Format,
   type InputInfo,
+  type SlotSink,
   streamReader,
 } from "../io/batch.ts";
 import { binaryBatches } from "../io/binary.ts";
@@ -285,63 +286,7 @@ function start(
       };
       pool = new WorkerPool(workers, init, o.workerUrl);
     });
-    let batches: ReadableStream<Batch>;
-    if (format === "npy") {
-      const h = parseNpyHeader(head.bytes);
-      if (h.shape.length !== 2 && h.shape.length !== 3) {
-        throw new DataError(`.npy shape (${h.shape.join(", ")}) must be [N, C] or [B, T, C]`);
-      }
-      const C = h.shape[h.shape.length - 1];
-      if (o.dim !== undefined && o.dim !== C) {
-        throw new UsageError(
-          `--dim ${o.dim} does not match the .npy shape (${h.shape.join(", ")})`,
-        );
-      }
-      info.C = C;
-      info.shape = h.shape;
-      info.totalTokens = h.shape.slice(0, -1).reduce((a, b) => a * b, 1);
-      info.dataOffset = h.dataOffset;
-      info.itemSize = h.dtype === "f4" ? 4 : 8;
-      batches = binaryBatches(read, head.bytes.subarray(h.dataOffset), slots, {
-        dtype: h.dtype,
-        C,
-        batchTokens,
-        dataOffset: h.dataOffset,
-        expectedTokens: info.totalTokens,
-        what: ".npy",
-      });
-    } else if (format === "raw") {
-      if (o.dim === undefined) {
-        throw new UsageError("raw float32 input needs --dim C (or give .npy or NDJSON input)");
-      }
-      info.dataOffset = 0;
-      info.itemSize = 4;
-      batches = binaryBatches(read, head.bytes, slots, {
-        dtype: "f4",
-        C: o.dim,
-        batchTokens,
-        dataOffset: 0,
-        what: "raw float32",
-      });
-    } else {
-      const rest = new ReadableStream<Uint8Array>({
-        async pull(ctrl) {
-          const buf = new Uint8Array(64 * 1024);
-          const n = await read(buf);
-          if (n === null) ctrl.close();
-          else ctrl.enqueue(buf.subarray(0, n));
-        },
-      });
-      batches = concatReadableStreams(ReadableStream.from([head.bytes]), rest)
-        .pipeThrough(new TextDecoderStream())
-        .pipeThrough(new TextLineStream({ allowCR: true }))
-        .pipeThrough(ndjsonDecoder(slots, {
-          C: o.dim,
-          field: o.field ?? "embedding",
-          batchTokens,
-          nonfinite: o.nonfinite ?? "error",
-        }, info));
-    }
+    const batches = decodeInput(read, head, info, slots, o, batchTokens);
     const outFormat = o.outFormat ?? format ?? "raw";
     const encodable = batches.pipeThrough(orderedStage(async (batch): Promise<Computed> => {
       if (batch.slot < 0 || batch.tokens === 0) return { batch, reply: null };
@@ -386,4 +331,137 @@ function start(
     },
   );
   return { readable: out.readable, done };
+}
+
+/**
+ * The decoder for an input whose first bytes (`head`) are read: npy or raw
+ * binary batches read into `sink`'s slots, or NDJSON lines parsed into them.
+ * Fills `info` (C, npy shape and offsets) as it learns them.
+ *
+ * @example
+ * ```ts ignore
+ * const head = await readHead(read);
+ * const info = { format: head.format, C: 0 };
+ * const batches = decodeInput(read, head, info, pool, {}, 1024);
+ * ```
+ */
+export function decodeInput(
+  read: ByteReader,
+  head: { bytes: Uint8Array },
+  info: InputInfo,
+  sink: SlotSink,
+  o: Pick<StreamOptions, "dim" | "field" | "nonfinite">,
+  batchTokens: number,
+): ReadableStream<Batch> {
+  if (info.format === "npy") {
+    const h = parseNpyHeader(head.bytes);
+    if (h.shape.length !== 2 && h.shape.length !== 3) {
+      throw new DataError(`.npy shape (${h.shape.join(", ")}) must be [N, C] or [B, T, C]`);
+    }
+    const C = h.shape[h.shape.length - 1];
+    if (o.dim !== undefined && o.dim !== C) {
+      throw new UsageError(`--dim ${o.dim} does not match the .npy shape (${h.shape.join(", ")})`);
+    }
+    info.C = C;
+    info.shape = h.shape;
+    info.totalTokens = h.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    info.dataOffset = h.dataOffset;
+    info.itemSize = h.dtype === "f4" ? 4 : 8;
+    return binaryBatches(read, head.bytes.subarray(h.dataOffset), sink, {
+      dtype: h.dtype,
+      C,
+      batchTokens,
+      dataOffset: h.dataOffset,
+      expectedTokens: info.totalTokens,
+      what: ".npy",
+    });
+  }
+  if (info.format === "raw") {
+    if (o.dim === undefined) {
+      throw new UsageError("raw float32 input needs --dim C (or give .npy or NDJSON input)");
+    }
+    info.dataOffset = 0;
+    info.itemSize = 4;
+    return binaryBatches(read, head.bytes, sink, {
+      dtype: "f4",
+      C: o.dim,
+      batchTokens,
+      dataOffset: 0,
+      what: "raw float32",
+    });
+  }
+  const rest = new ReadableStream<Uint8Array>({
+    async pull(ctrl) {
+      const buf = new Uint8Array(64 * 1024);
+      const n = await read(buf);
+      if (n === null) ctrl.close();
+      else ctrl.enqueue(buf.subarray(0, n));
+    },
+  });
+  return concatReadableStreams(ReadableStream.from([head.bytes]), rest)
+    .pipeThrough(new TextDecoderStream())
+    .pipeThrough(new TextLineStream({ allowCR: true }))
+    .pipeThrough(ndjsonDecoder(sink, {
+      C: o.dim,
+      field: o.field ?? "embedding",
+      batchTokens,
+      nonfinite: o.nonfinite ?? "error",
+    }, info));
+}
+
+/**
+ * Reads up to `max` tokens of any input format into memory (for `compare`).
+ * Throws the input's fault, if any, like the pipeline does.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const input = ReadableStream.from([new TextEncoder().encode("[1,2]\n[3,4]\n[5,6]\n")]);
+ * const { tokens, C } = await readTokens(input, 2);
+ * assert(C === 2 && tokens.length === 4 && tokens[3] === 4);
+ * ```
+ */
+export async function readTokens(
+  input: Input,
+  max: number,
+  o: Pick<StreamOptions, "dim" | "field" | "format"> = {},
+): Promise<{ tokens: Float32Array; C: number }> {
+  const read: ByteReader = typeof input === "function" ? input : streamReader(input);
+  const head = await readHead(read);
+  const info: InputInfo = {
+    format: head.bytes.length === 0 ? null : (o.format ?? head.format),
+    C: o.dim ?? 0,
+  };
+  if (info.format === null) return { tokens: new Float32Array(0), C: info.C };
+  const cap = 256;
+  const parts: Float32Array[] = [];
+  const sink: SlotSink = {
+    capTokens: cap,
+    open() {},
+    release() {},
+    acquire: () => {
+      const input = new Float32Array(cap * info.C);
+      parts.push(input);
+      return Promise.resolve({ slot: parts.length - 1, input });
+    },
+  };
+  const out: Float32Array[] = [];
+  let n = 0;
+  const reader = decodeInput(read, head, info, sink, { ...o, nonfinite: "error" }, cap).getReader();
+  while (n < max) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    const take = Math.min(value.tokens, max - n);
+    out.push(parts[value.slot].subarray(0, take * info.C));
+    n += take;
+    if (value.fault && n < max) throw value.fault;
+  }
+  await reader.cancel().catch(() => {});
+  const tokens = new Float32Array(n * info.C);
+  let off = 0;
+  for (const p of out) {
+    tokens.set(p, off);
+    off += p.length;
+  }
+  return { tokens, C: info.C };
 }

@@ -1,0 +1,225 @@
+/**
+ * `compare`: pre-LN against post-LN gradients by layer, depth and init, as
+ * tables with bars, a depth summary with fitted exponents, JSON and an SVG.
+ *
+ * @module
+ */
+import { parseArgs } from "@std/cli/parse-args";
+import { UsageError } from "../io/errors.ts";
+import { type CompareResult, compareRuns } from "../model/compare.ts";
+import { BLOCK_PARAMS, type BlockParam } from "../model/params.ts";
+import { readTokens } from "../pipeline/pipeline.ts";
+import { choiceFlag, intFlag, numFlag, optIntFlag, refuseUnknown, seedFlag } from "./args.ts";
+import { compareSvg } from "./svg.ts";
+
+/** `compare --help`. */
+export const COMPARE_HELP = `Usage: deno run mod.ts compare [options]
+
+Builds a pre-LN and a post-LN stack with identical weights (one init draw), runs
+the same input through both, backpropagates the same loss, and reports the
+gradient norm of a weight matrix in every layer. Xiong et al. (2020, Thm. 1)
+predict for the last layer's W_fc: O(d·sqrt(ln d)) for post-LN, independent of
+depth L, and O(d·sqrt(ln d / L)) for pre-LN — a depth exponent of 0 vs −0.5.
+
+Sweep:
+  --layers 6,12,24            depths (default: 6,12,24)
+  --init gpt2,xavier          init schemes (default: gpt2,xavier)
+  --causal true|false|both    attention mask (default: true)
+  --seeds N                   seeds to average over; mean ± std (default: 5)
+  --seed S                    first seed (default: 0)
+Model and data:
+  --dim C                     channels (default: 64)
+  --heads H                   heads (default: 4)
+  --seq T                     tokens per sequence (default: 32)
+  --batch B                   sequences (default: 4)
+  --eps E                     LayerNorm epsilon (default: 1e-5)
+  --loss xent|probe|l2        loss (default: xent, a separate head over --vocab classes
+                              with seeded random targets)
+  --vocab V                   classes of the xent head (default: 256)
+  --stdin                     take the B·T input tokens from stdin (npy, NDJSON or raw
+                              with --dim) instead of N(0,1) draws; needs --allow-read
+Output:
+  --param W_fc|…|all          matrix to report (default: W_fc; all = every block parameter)
+  --json                      one JSON document instead of the tables
+  --svg FILE                  write a chart (log y axis, one line per placement and depth);
+                              needs --allow-write=FILE
+
+Examples:
+  deno run mod.ts compare --init xavier --seeds 3
+  deno run --allow-write=grad.svg mod.ts compare --layers 2,4,8,16 --svg grad.svg
+  deno run mod.ts compare --json --param all --layers 4 | jq '.runs[0]'`;
+
+const fmt = (v: number) => v.toExponential(3);
+
+/** The text report: a table per depth, init and mask, then the depth summary. */
+export function compareTable(r: CompareResult): string {
+  const out: string[] = [];
+  const blocks = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
+  const bar = (v: number, max: number, w = 20) => {
+    const x = max > 0 ? (v / max) * w : 0;
+    return ("█".repeat(Math.floor(x)) + blocks[Math.floor((x % 1) * 8)]).padEnd(w);
+  };
+  const { seeds } = r.config;
+  for (const param of r.config.params) {
+    for (const init of r.config.inits) {
+      for (const causal of r.config.causal) {
+        for (const L of r.config.layers) {
+          const pick = (placement: string) =>
+            r.runs.find((x) =>
+              x.param === param && x.init === init && x.causal === causal && x.layers === L &&
+              x.placement === placement
+            )!;
+          const pre = pick("pre"), post = pick("post");
+          const max = Math.max(...pre.mean, ...post.mean);
+          out.push(
+            `‖∂L/∂${param}‖ — L = ${L}, ${init} init, ${causal ? "causal" : "non-causal"}, ` +
+              `mean ± std over ${seeds} seed(s)`,
+          );
+          out.push(`layer  ${"pre-LN".padEnd(44)}post-LN`);
+          for (let l = 0; l < L; l++) {
+            const cell = (run: typeof pre) =>
+              `${fmt(run.mean[l])} ± ${run.std[l].toExponential(1)} ${bar(run.mean[l], max)}`;
+            out.push(`${String(l).padStart(5)}  ${cell(pre).padEnd(44)}${cell(post)}`);
+          }
+          out.push(
+            `last/first: pre-LN ${(pre.mean[L - 1] / pre.mean[0]).toFixed(3)}, ` +
+              `post-LN ${(post.mean[L - 1] / post.mean[0]).toFixed(3)}`,
+            "",
+          );
+        }
+      }
+    }
+  }
+  out.push(
+    "Depth summary: the last layer's norm against L (fitted exponent: ≈ 0 post-LN, ≈ −0.5 pre-LN by Xiong et al.)",
+  );
+  const Ls = r.config.layers;
+  out.push(
+    `${"param".padEnd(8)}${"init".padEnd(8)}${"causal".padEnd(8)}${"".padEnd(10)}` +
+      Ls.map((L) => `L=${L}`.padEnd(11)).join("") + "exponent",
+  );
+  for (const d of r.depth) {
+    out.push(
+      `${d.param.padEnd(8)}${d.init.padEnd(8)}${String(d.causal).padEnd(8)}${
+        (d.placement + "-LN").padEnd(10)
+      }` +
+        d.last.map((v) => fmt(v).padEnd(11)).join("") + d.exponent.toFixed(3),
+    );
+  }
+  for (const p of r.post_pre) {
+    out.push(
+      `${p.param.padEnd(8)}${p.init.padEnd(8)}${String(p.causal).padEnd(8)}${
+        "post/pre".padEnd(10)
+      }` +
+        p.ratio.map((v) => v.toFixed(3).padEnd(11)).join(""),
+    );
+  }
+  return out.join("\n");
+}
+
+function list(v: unknown, name: string): string[] {
+  return String(v).split(",").map((s) => s.trim()).filter(Boolean).map((s) => {
+    if (s === "") throw new UsageError(`--${name}: empty item`);
+    return s;
+  });
+}
+
+/** Runs `compare`; returns the exit code. */
+export async function compare(args: string[]): Promise<number> {
+  const f = parseArgs(args, {
+    string: [
+      "layers",
+      "dim",
+      "heads",
+      "seq",
+      "batch",
+      "init",
+      "causal",
+      "loss",
+      "vocab",
+      "param",
+      "seeds",
+      "seed",
+      "eps",
+      "svg",
+    ],
+    boolean: ["help", "json", "stdin"],
+    alias: { h: "help" },
+    unknown: refuseUnknown("compare"),
+  });
+  if (f.help) {
+    console.log(COMPARE_HELP);
+    return 0;
+  }
+  const layers = list(f.layers ?? "6,12,24", "layers").map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--layers: '${s}' is not a depth ≥ 1`);
+    return n;
+  });
+  const inits = list(f.init ?? "gpt2,xavier", "init").map((s) => {
+    if (s !== "gpt2" && s !== "xavier") {
+      throw new UsageError(`--init: '${s}' is not gpt2 or xavier`);
+    }
+    return s;
+  });
+  const causalFlag = choiceFlag(f, "causal", ["true", "false", "both"] as const, "true");
+  const causal = causalFlag === "both" ? [true, false] : [causalFlag === "true"];
+  const params: BlockParam[] = f.param === "all"
+    ? [...BLOCK_PARAMS]
+    : list(f.param ?? "W_fc", "param").map((p) => {
+      if (!BLOCK_PARAMS.includes(p as BlockParam)) {
+        throw new UsageError(`--param: '${p}' is not one of ${BLOCK_PARAMS.join(", ")}, all`);
+      }
+      return p as BlockParam;
+    });
+  const seq = intFlag(f, "seq", 32), batch = intFlag(f, "batch", 4);
+  let dim = optIntFlag(f, "dim");
+  let input: Float32Array | undefined;
+  if (f.stdin) {
+    const got = await readTokens((v) => Deno.stdin.read(v), batch * seq, { dim });
+    if (got.tokens.length < batch * seq * got.C || got.C === 0) {
+      throw new UsageError(
+        `--stdin: ${got.C ? got.tokens.length / got.C : 0} tokens read, ${batch}×${seq} needed`,
+      );
+    }
+    dim = got.C;
+    input = got.tokens;
+  }
+  const heads = intFlag(f, "heads", 4);
+  if ((dim ?? 64) % heads !== 0) {
+    throw new UsageError(`--heads ${heads} must divide C = ${dim ?? 64}`);
+  }
+  const show = Deno.stderr.isTerminal();
+  const enc = new TextEncoder();
+  const result = compareRuns({
+    layers,
+    dim: dim ?? 64,
+    heads,
+    seq,
+    batch,
+    inits,
+    causal,
+    loss: choiceFlag(f, "loss", ["xent", "probe", "l2"] as const, "xent"),
+    vocab: intFlag(f, "vocab", 256, 2),
+    params,
+    seeds: intFlag(f, "seeds", 5),
+    seed: seedFlag(f),
+    eps: numFlag(f, "eps", 1e-5),
+    input,
+    onProgress: show
+      ? (d, t) => Deno.stderr.writeSync(enc.encode(`\r${d}/${t} stack runs${d === t ? "\n" : ""}`))
+      : undefined,
+  });
+  if (f.svg) {
+    try {
+      Deno.writeTextFileSync(String(f.svg), compareSvg(result));
+    } catch (e) {
+      throw new UsageError(`--svg ${f.svg}: ${(e as Error).message}`);
+    }
+  }
+  if (f.json) {
+    const runs = result.runs.map(({ samples: _, ...r }) => r);
+    console.log(JSON.stringify({ ...result, runs }));
+  } else console.log(compareTable(result));
+  return 0;
+}

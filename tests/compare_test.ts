@@ -1,0 +1,174 @@
+import { assert, assertAlmostEquals, assertEquals } from "@std/assert";
+import { compareRuns, logSlope } from "../lib/model/compare.ts";
+import { GPT } from "../lib/model/gpt.ts";
+import { XentLoss } from "../lib/model/loss.ts";
+import { Rng } from "../lib/model/rng.ts";
+import { BLOCK_PARAMS } from "../lib/model/params.ts";
+import { lnstream } from "./spawn.ts";
+
+const small = { dim: 32, heads: 4, seq: 16, batch: 2, seeds: 3, seed: 0 };
+
+Deno.test("both placements get the same weights from one init draw", () => {
+  for (const scheme of ["gpt2", "xavier"] as const) {
+    const pre = new GPT({ nLayer: 4, nHead: 4, nEmbd: 32, placement: "pre" });
+    const post = new GPT({ nLayer: 4, nHead: 4, nEmbd: 32, placement: "post" });
+    pre.init({ scheme, seed: 3 });
+    post.init({ scheme, seed: 3 });
+    for (let l = 0; l < 4; l++) {
+      for (const p of BLOCK_PARAMS) {
+        assertEquals(
+          pre.param(`blocks.${l}.${p}`),
+          post.param(`blocks.${l}.${p}`),
+          `${scheme} ${l} ${p}`,
+        );
+      }
+    }
+  }
+});
+
+Deno.test("compare's per-layer norms equal layerStats() of each stack run alone", () => {
+  const r = compareRuns({
+    ...small,
+    layers: [2, 4],
+    inits: ["xavier"],
+    params: ["W_fc", "W_attn"],
+  });
+  for (const run of r.runs) {
+    for (let k = 0; k < small.seeds; k++) {
+      const model = new GPT({ nLayer: run.layers, nHead: 4, nEmbd: 32, placement: run.placement });
+      model.init({ scheme: "xavier", seed: k });
+      const x = new Float32Array(2 * 16 * 32);
+      new Rng(k ^ 0x1f2e3d).fillNormal(x);
+      const y = model.forward(x, 2, 16);
+      const dy = new Float32Array(y.length);
+      new XentLoss({ vocab: 256, nEmbd: 32, seed: k }).lossAndGrad(y, dy, 32, 32);
+      model.zeroGrad();
+      model.backward(dy);
+      const want = model.layerStats().layer_stats.map((l) => l.grad[run.param].l2);
+      assertEquals(run.samples[k], want, `${run.placement} L=${run.layers} seed ${k}`);
+    }
+    const m = run.samples[0].map((_, l) => run.samples.reduce((a, s) => a + s[l], 0) / small.seeds);
+    run.mean.forEach((v, l) => assertAlmostEquals(v, m[l], 1e-15 * Math.abs(m[l])));
+  }
+});
+
+Deno.test("depth scaling under Xavier init: pre-LN's last layer falls with L, post-LN's does not", () => {
+  // measured on this config (seeds 0-2 and three other seed sets): pre-LN exponent
+  // −0.28…−0.37, post-LN −0.05…+0.04, post/pre at L=8 1.64…1.93
+  const r = compareRuns({ ...small, layers: [2, 4, 8], inits: ["xavier"], causal: [true, false] });
+  for (const causal of [true, false]) {
+    const pre = r.depth.find((d) => d.causal === causal && d.placement === "pre")!;
+    const post = r.depth.find((d) => d.causal === causal && d.placement === "post")!;
+    assert(pre.exponent < -0.2, `pre-LN exponent ${pre.exponent}`);
+    assert(Math.abs(post.exponent) < 0.12, `post-LN exponent ${post.exponent}`);
+    assert(pre.last[0] > pre.last[1] && pre.last[1] > pre.last[2], `pre-LN last ${pre.last}`);
+    const ratio = r.post_pre.find((p) => p.causal === causal)!.ratio;
+    assert(ratio[2] > 1.4 && ratio[0] < ratio[1] && ratio[1] < ratio[2], `post/pre ${ratio}`);
+  }
+});
+
+Deno.test("under GPT-2 init both placements look alike at every depth", () => {
+  // measured: post/pre 0.94…0.97, both exponents −0.48…−0.52 (W_proj2 ∝ 1/√(2L))
+  const r = compareRuns({ ...small, layers: [2, 4, 8], inits: ["gpt2"] });
+  for (const ratio of r.post_pre[0].ratio) assert(Math.abs(ratio - 1) < 0.1, `post/pre ${ratio}`);
+  for (const d of r.depth) assert(Math.abs(d.exponent + 0.5) < 0.1, `${d.placement} ${d.exponent}`);
+});
+
+Deno.test("logSlope fits a power law", () => {
+  assertAlmostEquals(logSlope([2, 4, 8], [3, 3, 3]), 0, 1e-15);
+  assertAlmostEquals(logSlope([2, 4, 8], [2 ** -0.5, 0.5, 8 ** -0.5]), -0.5, 1e-12);
+});
+
+/** A small well-formedness check: every tag closed in order, attributes quoted. */
+function wellFormed(xml: string): boolean {
+  const stack: string[] = [];
+  for (const m of xml.matchAll(/<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g)) {
+    const [, close, name, , self] = m;
+    if (self) continue;
+    if (close) {
+      if (stack.pop() !== name) return false;
+    } else stack.push(name);
+  }
+  const stripped = xml.replace(/<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g, "");
+  return stack.length === 0 && !/[<>]/.test(stripped);
+}
+
+Deno.test("compare CLI: --json and the table agree; the SVG has a line per placement and depth", async () => {
+  const args = [
+    "compare",
+    "--layers",
+    "2,4,8",
+    "--dim",
+    "32",
+    "--heads",
+    "4",
+    "--seq",
+    "16",
+    "--batch",
+    "2",
+    "--seeds",
+    "2",
+    "--init",
+    "xavier",
+  ];
+  const table = await lnstream(args);
+  assertEquals(table.code, 0, table.stderr);
+  const json = await lnstream([...args, "--json"]);
+  assertEquals(json.code, 0, json.stderr);
+  const doc = JSON.parse(json.text);
+  assertEquals(doc.runs.length, 6);
+  // every mean in the JSON appears in its table row, to the table's 4 digits
+  const lines = table.text.split("\n");
+  for (const run of doc.runs) {
+    const head = lines.findIndex((l) => l.startsWith(`‖∂L/∂W_fc‖ — L = ${run.layers},`));
+    assert(head >= 0);
+    for (let l = 0; l < run.layers; l++) {
+      const row = lines[head + 2 + l];
+      const cells = [...row.matchAll(/(\d\.\d{3}e[+-]\d+) ±/g)].map((m) => Number(m[1]));
+      assertEquals(cells[run.placement === "pre" ? 0 : 1], Number(run.mean[l].toExponential(3)));
+    }
+  }
+  for (const d of doc.depth) {
+    const row = lines.find((l) => l.includes(`${d.placement}-LN`) && l.startsWith("W_fc"))!;
+    assert(row.trim().endsWith(d.exponent.toFixed(3)), row);
+  }
+  const tmp = await Deno.makeTempDir();
+  const svgPath = `${tmp}/g.svg`;
+  const svg = await lnstream([...args, "--svg", svgPath], "", [`--allow-write=${tmp}`]);
+  assertEquals(svg.code, 0, svg.stderr);
+  const text = await Deno.readTextFile(svgPath);
+  assert(text.startsWith("<svg") && text.trim().endsWith("</svg>"));
+  assert(wellFormed(text), "SVG is not well-formed");
+  const lines2 = [...text.matchAll(/<polyline data-placement="(\w+)" data-layers="(\d+)"/g)]
+    .map((m) => `${m[1]}/${m[2]}`).sort();
+  assertEquals(lines2, ["post/2", "post/4", "post/8", "pre/2", "pre/4", "pre/8"]);
+  for (const label of ["pre-LN L=8", "post-LN L=2"]) assert(text.includes(label), label);
+});
+
+Deno.test("compare --stdin takes its input tokens from a dataset", async () => {
+  const gen = await lnstream(["gen", "--tokens", "32", "--dim", "16", "--seed", "2"]);
+  const args = [
+    "compare",
+    "--stdin",
+    "--layers",
+    "2",
+    "--heads",
+    "2",
+    "--seq",
+    "8",
+    "--batch",
+    "4",
+    "--seeds",
+    "1",
+    "--init",
+    "xavier",
+    "--json",
+  ];
+  const a = await lnstream(args, gen.stdout);
+  assertEquals(a.code, 0, a.stderr);
+  const doc = JSON.parse(a.text);
+  assertEquals(doc.config.dim, 16);
+  assertEquals(doc.config.input, "stdin");
+  const few = await lnstream(args, gen.stdout.slice(0, 200));
+  assertEquals(few.code, 65);
+});
