@@ -32,7 +32,8 @@ export function compareSvg(r: CompareResult): string {
   const pw = W - m.l - m.r, ph = H - m.t - m.b;
   const runs = r.runs.filter((x) => x.param === param);
   const vals = runs.flatMap((x) => x.mean).filter((v) => v > 0);
-  let lo = Math.floor(Math.log10(Math.min(...vals))), hi = Math.ceil(Math.log10(Math.max(...vals)));
+  const lo = Math.floor(Math.log10(Math.min(...vals)));
+  let hi = Math.ceil(Math.log10(Math.max(...vals)));
   if (hi === lo) hi = lo + 1;
   const maxL = Math.max(...r.config.layers);
   const depths = r.config.layers;
