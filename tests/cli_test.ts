@@ -462,3 +462,77 @@ Deno.test("worker module that throws ends the run with its error (exit 70), neve
   assertEquals(err.exitCode, 70);
   assertStringIncludes(err.message, "boom");
 });
+
+Deno.test("--weight/--bias from .npy, --norm rms|batch, --field, --eps, npy v2 header", async () => {
+  const N = 6, C = 4, x = data(N, C, 21);
+  const w = Float32Array.of(1, 2, 0.5, -1), b = Float32Array.of(0, 1, 2, 3);
+  await Deno.writeFile(`${tmp}/w.npy`, npyBytes(w, [C]));
+  await Deno.writeFile(`${tmp}/b.npy`, npyBytes(b, [C]));
+  const read = [`--allow-read=${tmp}`];
+  const r = await lnstream(
+    ["normalize", "--weight", `${tmp}/w.npy`, "--bias", `${tmp}/b.npy`, "--eps", "1e-3", "--quiet"],
+    npyBytes(x, [N, C]),
+    read,
+  );
+  assertEquals(r.code, 0, r.stderr);
+  const want = new Float32Array(N * C);
+  layerNormForward(want, new Float32Array(N), new Float32Array(N), x, w, b, N, C, 1e-3);
+  assertEquals(npyData(r.stdout).data, want);
+  const wrong = await lnstream(
+    ["normalize", "--weight", `${tmp}/w.npy`, "--quiet"],
+    npyBytes(data(2, 3), [2, 3]),
+    read,
+  );
+  assertEquals(wrong.code, 64);
+  assertStringIncludes(wrong.stderr, "--weight has 4 values");
+  const noRead = await lnstream(["normalize", "--weight", `${tmp}/w.npy`], npyBytes(x, [N, C]));
+  assert(noRead.code !== 0);
+
+  const { rmsNormForward } = await import("../lib/kernels/rmsnorm.ts");
+  const { batchNormForward } = await import("../lib/kernels/batchnorm.ts");
+  const rms = await lnstream(["normalize", "--norm", "rms", "--quiet"], npyBytes(x, [N, C]));
+  const wantRms = new Float32Array(N * C);
+  rmsNormForward(wantRms, new Float32Array(N), x, null, N, C);
+  assertEquals(npyData(rms.stdout).data, wantRms);
+  // batch norm: each batch of 3 tokens is normalized per feature on its own
+  const bn = await lnstream(
+    ["normalize", "--norm", "batch", "--batch", "3", "--quiet"],
+    npyBytes(x, [N, C]),
+  );
+  const wantBn = new Float32Array(N * C);
+  for (const o of [0, 3]) {
+    batchNormForward(
+      wantBn.subarray(o * C),
+      new Float32Array(C),
+      new Float32Array(C),
+      x.subarray(o * C, (o + 3) * C),
+      null,
+      null,
+      3,
+      C,
+    );
+  }
+  assertEquals(npyData(bn.stdout).data, wantBn);
+
+  const field = await lnstream(
+    ["normalize", "--field", "vec", "--quiet"],
+    '{"vec": [1, 2, 3], "k": 1}\n',
+  );
+  assertEquals(field.code, 0, field.stderr);
+  assertEquals(JSON.parse(field.text).k, 1);
+  const noField = await lnstream(["normalize", "--quiet"], '{"vec": [1, 2, 3]}\n');
+  assertEquals(noField.code, 65);
+  assertStringIncludes(noField.stderr, "no field 'embedding'");
+
+  // a v2 header: 4-byte length
+  const v1 = npyBytes(x, [N, C]);
+  const hlen = v1[8] | (v1[9] << 8);
+  const v2 = new Uint8Array(v1.length + 2);
+  v2.set(v1.subarray(0, 8));
+  v2[6] = 2;
+  new DataView(v2.buffer).setUint32(8, hlen, true);
+  v2.set(v1.subarray(10), 12);
+  const r2 = await lnstream(["normalize", "--quiet"], v2);
+  assertEquals(r2.code, 0, r2.stderr);
+  assertEquals(npyData(r2.stdout).data, ln(x, N, C));
+});
