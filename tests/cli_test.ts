@@ -536,3 +536,24 @@ Deno.test("--weight/--bias from .npy, --norm rms|batch, --field, --eps, npy v2 h
   assertEquals(r2.code, 0, r2.stderr);
   assertEquals(npyData(r2.stdout).data, ln(x, N, C));
 });
+
+Deno.test("run on a [B, T, C] .npy takes T as the sequence length unless --seq says otherwise", async () => {
+  const x = npyBytes(data(12, 8, 2), [3, 4, 8]);
+  for (const [args, seq] of [[[], 4], [["--seq", "6"], 6]] as const) {
+    const r = await lnstream([
+      "run",
+      "--layers",
+      "1",
+      "--heads",
+      "2",
+      "--stats",
+      "-",
+      "--quiet",
+      ...args,
+    ], x);
+    assertEquals(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stderr.trim().split("\n").at(-1)!);
+    assertEquals(summary.config.seq, seq);
+    assertEquals(npyData(r.stdout).shape, [3, 4, 8]);
+  }
+});

@@ -9,7 +9,15 @@ import { UsageError } from "../io/errors.ts";
 import { runStream } from "../pipeline/pipeline.ts";
 import type { Summary } from "../pipeline/collect.ts";
 import type { StackStats } from "../model/mod.ts";
-import { choiceFlag, dashValues, intFlag, numFlag, refuseUnknown, seedFlag } from "./args.ts";
+import {
+  choiceFlag,
+  dashValues,
+  intFlag,
+  numFlag,
+  optIntFlag,
+  refuseUnknown,
+  seedFlag,
+} from "./args.ts";
 import { layerChart } from "./report.ts";
 import { runCommand, STREAM_HELP, STREAM_STRINGS, streamOptions } from "./stream.ts";
 
@@ -32,7 +40,7 @@ Model:
   --eps E                     LayerNorm epsilon (default: 1e-5)
   --causal true|false         causal attention (default: true)
   --loss probe|l2             L = Σ y·R with R ~ N(0,1) per token, or ½Σy² (default: probe)
-  --seq T                     tokens per sequence (default: 64)
+  --seq T                     tokens per sequence (default: T of a [B, T, C] .npy, else 64)
   --batch N                   sequences per batch (default: 8)
 
 ${STREAM_HELP}
@@ -88,7 +96,7 @@ export async function run(args: string[]): Promise<number> {
     eps: numFlag(f, "eps", 1e-5),
     causal: choiceFlag(f, "causal", ["true", "false"] as const, "true") === "true",
     loss: choiceFlag(f, "loss", ["probe", "l2"] as const, "probe"),
-    seq: intFlag(f, "seq", 64),
+    seq: optIntFlag(f, "seq"),
   };
   return await runCommand(
     f,

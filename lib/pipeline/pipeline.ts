@@ -77,7 +77,7 @@ export interface RunOptions extends StreamOptions {
   heads?: number;
   /** pre (default) or post */
   placement?: Placement;
-  /** tokens per sequence (default 64) */
+  /** tokens per sequence (default: T of a `[B, T, C]` .npy input, else 64) */
   seq?: number;
   /** gpt2 (default) or xavier */
   init?: "gpt2" | "xavier";
@@ -163,10 +163,18 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
  * ```
  */
 export function runStream(input: Input, o: RunOptions = {}): Lnstream {
-  const seq = o.seq ?? 64, layers = o.layers ?? 6, heads = o.heads ?? 4;
+  const layers = o.layers ?? 6, heads = o.heads ?? 4;
   const placement = o.placement ?? "pre", init = o.init ?? "gpt2", seed = o.seed ?? 0;
   const loss = o.loss ?? "probe";
-  if (!Number.isInteger(seq) || seq < 1) throw new UsageError(`--seq must be ≥ 1, got ${seq}`);
+  if (o.seq !== undefined && (!Number.isInteger(o.seq) || o.seq < 1)) {
+    throw new UsageError(`--seq must be ≥ 1, got ${o.seq}`);
+  }
+  // sequences of --seq tokens; without it, a [B, T, C] .npy gives T, anything else 64
+  let seq = o.seq ?? 64;
+  const tokensPerBatch = (shape?: number[]) => {
+    if (o.seq === undefined && shape?.length === 3 && shape[1] > 0) seq = shape[1];
+    return batchSeqs * seq;
+  };
   if (loss !== "probe" && loss !== "l2") {
     throw new UsageError(`--loss must be probe or l2, got ${loss}`);
   }
@@ -193,7 +201,7 @@ export function runStream(input: Input, o: RunOptions = {}): Lnstream {
     model.init({ scheme: init, seed });
     return model;
   };
-  return start(input, o, "run", batchSeqs * seq, (C) => {
+  return start(input, o, "run", tokensPerBatch, (C) => {
     const m = model ?? make(C);
     const task: RunTask = {
       kind: "run",
@@ -239,7 +247,7 @@ function start(
   input: Input,
   o: StreamOptions,
   command: "normalize" | "run",
-  batchTokens: number,
+  batchTokensFor: number | ((npyShape?: number[]) => number),
   setup: (C: number) => TaskSetup,
   gradFloatsFor: (C: number) => number = () => 0,
 ): Lnstream {
@@ -247,9 +255,12 @@ function start(
   if (!Number.isInteger(workers) || workers < 1) {
     throw new UsageError(`--workers must be a whole number ≥ 1, got ${workers}`);
   }
-  if (!Number.isInteger(batchTokens) || batchTokens < 1) {
-    throw new UsageError(`--batch must be a whole number ≥ 1`);
-  }
+  const checkBatch = (n: number) => {
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--batch must be a whole number ≥ 1`);
+    return n;
+  };
+  if (typeof batchTokensFor === "number") checkBatch(batchTokensFor);
+  else checkBatch(batchTokensFor());
   const first = o.offset ?? 0;
   if (!Number.isInteger(first) || first < 0) {
     throw new UsageError(`--offset must be a whole number ≥ 0, got ${first}`);
@@ -273,6 +284,9 @@ function start(
     const head = await readHead(read);
     const format = head.bytes.length === 0 ? null : (o.format ?? head.format);
     const info: InputInfo = { format, C: o.dim ?? 0 };
+    const batchTokens = typeof batchTokensFor === "number"
+      ? batchTokensFor
+      : checkBatch(batchTokensFor(format === "npy" ? parseNpyHeader(head.bytes).shape : undefined));
     let setupDone: TaskSetup | null = null;
     const slots = new SlotPool(inFlight + 3, batchTokens, gradFloatsFor, (p) => {
       setupDone = setup(p.C);
