@@ -68,17 +68,18 @@ export class StageRunner {
     const ts = new Float64Array(sab, base + l.stats, cap * TOKEN_FIELDS);
     const reply: Reply = { slot: job.slot, tokens: job.tokens };
     let n = job.tokens;
+    rowMoments(ts, 0, inp, n, C);
     if (this.#init.task.nonfinite === "error") {
-      for (let i = 0; i < n * C; i++) {
-        if (!Number.isFinite(inp[i])) {
-          const row = Math.floor(i / C);
-          reply.bad = { row, col: i % C, value: inp[i] };
-          n = reply.tokens = row;
-          break;
-        }
+      // a non-finite element makes its row's sum non-finite: scan only such rows
+      for (let t = 0; t < n; t++) {
+        if (Number.isFinite(ts[t * TOKEN_FIELDS])) continue;
+        const c = inp.subarray(t * C, t * C + C).findIndex((v) => !Number.isFinite(v));
+        if (c < 0) continue; // finite values whose sum overflowed
+        reply.bad = { row: t, col: c, value: inp[t * C + c] };
+        n = reply.tokens = t;
+        break;
       }
     }
-    rowMoments(ts, 0, inp, n, C);
     const dy = this.#dy, dx = this.#dx;
     const task = this.#init.task;
     if (task.kind === "normalize") {
