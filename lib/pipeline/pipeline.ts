@@ -128,7 +128,7 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
     throw new UsageError(`--norm must be layer, rms or batch, got ${norm}`);
   }
   if (norm === "rms" && o.bias) throw new UsageError("--bias has no meaning with --norm rms");
-  return start(input, o, "normalize", o.batch ?? 1024, (C) => {
+  return start(input, o, "normalize", () => o.batch ?? 1024, (C) => {
     for (const [name, v] of [["weight", o.weight], ["bias", o.bias]] as const) {
       if (v && v.length !== C) {
         throw new UsageError(`--${name} has ${v.length} values, the input has ${C} channels`);
@@ -247,7 +247,7 @@ function start(
   input: Input,
   o: StreamOptions,
   command: "normalize" | "run",
-  batchTokensFor: number | ((npyShape?: number[]) => number),
+  batchTokensFor: (npyShape?: number[]) => number,
   setup: (C: number) => TaskSetup,
   gradFloatsFor: (C: number) => number = () => 0,
 ): Lnstream {
@@ -259,8 +259,7 @@ function start(
     if (!Number.isInteger(n) || n < 1) throw new UsageError(`--batch must be a whole number ≥ 1`);
     return n;
   };
-  if (typeof batchTokensFor === "number") checkBatch(batchTokensFor);
-  else checkBatch(batchTokensFor());
+  checkBatch(batchTokensFor());
   const first = o.offset ?? 0;
   if (!Number.isInteger(first) || first < 0) {
     throw new UsageError(`--offset must be a whole number ≥ 0, got ${first}`);
@@ -284,9 +283,9 @@ function start(
     const head = await readHead(read);
     const format = head.bytes.length === 0 ? null : (o.format ?? head.format);
     const info: InputInfo = { format, C: o.dim ?? 0 };
-    const batchTokens = typeof batchTokensFor === "number"
-      ? batchTokensFor
-      : checkBatch(batchTokensFor(format === "npy" ? parseNpyHeader(head.bytes).shape : undefined));
+    const batchTokens = checkBatch(
+      batchTokensFor(format === "npy" ? parseNpyHeader(head.bytes).shape : undefined),
+    );
     let setupDone: TaskSetup | null = null;
     const slots = new SlotPool(inFlight + 3, batchTokens, gradFloatsFor, (p) => {
       setupDone = setup(p.C);
