@@ -11,7 +11,8 @@ const esc = (s: string) =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /**
- * Renders the chart of `r` for its first reported parameter.
+ * Renders the chart of `r` for W_fc when it was reported (the matrix of Xiong et
+ * al.'s theorem), else for the first reported parameter.
  *
  * @example
  * ```ts
@@ -23,7 +24,7 @@ const esc = (s: string) =>
  * ```
  */
 export function compareSvg(r: CompareResult): string {
-  const param = r.config.params[0];
+  const param = r.config.params.includes("W_fc") ? "W_fc" : r.config.params[0];
   const panels: { init: string; causal: boolean }[] = [];
   for (const init of r.config.inits) {
     for (const causal of r.config.causal) panels.push({ init, causal });
