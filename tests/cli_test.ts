@@ -396,13 +396,16 @@ Deno.test("gen is deterministic and feeds every format", async () => {
 });
 
 Deno.test("memory stays bounded by the pool whatever the input size", async () => {
-  // peak RSS of the child for a small and a 10x larger stream: the larger input
-  // (≥ 20x the pool's capacity of 8 slots x 64 tokens) must not raise the peak
-  // by anything near its size.
+  // peak RSS of the child (GNU time's %M, all threads) for a small and a 10x larger
+  // stream: the larger input (≥ 20x the pool's capacity of 6 slots x 64 tokens)
+  // must not raise the peak by anything near its size.
   const C = 64;
   const peak = async (N: number) => {
-    const child = new Deno.Command(Deno.execPath(), {
+    const child = new Deno.Command("/usr/bin/time", {
       args: [
+        "-f",
+        "MAXRSS %M",
+        Deno.execPath(),
         "run",
         "--quiet",
         `--allow-read=${ROOT_PATH}`,
@@ -421,31 +424,26 @@ Deno.test("memory stays bounded by the pool whatever the input size", async () =
       cwd: ROOT_PATH,
       stdin: "piped",
       stdout: "piped",
-      stderr: "null",
+      stderr: "piped",
     }).spawn();
-    let hwm = 0;
-    const poll = setInterval(() => {
-      try {
-        const s = Deno.readTextFileSync(`/proc/${child.pid}/status`);
-        hwm = Math.max(hwm, Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? 0));
-      } catch { /* exited */ }
-    }, 20);
     const drain = child.stdout.pipeTo(new WritableStream());
     const w = child.stdin.getWriter();
     const chunk = data(1024, C);
     for (let i = 0; i < N / 1024; i++) await w.write(new Uint8Array(chunk.buffer));
     await w.close();
     await drain;
-    const st = await child.status;
-    clearInterval(poll);
-    assertEquals(st.code, 0);
-    return hwm * 1024;
+    const out = await child.output();
+    assertEquals(out.code, 0);
+    const kb = Number(/MAXRSS (\d+)/.exec(new TextDecoder().decode(out.stderr))?.[1]);
+    assert(kb > 10_000, `no peak RSS measured (${kb} kB)`);
+    return kb * 1024;
   };
   const small = await peak(16 * 1024), big = await peak(160 * 1024); // 4 MiB vs 40 MiB in
   const grew = big - small;
   assert(
     grew < 20 * 2 ** 20,
-    `peak RSS grew by ${(grew / 2 ** 20).toFixed(1)} MiB for 36 MiB more input`,
+    `peak RSS grew by ${(grew / 2 ** 20).toFixed(1)} MiB for 36 MiB more input ` +
+      `(${(small / 2 ** 20).toFixed(1)} → ${(big / 2 ** 20).toFixed(1)} MiB)`,
   );
 });
 
