@@ -11,6 +11,7 @@ import {
   numericGrad,
   type Precision,
   randn,
+  zeros,
 } from "./golden.ts";
 
 /** nanoGPT's CausalSelfAttention from the kernels: qkv matmul, attention, projection. */
@@ -19,13 +20,15 @@ function attentionModule(doc: Golden, p: Precision) {
   const i = doc.inputs, BT = B * T;
   const x = arr(i.x, p), Wa = arr(i.W_attn, p), ba = arr(i.b_attn, p);
   const Wp = arr(i.W_proj, p), bp = arr(i.b_proj, p), dy = arr(i.dy, p);
-  const make = (n: number) => p === "f64" ? new Float64Array(n) : new Float32Array(n);
-  const qkv = make(BT * 3 * C), att = make(B * NH * T * T), yh = make(BT * C), y = make(BT * C);
+  const qkv = zeros(p, BT * 3 * C),
+    att = zeros(p, B * NH * T * T),
+    yh = zeros(p, BT * C),
+    y = zeros(p, BT * C);
   matmulForward(qkv, x, Wa, ba, BT, C, 3 * C);
   attentionForward(yh, att, qkv, B, T, C, NH);
   matmulForward(y, yh, Wp, bp, BT, C, C);
-  const dyh = make(BT * C), dqkv = make(BT * 3 * C), dx = make(BT * C);
-  const dWa = make(C * 3 * C), dba = make(3 * C), dWp = make(C * C), dbp = make(C);
+  const dyh = zeros(p, BT * C), dqkv = zeros(p, BT * 3 * C), dx = zeros(p, BT * C);
+  const dWa = zeros(p, C * 3 * C), dba = zeros(p, 3 * C), dWp = zeros(p, C * C), dbp = zeros(p, C);
   matmulBackward(dyh, dWp, dbp, dy, yh, Wp, BT, C, C);
   attentionBackward(dqkv, dyh, qkv, att, B, T, C, NH);
   matmulBackward(dx, dWa, dba, dqkv, x, Wa, BT, C, 3 * C);

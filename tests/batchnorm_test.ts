@@ -12,16 +12,16 @@ import {
   numericGrad,
   type Precision,
   randn,
+  zeros,
 } from "./golden.ts";
 
 function runGolden(doc: Golden, p: Precision) {
   const { x, gamma, beta, dy } = doc.inputs;
   const [N, C] = x.shape;
   const X = arr(x, p), G = arr(gamma, p), Bt = arr(beta, p), DY = arr(dy, p);
-  const make = (n: number) => p === "f64" ? new Float64Array(n) : new Float32Array(n);
-  const y = make(N * C), mean = make(C), rstd = make(C);
+  const y = zeros(p, N * C), mean = zeros(p, C), rstd = zeros(p, C);
   batchNormForward(y, mean, rstd, X, G, Bt, N, C, doc.config.eps);
-  const dx = make(N * C), dg = make(C), db = make(C);
+  const dx = zeros(p, N * C), dg = zeros(p, C), db = zeros(p, C);
   batchNormBackward(dx, dg, db, DY, X, G, mean, rstd, N, C);
   return {
     "outputs.y": y,

@@ -8,13 +8,13 @@ import {
   goldenFiles,
   type Precision,
   randn,
+  zeros,
 } from "./golden.ts";
 
 function runGolden(doc: Golden, p: Precision) {
   const X = arr(doc.inputs.x, p), DY = arr(doc.inputs.dy, p);
   const n = X.length;
-  const make = (k: number) => p === "f64" ? new Float64Array(k) : new Float32Array(k);
-  const y = make(n), dx = make(n);
+  const y = zeros(p, n), dx = zeros(p, n);
   geluForward(y, X, n);
   geluBackward(dx, X, DY, n);
   return { "outputs.y": y, "grads.x": dx };

@@ -41,6 +41,11 @@ export function arr(t: Tensor, p: Precision): Float32Array | Float64Array {
   return p === "f64" ? Float64Array.from(t.data) : Float32Array.from(t.data);
 }
 
+/** A zeroed array of `n` elements in the requested precision. */
+export function zeros(p: Precision, n: number): Float32Array | Float64Array {
+  return p === "f64" ? new Float64Array(n) : new Float32Array(n);
+}
+
 /** max |a - e| / max |e| (relative to the tensor's largest magnitude). */
 export function relErr(
   actual: ArrayLike<number>,

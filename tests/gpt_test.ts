@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { GPT, type StackStats } from "../lib/model/gpt.ts";
 import { BLOCK_PARAMS } from "../lib/model/params.ts";
-import { layerNormBackward } from "../lib/kernels/layernorm.ts";
+import { layerNormBackward, layerNormForward } from "../lib/kernels/layernorm.ts";
 import {
   arr,
   assertClose,
@@ -13,6 +13,7 @@ import {
   numericGrad,
   type Precision,
   randn,
+  zeros,
 } from "./golden.ts";
 
 const dtypeOf = (p: Precision) => p === "f64" ? "float64" : "float32";
@@ -98,18 +99,12 @@ function runStack(doc: Golden, p: Precision) {
   const stats = model.layerStats();
   // dh.(L-1): through ln_f alone (or R itself without it)
   const n = B * T * C;
-  const dhLast = p === "f64" ? new Float64Array(n) : new Float32Array(n);
+  const dhLast = zeros(p, n);
   if (final_ln) {
+    // mean and rstd of h.(L-1) from the LayerNorm kernel, then its backward
     const h = out[`outputs.h.${L - 1}`] as Float64Array;
-    const mean = new Float64Array(B * T), rstd = new Float64Array(B * T);
-    for (let r = 0; r < B * T; r++) {
-      let s = 0, v = 0;
-      for (let c = 0; c < C; c++) s += h[r * C + c];
-      const m = s / C;
-      for (let c = 0; c < C; c++) v += (h[r * C + c] - m) ** 2;
-      mean[r] = m;
-      rstd[r] = 1 / Math.sqrt(v / C + doc.config.eps);
-    }
+    const mean = zeros(p, B * T), rstd = zeros(p, B * T);
+    layerNormForward(zeros(p, n), mean, rstd, h, null, null, B * T, C, doc.config.eps);
     layerNormBackward(dhLast, null, null, R, h, model.param("ln_f_g"), mean, rstd, B * T, C);
   } else dhLast.set(R);
   out[`outputs.dh.${L - 1}`] = dhLast;

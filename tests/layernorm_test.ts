@@ -13,6 +13,7 @@ import {
   type Precision,
   randn,
   rowTagged,
+  zeros,
 } from "./golden.ts";
 
 function runGolden(doc: Golden, p: Precision) {
@@ -20,10 +21,9 @@ function runGolden(doc: Golden, p: Precision) {
   const C = x.shape[x.shape.length - 1];
   const N = x.data.length / C;
   const X = arr(x, p), G = arr(gamma, p), Bt = arr(beta, p), DY = arr(dy, p);
-  const make = (n: number) => p === "f64" ? new Float64Array(n) : new Float32Array(n);
-  const y = make(N * C), mean = make(N), rstd = make(N);
+  const y = zeros(p, N * C), mean = zeros(p, N), rstd = zeros(p, N);
   layerNormForward(y, mean, rstd, X, G, Bt, N, C, doc.config.eps);
-  const dx = make(N * C), dg = make(C), db = make(C);
+  const dx = zeros(p, N * C), dg = zeros(p, C), db = zeros(p, C);
   layerNormBackward(dx, dg, db, DY, X, G, mean, rstd, N, C);
   return {
     "outputs.y": y,

@@ -12,6 +12,7 @@ import {
   type Precision,
   randn,
   rowTagged,
+  zeros,
 } from "./golden.ts";
 
 function runGolden(doc: Golden, p: Precision) {
@@ -19,10 +20,9 @@ function runGolden(doc: Golden, p: Precision) {
   const C = x.shape[x.shape.length - 1];
   const N = x.data.length / C;
   const X = arr(x, p), G = arr(gamma, p), DY = arr(dy, p);
-  const make = (n: number) => p === "f64" ? new Float64Array(n) : new Float32Array(n);
-  const y = make(N * C), rstd = make(N);
+  const y = zeros(p, N * C), rstd = zeros(p, N);
   rmsNormForward(y, rstd, X, G, N, C, doc.config.eps);
-  const dx = make(N * C), dg = make(C);
+  const dx = zeros(p, N * C), dg = zeros(p, C);
   rmsNormBackward(dx, dg, DY, X, G, rstd, N, C);
   return { "outputs.y": y, "outputs.rstd": rstd, "grads.x": dx, "grads.gamma": dg };
 }
