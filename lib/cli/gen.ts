@@ -9,7 +9,7 @@
 import { parseArgs } from "@std/cli/parse-args";
 import { UsageError } from "../io/errors.ts";
 import { npyHeader } from "../io/npy.ts";
-import { f32ToString } from "../io/encode.ts";
+import { tokenToJson } from "../io/encode.ts";
 import type { Format } from "../io/batch.ts";
 import { Rng } from "../model/rng.ts";
 import { choiceFlag, intFlag, optIntFlag, refuseUnknown, seedFlag } from "./args.ts";
@@ -71,7 +71,7 @@ export function genStream(o: GenOptions): ReadableStream<Uint8Array> {
       if (format === "ndjson") {
         let s = "";
         for (let i = 0; i < n; i++) {
-          const row = `[${Array.from(chunk.subarray(i * C, i * C + C), f32ToString).join(",")}]`;
+          const row = tokenToJson(chunk, i * C, C);
           const g = t + i;
           if (T === 0) s += row + "\n";
           else s += (g % T === 0 ? "[" : ",") + row + (g % T === T - 1 ? "]\n" : "");

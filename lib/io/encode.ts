@@ -30,6 +30,7 @@ export interface EncoderOptions {
 }
 
 const CHUNK = 64 * 1024;
+const utf8 = new TextEncoder();
 
 /**
  * The shortest decimal that reads back as the same float32 (`NaN`,
@@ -48,6 +49,21 @@ export function f32ToString(x: number): string {
     if (Math.fround(s) === x) return String(s);
   }
   return String(Number(x.toPrecision(9)));
+}
+
+/**
+ * One token as an NDJSON array: `[x0,x1,…]` in shortest float32 decimals.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(tokenToJson(Float32Array.of(9, 0.5, -1), 1, 2) === "[0.5,-1]");
+ * ```
+ */
+export function tokenToJson(x: Float32Array, off: number, C: number): string {
+  const parts = new Array<string>(C);
+  for (let c = 0; c < C; c++) parts[c] = f32ToString(x[off + c]);
+  return `[${parts.join(",")}]`;
 }
 
 /**
@@ -93,7 +109,7 @@ export function encoder(o: EncoderOptions): TransformStream<Encodable, Uint8Arra
       const n = batch.tokens * info.C;
       if (o.format === "ndjson") {
         const s = text(batch, output);
-        if (s.length > 0) ctrl.enqueue(new TextEncoder().encode(s));
+        if (s.length > 0) ctrl.enqueue(utf8.encode(s));
       } else if (n > 0) {
         const bytes = new Uint8Array(output.buffer, output.byteOffset, n * 4);
         for (let i = 0; i < bytes.length; i += CHUNK) {
@@ -145,9 +161,7 @@ function textWriter(info: InputInfo) {
     };
     flushEmpty();
     for (let r = 0; r < b.tokens; r++) {
-      const parts = new Array<string>(C);
-      for (let c = 0; c < C; c++) parts[c] = f32ToString(out[r * C + c]);
-      rows.push(`[${parts.join(",")}]`);
+      rows.push(tokenToJson(out, r * C, C));
       flushEmpty();
     }
     return s;

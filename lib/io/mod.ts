@@ -14,4 +14,4 @@ export { type ByteReader, type Format, streamReader } from "./batch.ts";
 export { DataError, UsageError } from "./errors.ts";
 export { type NpyHeader, npyHeader, parseNpyHeader } from "./npy.ts";
 export { sniffFormat } from "./sniff.ts";
-export { f32ToString } from "./encode.ts";
+export { f32ToString, tokenToJson } from "./encode.ts";

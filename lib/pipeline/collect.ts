@@ -208,7 +208,7 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
       if (reply?.bad) {
         const { row, col, value } = reply.bad;
         const g = batch.offset + row;
-        const item = o.info.format === "npy" && o.info.itemSize ? o.info.itemSize : 4;
+        const item = o.info.itemSize ?? 4;
         const byte = (o.info.dataOffset ?? 0) + (g * C + col) * item;
         batch.fault = new DataError(
           `row ${g}, channel ${col} (byte ${byte}): non-finite value ${value} ` +
