@@ -1,6 +1,7 @@
 // End-to-end tests of the command line: spawn `deno run mod.ts …` with stdin.
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { layerNormForward } from "../lib/kernels/layernorm.ts";
+import { Arena } from "../lib/kernels/arena.ts";
 import { GPT } from "../lib/model/gpt.ts";
 import { Rng } from "../lib/model/rng.ts";
 import { lnstream, npyBytes, npyData, ROOT_PATH, untimed } from "./spawn.ts";
@@ -13,10 +14,23 @@ function data(N: number, C: number, seed = 1): Float32Array {
   return x;
 }
 
-function ln(x: Float32Array, N: number, C: number): Float32Array {
-  const y = new Float32Array(N * C);
-  layerNormForward(y, new Float32Array(N), new Float32Array(N), x, null, null, N, C);
-  return y;
+/** Copies of the arrays in a fresh arena: kernels given these run as the wasm backend does. */
+function inArena(...xs: Float32Array[]): Float32Array[] {
+  const arena = new Arena();
+  return xs.map((x) => {
+    const a = arena.alloc(x.length);
+    a.set(x);
+    return a;
+  });
+}
+
+/** LayerNorm of [N, C] rows by the default (wasm) backend, or by the TypeScript one. */
+function ln(x: Float32Array, N: number, C: number, backend = "wasm"): Float32Array {
+  const [y, m, r, xa] = backend === "wasm"
+    ? inArena(new Float32Array(N * C), new Float32Array(N), new Float32Array(N), x)
+    : [new Float32Array(N * C), new Float32Array(N), new Float32Array(N), x];
+  layerNormForward(y, m, r, xa, null, null, N, C);
+  return y.slice();
 }
 
 const tmp = await Deno.makeTempDir({ prefix: "lnstream-test-" });
@@ -50,6 +64,13 @@ Deno.test("npy round trip: shape kept, rows equal the LayerNorm kernel", async (
     const out = npyData(r.stdout);
     assertEquals(out.shape, shape);
     assertEquals(out.data, ln(x, N, C));
+    // the TypeScript backend gives the TypeScript kernel's rows, bit for bit
+    const t = await lnstream(
+      ["normalize", "--backend", "ts", "--workers", "2", "--batch", "8", "--quiet"],
+      npyBytes(x, shape),
+    );
+    assertEquals(t.code, 0, t.stderr);
+    assertEquals(npyData(t.stdout).data, ln(x, N, C, "ts"));
   }
 });
 
@@ -473,9 +494,16 @@ Deno.test("--weight/--bias from .npy, --norm rms|batch, --field, --eps, npy v2 h
     read,
   );
   assertEquals(r.code, 0, r.stderr);
-  const want = new Float32Array(N * C);
-  layerNormForward(want, new Float32Array(N), new Float32Array(N), x, w, b, N, C, 1e-3);
-  assertEquals(npyData(r.stdout).data, want);
+  const [want, wm, wr, wx, ww, wb] = inArena(
+    new Float32Array(N * C),
+    new Float32Array(N),
+    new Float32Array(N),
+    x,
+    w,
+    b,
+  );
+  layerNormForward(want, wm, wr, wx, ww, wb, N, C, 1e-3);
+  assertEquals(npyData(r.stdout).data, want.slice());
   const wrong = await lnstream(
     ["normalize", "--weight", `${tmp}/w.npy`, "--quiet"],
     npyBytes(data(2, 3), [2, 3]),
@@ -489,9 +517,9 @@ Deno.test("--weight/--bias from .npy, --norm rms|batch, --field, --eps, npy v2 h
   const { rmsNormForward } = await import("../lib/kernels/rmsnorm.ts");
   const { batchNormForward } = await import("../lib/kernels/batchnorm.ts");
   const rms = await lnstream(["normalize", "--norm", "rms", "--quiet"], npyBytes(x, [N, C]));
-  const wantRms = new Float32Array(N * C);
-  rmsNormForward(wantRms, new Float32Array(N), x, null, N, C);
-  assertEquals(npyData(rms.stdout).data, wantRms);
+  const [wantRms, rr, rx] = inArena(new Float32Array(N * C), new Float32Array(N), x);
+  rmsNormForward(wantRms, rr, rx, null, N, C);
+  assertEquals(npyData(rms.stdout).data, wantRms.slice());
   // batch norm: each batch of 3 tokens is normalized per feature on its own
   const bn = await lnstream(
     ["normalize", "--norm", "batch", "--batch", "3", "--quiet"],

@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
+import { Arena } from "../lib/kernels/arena.ts";
 import { GPT, type StackStats } from "../lib/model/gpt.ts";
 import { BLOCK_PARAMS } from "../lib/model/params.ts";
 import { layerNormBackward, layerNormForward } from "../lib/kernels/layernorm.ts";
@@ -244,7 +245,14 @@ Deno.test("init: gpt2 and xavier scales, deterministic by seed", () => {
 });
 
 Deno.test("parameters on a SharedArrayBuffer can be attached without copying", () => {
-  const cfg = { nLayer: 1, nHead: 1, nEmbd: 4, placement: "pre" as const, shared: true };
+  const cfg = {
+    nLayer: 1,
+    nHead: 1,
+    nEmbd: 4,
+    placement: "pre" as const,
+    shared: true,
+    backend: "ts" as const,
+  };
   const a = new GPT(cfg);
   a.init({ scheme: "gpt2", seed: 5 });
   assert(a.params.buffer instanceof SharedArrayBuffer);
@@ -252,6 +260,22 @@ Deno.test("parameters on a SharedArrayBuffer can be attached without copying", (
   assertEquals(b.param("blocks.0.W_attn"), a.param("blocks.0.W_attn"));
   a.param("blocks.0.W_attn")[0] = 42;
   assertEquals(b.param("blocks.0.W_attn")[0], 42);
+});
+
+Deno.test("wasm: a model attached to another's arena shares its parameters", () => {
+  const cfg = { nLayer: 1, nHead: 1, nEmbd: 4, placement: "pre" as const };
+  const a = new GPT(cfg);
+  a.init({ scheme: "gpt2", seed: 5 });
+  assert(a.arena !== null && a.params.buffer instanceof SharedArrayBuffer);
+  // as a worker does: a second view of the same memory, then the parameters' offset
+  const arena = new Arena({ memory: a.arena!.memory });
+  const b = new GPT(cfg, { arena, paramsAt: a.params.byteOffset });
+  assertEquals(b.param("blocks.0.W_attn"), a.param("blocks.0.W_attn"));
+  a.param("blocks.0.W_attn")[0] = 42;
+  assertEquals(b.param("blocks.0.W_attn")[0], 42);
+  // b's own buffers come after a's in the same memory
+  assert(b.grads.byteOffset > a.grads.byteOffset);
+  assertThrows(() => new GPT(cfg, { arena, paramsAt: 3 }), RangeError, "paramsAt");
 });
 
 Deno.test("bad configs and names are refused with a clear message", () => {

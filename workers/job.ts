@@ -15,6 +15,7 @@ import {
   rmsNormForward,
 } from "../lib/kernels/mod.ts";
 import { GPT, probeRow } from "../lib/model/mod.ts";
+import { Arena } from "../lib/kernels/arena.ts";
 import { type Job, type Reply, slotLayout, type StageInit, TOKEN_FIELDS } from "./protocol.ts";
 
 /**
@@ -28,7 +29,7 @@ import { type Job, type Reply, slotLayout, type StageInit, TOKEN_FIELDS } from "
  * const sab = new SharedArrayBuffer(l.slotBytes);
  * new Float32Array(sab, 0, 8).set([1, 2, 3, 4, 5, 5, 5, 9]);
  * const r = new StageRunner({ type: "init", sab, capTokens: cap, C, gradFloats: 0,
- *   task: { kind: "normalize", norm: "layer", eps: 1e-5, weight: null, bias: null, seed: 1, nonfinite: "error" } });
+ *   task: { kind: "normalize", backend: "ts", norm: "layer", eps: 1e-5, weight: null, bias: null, seed: 1, nonfinite: "error" } });
  * r.run({ type: "job", slot: 0, tokens: 2, offset: 0 });
  * assert(Math.abs(new Float32Array(sab, l.output, 8)[7] - Math.sqrt(3)) < 1e-4);
  * ```
@@ -41,20 +42,46 @@ export class StageRunner {
   #dy: Float32Array;
   #dx: Float32Array;
   #model: GPT | null = null;
+  /** normalize on wasm/blas: the rows in and out, in a worker-local arena */
+  #inA: Float32Array | null = null;
+  #outA: Float32Array | null = null;
+  #weight: Float32Array | null = null;
+  #bias: Float32Array | null = null;
 
   /** Prepares scratch buffers (and, for `run`, the model over shared parameters). */
   constructor(init: StageInit) {
     this.#init = init;
     const { capTokens: cap, C } = init;
+    const task = init.task;
     this.#layout = slotLayout(cap, C, init.gradFloats);
-    this.#mean = new Float32Array(Math.max(cap, C));
-    this.#rstd = new Float32Array(Math.max(cap, C));
-    this.#dy = new Float32Array(cap * C);
-    this.#dx = new Float32Array(cap * C);
-    if (init.task.kind === "run") {
-      this.#model = new GPT({ ...init.task.config, dtype: "float32", shared: false }, {
-        params: init.task.params,
-      });
+    // normalize on wasm/blas computes in an arena (the exported kernels then run in wasm)
+    const arena = task.kind === "normalize" && task.backend !== "ts" && task.norm !== "batch"
+      ? new Arena({ bytes: (4 * cap * C + 4 * Math.max(cap, C)) * 4 + (1 << 16) })
+      : null;
+    const f32 = (n: number) => arena ? arena.alloc(n) : new Float32Array(n);
+    this.#mean = f32(Math.max(cap, C));
+    this.#rstd = f32(Math.max(cap, C));
+    this.#dy = f32(cap * C);
+    this.#dx = f32(cap * C);
+    if (task.kind === "normalize") {
+      const copy = (v: Float32Array | null) => {
+        if (v === null || arena === null) return v;
+        const a = arena.alloc(v.length);
+        a.set(v);
+        return a;
+      };
+      this.#weight = copy(task.weight);
+      this.#bias = copy(task.bias);
+    }
+    if (arena) {
+      this.#inA = arena.alloc(cap * C);
+      this.#outA = arena.alloc(cap * C);
+    }
+    if (task.kind === "run") {
+      const config = { ...task.config, dtype: "float32" as const, shared: false };
+      this.#model = task.memory
+        ? new GPT(config, { arena: new Arena({ memory: task.memory }), paramsAt: task.paramsAt })
+        : new GPT({ ...config, backend: "ts" }, { params: task.params });
     }
   }
 
@@ -111,10 +138,23 @@ export class StageRunner {
   }
 
   #normalize(out: Float32Array, inp: Float32Array, n: number, offset: number) {
+    if (n === 0) return;
+    const C = this.#init.C, inA = this.#inA, outA = this.#outA;
+    if (inA && outA) {
+      // compute in the arena, then hand the rows back to the slot
+      inA.set(inp.subarray(0, n * C));
+      this.#normalizeRows(outA, inA, n, offset);
+      out.set(outA.subarray(0, n * C));
+      return;
+    }
+    this.#normalizeRows(out, inp, n, offset);
+  }
+
+  #normalizeRows(out: Float32Array, inp: Float32Array, n: number, offset: number) {
     const task = this.#init.task;
-    if (task.kind !== "normalize" || n === 0) return;
+    if (task.kind !== "normalize") return;
     const C = this.#init.C, dy = this.#dy, dx = this.#dx;
-    const { weight: w, bias: b, eps } = task;
+    const w = this.#weight, b = this.#bias, eps = task.eps;
     const mean = this.#mean, rstd = this.#rstd;
     for (let t = 0; t < n; t++) probeRow(dy, t * C, task.seed, offset + t, C);
     dx.fill(0, 0, n * C);

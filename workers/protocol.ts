@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Backend } from "../lib/kernels/backend.ts";
 import type { GPTConfig, StackStats } from "../lib/model/mod.ts";
 
 /**
@@ -50,6 +51,10 @@ export function slotLayout(capTokens: number, C: number, gradFloats: number): Sl
 export interface NormalizeTask {
   /** "normalize" */
   kind: "normalize";
+  /** kernels: ts, or wasm/blas (the rows are copied into a worker-local arena) */
+  backend: Backend;
+  /** OpenBLAS path (blas) */
+  blasLib?: string;
   /** LayerNorm, RMSNorm or BatchNorm (per feature over the batch) */
   norm: "layer" | "rms" | "batch";
   /** epsilon */
@@ -70,8 +75,12 @@ export interface RunTask {
   kind: "run";
   /** the stack (dtype float32) */
   config: GPTConfig;
-  /** the parameters, shared read-only */
-  params: SharedArrayBuffer;
+  /** the parameters, shared read-only (ts backend) */
+  params?: SharedArrayBuffer;
+  /** the model's arena (wasm, blas backends): workers attach and allocate their own buffers */
+  memory?: WebAssembly.Memory;
+  /** byte offset of the parameters in `memory` */
+  paramsAt?: number;
   /** tokens per sequence */
   seq: number;
   /** probe (Σ y·R) or l2 (½Σy²) */

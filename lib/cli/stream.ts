@@ -9,6 +9,7 @@ import { UsageError } from "../io/errors.ts";
 import type { BatchRecord, Summary } from "../pipeline/collect.ts";
 import type { Lnstream, StreamOptions } from "../pipeline/pipeline.ts";
 import { choiceFlag, intFlag, optIntFlag } from "./args.ts";
+import type { Backend } from "../kernels/backend.ts";
 
 /** Flags every streaming command takes (for parseArgs). */
 export const STREAM_STRINGS = [
@@ -22,7 +23,26 @@ export const STREAM_STRINGS = [
   "nonfinite",
   "seed",
   "offset",
+  "backend",
+  "blas-lib",
 ] as const;
+
+/** Help text for --backend and --blas-lib (normalize, run, compare). */
+export const BACKEND_HELP =
+  `  --backend wasm|blas|ts      kernels: WebAssembly SIMD (default); blas = wasm with the matrix
+                              products in the system OpenBLAS (needs --allow-ffi and Debian's
+                              libopenblas0-pthread); ts = the TypeScript reference
+  --blas-lib PATH             OpenBLAS library for --backend blas (default: searched in the
+                              usual library folders, e.g. /usr/lib/x86_64-linux-gnu)`;
+
+/** --backend and --blas-lib from parsed flags. */
+export function backendOptions(f: Record<string, unknown>): { backend: Backend; blasLib?: string } {
+  const backend = choiceFlag(f, "backend", ["wasm", "blas", "ts"] as const, "wasm");
+  if (f["blas-lib"] !== undefined && backend !== "blas") {
+    throw new UsageError("--blas-lib goes with --backend blas");
+  }
+  return f["blas-lib"] === undefined ? { backend } : { backend, blasLib: String(f["blas-lib"]) };
+}
 
 /** Help text for the shared flags. */
 export const STREAM_HELP = `Input and output:
@@ -32,6 +52,7 @@ export const STREAM_HELP = `Input and output:
   --field NAME                NDJSON object field with the embedding (default: embedding)
   --nonfinite error|pass      NaN/Infinity input: refuse (default, exit 65) or pass through
 Work:
+${BACKEND_HELP}
   --workers N                 worker threads (default: cores)
   --offset N                  global index of the first token, when this is a shard of a
                               larger stream (the probe R is drawn per global token)
@@ -41,7 +62,7 @@ Statistics:
   --progress                  progress on stderr even when it is not a terminal
 
 Exit codes: 0 ok · 64 bad usage · 65 bad input data (after every row before the
-fault is written) · 70 internal/worker failure.`;
+fault is written) · 70 internal/worker failure · 77 a permission is missing.`;
 
 /** Common options from parsed flags. */
 export function streamOptions(f: Record<string, unknown>, batchDefault: number): StreamOptions {
@@ -57,6 +78,7 @@ export function streamOptions(f: Record<string, unknown>, batchDefault: number):
     workers: intFlag(f, "workers", navigator.hardwareConcurrency || 1),
     nonfinite: choiceFlag(f, "nonfinite", ["error", "pass"] as const, "error"),
     offset: intFlag(f, "offset", 0, 0),
+    ...backendOptions(f),
   };
 }
 

@@ -5,6 +5,9 @@
  * @module
  */
 import type { Floats } from "./types.ts";
+import { wasmKernelsOf } from "./wasm.ts";
+
+type F32 = Float32Array;
 import { Scratch } from "./scratch.ts";
 
 const bsum = new Scratch();
@@ -142,6 +145,22 @@ export function matmulForward(
   Cin: number,
   Cout: number,
 ): void {
+  const k = wasmKernelsOf(out, inp, weight, bias);
+  if (k !== null) {
+    k.matmulForward(out as F32, inp as F32, weight as F32, bias as F32 | null, N, Cin, Cout);
+  } else matmulForwardTs(out, inp, weight, bias, N, Cin, Cout);
+}
+
+/** The TypeScript reference of `matmulForward`: float64 accumulation, either precision. */
+export function matmulForwardTs(
+  out: Floats,
+  inp: Floats,
+  weight: Floats,
+  bias: Floats | null,
+  N: number,
+  Cin: number,
+  Cout: number,
+): void {
   const wt = transposeBuffer(weight, Cin * Cout, false);
   transpose(wt, weight, Cin, Cout);
   gemmNT(out, inp, wt, N, Cout, Cin, bias, false);
@@ -162,6 +181,34 @@ export function matmulForward(
  * ```
  */
 export function matmulBackward(
+  dinp: Floats | null,
+  dweight: Floats | null,
+  dbias: Floats | null,
+  dout: Floats,
+  inp: Floats,
+  weight: Floats,
+  N: number,
+  Cin: number,
+  Cout: number,
+): void {
+  const k = wasmKernelsOf(dinp, dweight, dbias, dout, inp, weight);
+  if (k !== null) {
+    k.matmulBackward(
+      dinp as F32 | null,
+      dweight as F32 | null,
+      dbias as F32 | null,
+      dout as F32,
+      inp as F32,
+      weight as F32,
+      N,
+      Cin,
+      Cout,
+    );
+  } else matmulBackwardTs(dinp, dweight, dbias, dout, inp, weight, N, Cin, Cout);
+}
+
+/** The TypeScript reference of `matmulBackward`: float64 accumulation, either precision. */
+export function matmulBackwardTs(
   dinp: Floats | null,
   dweight: Floats | null,
   dbias: Floats | null,

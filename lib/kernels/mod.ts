@@ -20,3 +20,21 @@ export { geluBackward, geluForward } from "./gelu.ts";
 export { gemmNT, matmulBackward, matmulForward } from "./matmul.ts";
 export { softmaxBackward, softmaxForward } from "./softmax.ts";
 export { attentionBackward, attentionForward } from "./attention.ts";
+export { Arena, type ArenaOptions, type KernelExports } from "./arena.ts";
+export {
+  type Backend,
+  BACKENDS,
+  checkBackend,
+  createKernels,
+  type Kernels,
+  tsKernels,
+} from "./backend.ts";
+export { type F32, WasmKernels } from "./wasm.ts";
+export {
+  BLAS_SEARCH_PATHS,
+  BLAS_SYMBOLS,
+  BlasKernels,
+  type BlasLib,
+  BlasUnavailableError,
+  openBlas,
+} from "./blas.ts";

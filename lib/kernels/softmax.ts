@@ -4,6 +4,9 @@
  * @module
  */
 import type { Floats } from "./types.ts";
+import { wasmKernelsOf } from "./wasm.ts";
+
+type F32 = Float32Array;
 
 /**
  * Softmax forward over the first `len` entries of each row of `C`: entries past
@@ -20,6 +23,19 @@ import type { Floats } from "./types.ts";
  * ```
  */
 export function softmaxForward(
+  out: Floats,
+  inp: Floats,
+  N: number,
+  C: number,
+  len = C,
+): void {
+  const k = wasmKernelsOf(out, inp);
+  if (k !== null) k.softmaxForward(out as F32, inp as F32, N, C, len);
+  else softmaxForwardTs(out, inp, N, C, len);
+}
+
+/** The TypeScript reference of `softmaxForward`: float64 accumulation, either precision. */
+export function softmaxForwardTs(
   out: Floats,
   inp: Floats,
   N: number,
@@ -57,6 +73,20 @@ export function softmaxForward(
  * ```
  */
 export function softmaxBackward(
+  dinp: Floats,
+  dout: Floats,
+  out: Floats,
+  N: number,
+  C: number,
+  len = C,
+): void {
+  const k = wasmKernelsOf(dinp, dout, out);
+  if (k !== null) k.softmaxBackward(dinp as F32, dout as F32, out as F32, N, C, len);
+  else softmaxBackwardTs(dinp, dout, out, N, C, len);
+}
+
+/** The TypeScript reference of `softmaxBackward`: float64 accumulation, either precision. */
+export function softmaxBackwardTs(
   dinp: Floats,
   dout: Floats,
   out: Floats,

@@ -10,6 +10,8 @@ export type Placement = "pre" | "post";
 /** Working precision of parameters, activations and gradients. */
 export type DType = "float32" | "float64";
 
+import { type Backend, checkBackend } from "../kernels/backend.ts";
+
 /**
  * What a user passes to `new GPT(…)`.
  *
@@ -38,10 +40,18 @@ export interface GPTConfig {
   dtype?: DType;
   /** put parameters and gradients on a SharedArrayBuffer so workers can read them */
   shared?: boolean;
+  /**
+   * how the kernels run: `wasm` (WebAssembly SIMD, the default for float32), `blas` (wasm with
+   * the matrix products in the system OpenBLAS; needs `--allow-ffi`), or `ts` (the TypeScript
+   * reference, the only choice for float64)
+   */
+  backend?: Backend;
+  /** path of the OpenBLAS library for `blas` (default: Debian's `libopenblas.so.0`, searched) */
+  blasLib?: string;
 }
 
-/** A config with every default filled in. */
-export type ResolvedConfig = Required<GPTConfig>;
+/** A config with every default filled in (`blasLib` stays optional). */
+export type ResolvedConfig = Required<Omit<GPTConfig, "blasLib">> & { blasLib?: string };
 
 /**
  * Fills defaults and checks the shape arguments.
@@ -67,6 +77,10 @@ export function resolveConfig(c: GPTConfig): ResolvedConfig {
   if (dtype !== "float32" && dtype !== "float64") {
     throw new RangeError(`dtype must be "float32" or "float64", got ${dtype}`);
   }
+  const backend = checkBackend(c.backend ?? (dtype === "float64" ? "ts" : "wasm"));
+  if (dtype === "float64" && backend !== "ts") {
+    throw new RangeError(`float64 runs on the ts backend only, got backend "${backend}"`);
+  }
   return {
     nLayer: c.nLayer,
     nHead: c.nHead,
@@ -77,5 +91,7 @@ export function resolveConfig(c: GPTConfig): ResolvedConfig {
     causal: c.causal ?? true,
     dtype,
     shared: c.shared ?? false,
+    backend,
+    ...(c.blasLib === undefined ? {} : { blasLib: c.blasLib }),
   };
 }

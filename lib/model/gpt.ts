@@ -6,10 +6,8 @@
  * @module
  */
 import type { Floats } from "../kernels/types.ts";
-import { layerNormBackward, layerNormForward } from "../kernels/layernorm.ts";
-import { matmulBackward, matmulForward } from "../kernels/matmul.ts";
-import { geluBackward, geluForward } from "../kernels/gelu.ts";
-import { attentionBackward, attentionForward } from "../kernels/attention.ts";
+import { Arena } from "../kernels/arena.ts";
+import { createKernels, type Kernels } from "../kernels/backend.ts";
 import { type GPTConfig, resolveConfig, type ResolvedConfig } from "./config.ts";
 import { BLOCK_PARAMS, type BlockParam, paramLayout, type ParamSpec } from "./params.ts";
 import { Rng } from "./rng.ts";
@@ -143,29 +141,72 @@ export class GPT {
   #hSq: Float64Array;
   #dhSq: Float64Array;
   #dxSq = 0;
+  #dy: Floats;
+  /** the kernels of `config.backend` */
+  readonly kernels: Kernels;
+  /** the arena holding parameters, gradients and activations (`null` for the ts backend) */
+  readonly arena: Arena | null;
 
   /**
-   * Builds the stack with all parameters zero (call `init`). Workers attach to
-   * an existing model's buffers by passing them in `buffers`.
+   * Builds the stack with all parameters zero (call `init`).
+   *
+   * `buffers` attaches to existing storage: for the ts backend, `params`/`grads` are buffers
+   * whose start holds the tensors; for wasm and blas, `arena` is an arena to allocate from
+   * (e.g. one attached in a worker to a model's memory) and `paramsAt` the byte offset of
+   * existing parameters in it (shared, not copied). A `params` buffer given to wasm or blas is
+   * copied into the arena.
    */
   constructor(
     config: GPTConfig,
-    buffers: { params?: ArrayBufferLike; grads?: ArrayBufferLike } = {},
+    buffers: {
+      params?: ArrayBufferLike;
+      grads?: ArrayBufferLike;
+      arena?: Arena;
+      paramsAt?: number;
+    } = {},
   ) {
     const c = this.config = resolveConfig(config);
     this.layout = paramLayout(c);
     const total = this.layout.reduce((a, s) => a + s.size, 0);
     const bytes = c.dtype === "float64" ? 8 : 4;
-    const buf = (given?: ArrayBufferLike): Floats => {
-      if (given && given.byteLength < total * bytes) {
-        throw new RangeError(`buffer holds ${given.byteLength} bytes, need ${total * bytes}`);
+    if (c.backend === "ts") {
+      this.arena = null;
+      const buf = (given?: ArrayBufferLike): Floats => {
+        if (given && given.byteLength < total * bytes) {
+          throw new RangeError(`buffer holds ${given.byteLength} bytes, need ${total * bytes}`);
+        }
+        const b = given ??
+          (c.shared ? new SharedArrayBuffer(total * bytes) : new ArrayBuffer(total * bytes));
+        return c.dtype === "float64"
+          ? new Float64Array(b, 0, total)
+          : new Float32Array(b, 0, total);
+      };
+      this.params = buf(buffers.params);
+      this.grads = buf(buffers.grads);
+    } else {
+      // parameters and gradients first; activations are added when a batch size is known
+      const arena = this.arena = buffers.arena ?? new Arena({ bytes: 2 * total * 4 + (1 << 20) });
+      if (buffers.paramsAt !== undefined) {
+        if (buffers.paramsAt % 4 !== 0 || buffers.paramsAt + total * 4 > arena.used) {
+          throw new RangeError(
+            `paramsAt ${buffers.paramsAt} is not a parameter block in the arena`,
+          );
+        }
+        this.params = arena.f32(buffers.paramsAt, total);
+      } else {
+        this.params = arena.alloc(total);
+        if (buffers.params) {
+          if (buffers.params.byteLength < total * 4) {
+            throw new RangeError(
+              `buffer holds ${buffers.params.byteLength} bytes, need ${total * 4}`,
+            );
+          }
+          this.params.set(new Float32Array(buffers.params, 0, total));
+        }
       }
-      const b = given ??
-        (c.shared ? new SharedArrayBuffer(total * bytes) : new ArrayBuffer(total * bytes));
-      return c.dtype === "float64" ? new Float64Array(b, 0, total) : new Float32Array(b, 0, total);
-    };
-    this.params = buf(buffers.params);
-    this.grads = buf(buffers.grads);
+      this.grads = arena.alloc(total);
+    }
+    this.kernels = createKernels(c.backend, this.arena, c.blasLib);
     for (const s of this.layout) this.#byName.set(s.name, s);
     for (let l = 0; l < c.nLayer; l++) {
       const p = {} as BlockViews, g = {} as BlockViews;
@@ -190,11 +231,13 @@ export class GPT {
       this.#dfc =
       this.#dgelu =
         none;
+    this.#dy = none;
     this.#hSq = new Float64Array(c.nLayer);
     this.#dhSq = new Float64Array(c.nLayer);
   }
 
   #alloc(n: number): Floats {
+    if (this.arena !== null) return this.arena.alloc(n);
     return this.config.dtype === "float64" ? new Float64Array(n) : new Float32Array(n);
   }
 
@@ -278,6 +321,7 @@ export class GPT {
     this.#dqkv = a(cap * 3 * C);
     this.#dfc = a(cap * 4 * C);
     this.#dgelu = a(cap * 4 * C);
+    this.#dy = this.arena === null ? this.#alloc(0) : a(cap * C);
     this.#cap = cap;
     this.#capT = capT;
   }
@@ -310,7 +354,7 @@ export class GPT {
     }
     if (!c.finalNorm) return h.subarray(0, n);
     const f = this.#lnf.subarray(0, n);
-    layerNormForward(
+    this.kernels.layerNormForward(
       f,
       this.#meanf,
       this.#rstdf,
@@ -326,31 +370,31 @@ export class GPT {
 
   #blockForward(l: number, x: Floats, B: number, T: number) {
     const { nEmbd: C, nHead: NH, eps, causal } = this.config;
-    const BT = B * T, n = BT * C, p = this.#p[l], a = this.#acts[l];
+    const BT = B * T, n = BT * C, p = this.#p[l], a = this.#acts[l], k = this.kernels;
     if (this.config.placement === "pre") {
-      layerNormForward(a.ln1, a.mean1, a.rstd1, x, p.ln1_g, p.ln1_b, BT, C, eps);
-      matmulForward(a.qkv, a.ln1, p.W_attn, p.b_attn, BT, C, 3 * C);
+      k.layerNormForward(a.ln1, a.mean1, a.rstd1, x, p.ln1_g, p.ln1_b, BT, C, eps);
+      k.matmulForward(a.qkv, a.ln1, p.W_attn, p.b_attn, BT, C, 3 * C);
     } else {
-      matmulForward(a.qkv, x, p.W_attn, p.b_attn, BT, C, 3 * C);
+      k.matmulForward(a.qkv, x, p.W_attn, p.b_attn, BT, C, 3 * C);
     }
-    attentionForward(a.yh, a.att, a.qkv, B, T, C, NH, causal);
-    matmulForward(a.attnOut, a.yh, p.W_proj, p.b_proj, BT, C, C);
-    for (let i = 0; i < n; i++) a.res1[i] = x[i] + a.attnOut[i];
+    k.attentionForward(a.yh, a.att, a.qkv, B, T, C, NH, causal);
+    k.matmulForward(a.attnOut, a.yh, p.W_proj, p.b_proj, BT, C, C);
+    k.add(a.res1, x, a.attnOut, n);
     let mid: Floats;
     if (this.config.placement === "pre") {
       mid = a.res1;
-      layerNormForward(a.ln2, a.mean2, a.rstd2, mid, p.ln2_g, p.ln2_b, BT, C, eps);
-      matmulForward(a.fc, a.ln2, p.W_fc, p.b_fc, BT, C, 4 * C);
+      k.layerNormForward(a.ln2, a.mean2, a.rstd2, mid, p.ln2_g, p.ln2_b, BT, C, eps);
+      k.matmulForward(a.fc, a.ln2, p.W_fc, p.b_fc, BT, C, 4 * C);
     } else {
-      layerNormForward(a.ln1, a.mean1, a.rstd1, a.res1, p.ln1_g, p.ln1_b, BT, C, eps);
+      k.layerNormForward(a.ln1, a.mean1, a.rstd1, a.res1, p.ln1_g, p.ln1_b, BT, C, eps);
       mid = a.ln1;
-      matmulForward(a.fc, mid, p.W_fc, p.b_fc, BT, C, 4 * C);
+      k.matmulForward(a.fc, mid, p.W_fc, p.b_fc, BT, C, 4 * C);
     }
-    geluForward(a.gelu, a.fc, BT * 4 * C);
-    matmulForward(a.mlpOut, a.gelu, p.W_proj2, p.b_proj2, BT, 4 * C, C);
-    for (let i = 0; i < n; i++) a.res2[i] = mid[i] + a.mlpOut[i];
+    k.geluForward(a.gelu, a.fc, BT * 4 * C);
+    k.matmulForward(a.mlpOut, a.gelu, p.W_proj2, p.b_proj2, BT, 4 * C, C);
+    k.add(a.res2, mid, a.mlpOut, n);
     if (this.config.placement === "post") {
-      layerNormForward(a.ln2, a.mean2, a.rstd2, a.res2, p.ln2_g, p.ln2_b, BT, C, eps);
+      k.layerNormForward(a.ln2, a.mean2, a.rstd2, a.res2, p.ln2_g, p.ln2_b, BT, C, eps);
     }
   }
 
@@ -371,10 +415,15 @@ export class GPT {
     const c = this.config, C = c.nEmbd, B = this.#B, T = this.#T, BT = B * T, n = BT * C;
     if (BT === 0) throw new Error("backward needs a forward first");
     if (dy.length < n) throw new RangeError(`dy holds ${dy.length} numbers, need ${n}`);
+    if (this.arena !== null && Arena.of(dy) !== this.arena) {
+      // the kernels read the arena: bring dy in
+      this.#dy.set(dy.subarray(0, n));
+      dy = this.#dy;
+    }
     let dOut = this.#dA.subarray(0, n), dIn = this.#dC.subarray(0, n);
     if (c.finalNorm) {
       dOut.fill(0);
-      layerNormBackward(
+      this.kernels.layerNormBackward(
         dOut,
         this.grad("ln_f_g"),
         this.grad("ln_f_b"),
@@ -390,13 +439,13 @@ export class GPT {
       dOut.set(dy.subarray(0, n));
     }
     for (let l = c.nLayer - 1; l >= 0; l--) {
-      this.#hSq[l] += sumSq(this.#h(l), n);
-      this.#dhSq[l] += sumSq(dOut, n);
+      this.#hSq[l] += this.kernels.sumSq(this.#h(l), n);
+      this.#dhSq[l] += this.kernels.sumSq(dOut, n);
       const x = l === 0 ? this.#x : this.#h(l - 1);
       this.#blockBackward(l, dIn, dOut, x, B, T);
       [dOut, dIn] = [dIn, dOut];
     }
-    this.#dxSq += sumSq(dOut, n);
+    this.#dxSq += this.kernels.sumSq(dOut, n);
     return dOut;
   }
 
@@ -407,40 +456,40 @@ export class GPT {
     const dB = this.#dB.subarray(0, n), dyh = this.#dyh.subarray(0, n);
     const dqkv = this.#dqkv.subarray(0, 3 * n), dfc = this.#dfc.subarray(0, 4 * n);
     const dgelu = this.#dgelu.subarray(0, 4 * n);
-    const pre = this.config.placement === "pre";
+    const pre = this.config.placement === "pre", k = this.kernels;
     let dRes2 = dOut;
     if (!pre) {
       dB.fill(0);
-      layerNormBackward(dB, g.ln2_g, g.ln2_b, dOut, a.res2, p.ln2_g, a.mean2, a.rstd2, BT, C);
+      k.layerNormBackward(dB, g.ln2_g, g.ln2_b, dOut, a.res2, p.ln2_g, a.mean2, a.rstd2, BT, C);
       dRes2 = dB;
     }
     // res2 = mid + mlp(mid') with mid' = ln2(mid) (pre) or mid (post)
     dgelu.fill(0);
-    matmulBackward(dgelu, g.W_proj2, g.b_proj2, dRes2, a.gelu, p.W_proj2, BT, 4 * C, C);
+    k.matmulBackward(dgelu, g.W_proj2, g.b_proj2, dRes2, a.gelu, p.W_proj2, BT, 4 * C, C);
     dfc.fill(0);
-    geluBackward(dfc, a.fc, dgelu, 4 * n);
+    k.geluBackward(dfc, a.fc, dgelu, 4 * n);
     if (pre) {
       dB.fill(0);
-      matmulBackward(dB, g.W_fc, g.b_fc, dfc, a.ln2, p.W_fc, BT, C, 4 * C);
+      k.matmulBackward(dB, g.W_fc, g.b_fc, dfc, a.ln2, p.W_fc, BT, C, 4 * C);
       dIn.set(dRes2); // ∂L/∂res1 so far: the residual path
-      layerNormBackward(dIn, g.ln2_g, g.ln2_b, dB, a.res1, p.ln2_g, a.mean2, a.rstd2, BT, C);
+      k.layerNormBackward(dIn, g.ln2_g, g.ln2_b, dB, a.res1, p.ln2_g, a.mean2, a.rstd2, BT, C);
     } else {
       // dB holds ∂L/∂res2 = the residual part of ∂L/∂mid; add the MLP path
-      matmulBackward(dB, g.W_fc, g.b_fc, dfc, a.ln1, p.W_fc, BT, C, 4 * C);
+      k.matmulBackward(dB, g.W_fc, g.b_fc, dfc, a.ln1, p.W_fc, BT, C, 4 * C);
       dIn.fill(0);
-      layerNormBackward(dIn, g.ln1_g, g.ln1_b, dB, a.res1, p.ln1_g, a.mean1, a.rstd1, BT, C);
+      k.layerNormBackward(dIn, g.ln1_g, g.ln1_b, dB, a.res1, p.ln1_g, a.mean1, a.rstd1, BT, C);
     }
     // dIn = ∂L/∂res1; res1 = x + attn(x') with x' = ln1(x) (pre) or x (post)
     dyh.fill(0);
-    matmulBackward(dyh, g.W_proj, g.b_proj, dIn, a.yh, p.W_proj, BT, C, C);
+    k.matmulBackward(dyh, g.W_proj, g.b_proj, dIn, a.yh, p.W_proj, BT, C, C);
     dqkv.fill(0);
-    attentionBackward(dqkv, dyh, a.qkv, a.att, B, T, C, NH, causal);
+    k.attentionBackward(dqkv, dyh, a.qkv, a.att, B, T, C, NH, causal);
     if (pre) {
       dB.fill(0);
-      matmulBackward(dB, g.W_attn, g.b_attn, dqkv, a.ln1, p.W_attn, BT, C, 3 * C);
-      layerNormBackward(dIn, g.ln1_g, g.ln1_b, dB, x, p.ln1_g, a.mean1, a.rstd1, BT, C);
+      k.matmulBackward(dB, g.W_attn, g.b_attn, dqkv, a.ln1, p.W_attn, BT, C, 3 * C);
+      k.layerNormBackward(dIn, g.ln1_g, g.ln1_b, dB, x, p.ln1_g, a.mean1, a.rstd1, BT, C);
     } else {
-      matmulBackward(dIn, g.W_attn, g.b_attn, dqkv, x, p.W_attn, BT, C, 3 * C);
+      k.matmulBackward(dIn, g.W_attn, g.b_attn, dqkv, x, p.W_attn, BT, C, 3 * C);
     }
   }
 
@@ -493,12 +542,6 @@ export class GPT {
     }
     return out;
   }
-}
-
-function sumSq(a: Floats, n: number): number {
-  let s = 0;
-  for (let i = 0; i < n; i++) s += a[i] * a[i];
-  return s;
 }
 
 /**

@@ -20,6 +20,8 @@ import { parseNpyHeader } from "../io/npy.ts";
 import { readHead } from "../io/sniff.ts";
 import { DataError, UsageError } from "../io/errors.ts";
 import { GPT, type Placement } from "../model/mod.ts";
+import { type Backend, checkBackend } from "../kernels/backend.ts";
+import { openBlas } from "../kernels/blas.ts";
 import type { NormalizeTask, RunTask, StageInit } from "../../workers/protocol.ts";
 import { SlotPool } from "./pool.ts";
 import { WorkerPool } from "./workers.ts";
@@ -47,6 +49,13 @@ export interface StreamOptions {
    * passes its position, so per-token probe directions match one whole run
    */
   offset?: number;
+  /**
+   * kernels: `wasm` (WebAssembly SIMD, default), `blas` (matrix products in the system
+   * OpenBLAS; needs `--allow-ffi`) or `ts` (the TypeScript reference)
+   */
+  backend?: Backend;
+  /** OpenBLAS library path for `blas` (default: searched, see `BLAS_SEARCH_PATHS`) */
+  blasLib?: string;
   /** the stage worker module (default: lnstream's `workers/stage.ts`) */
   workerUrl?: URL;
   /** each batch's statistics record, in order */
@@ -128,6 +137,7 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
     throw new UsageError(`--norm must be layer, rms or batch, got ${norm}`);
   }
   if (norm === "rms" && o.bias) throw new UsageError("--bias has no meaning with --norm rms");
+  const backend = streamBackend(o);
   return start(input, o, "normalize", () => o.batch ?? 1024, (C) => {
     for (const [name, v] of [["weight", o.weight], ["bias", o.bias]] as const) {
       if (v && v.length !== C) {
@@ -136,6 +146,8 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
     }
     const task: NormalizeTask = {
       kind: "normalize",
+      backend,
+      ...(o.blasLib === undefined ? {} : { blasLib: o.blasLib }),
       norm,
       eps,
       weight: o.weight ?? null,
@@ -143,7 +155,7 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
       seed,
       nonfinite: o.nonfinite ?? "error",
     };
-    return { task, gradFloats: 0, config: { norm, eps, seed, C } };
+    return { task, gradFloats: 0, config: { norm, eps, seed, C, backend } };
   });
 }
 
@@ -182,6 +194,7 @@ export function runStream(input: Input, o: RunOptions = {}): Lnstream {
     throw new UsageError(`--init must be gpt2 or xavier, got ${init}`);
   }
   const batchSeqs = o.batch ?? 8;
+  const backend = streamBackend(o);
   let model: GPT | null = null;
   const make = (C: number) => {
     try {
@@ -194,6 +207,8 @@ export function runStream(input: Input, o: RunOptions = {}): Lnstream {
         causal: o.causal,
         finalNorm: o.finalNorm,
         shared: true,
+        backend,
+        ...(o.blasLib === undefined ? {} : { blasLib: o.blasLib }),
       });
     } catch (e) {
       throw new UsageError(`${(e as Error).message} (the input has C = ${C} channels)`);
@@ -206,7 +221,10 @@ export function runStream(input: Input, o: RunOptions = {}): Lnstream {
     const task: RunTask = {
       kind: "run",
       config: m.config,
-      params: m.params.buffer as SharedArrayBuffer,
+      // wasm/blas: workers attach to the model's arena; ts: to its shared parameter buffer
+      ...(m.arena === null
+        ? { params: m.params.buffer as SharedArrayBuffer }
+        : { memory: m.arena.memory, paramsAt: m.params.byteOffset }),
       seq,
       loss,
       seed,
@@ -228,11 +246,24 @@ export function runStream(input: Input, o: RunOptions = {}): Lnstream {
         init,
         seed,
         loss,
+        backend,
       },
       layout: m.layout,
       finalNorm,
     };
   }, (C) => (model ?? make(C)).params.length);
+}
+
+/** The stream's backend, checked (and, for blas, the library loaded) before anything starts. */
+function streamBackend(o: StreamOptions): Backend {
+  let backend: Backend;
+  try {
+    backend = checkBackend(o.backend ?? "wasm");
+  } catch (e) {
+    throw new UsageError(`--backend: ${(e as Error).message}`);
+  }
+  if (backend === "blas") openBlas(o.blasLib);
+  return backend;
 }
 
 interface TaskSetup {

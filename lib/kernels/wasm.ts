@@ -1,0 +1,374 @@
+/**
+ * The WebAssembly SIMD kernels behind the same signatures as the TypeScript ones, for
+ * `Float32Array`s that live in one `Arena`. Each thread has its own instance and scratch.
+ *
+ * @module
+ */
+import { Arena } from "./arena.ts";
+
+/** The arrays these kernels take: float32 views in the arena. */
+export type F32 = Float32Array;
+
+/**
+ * Float32 kernels on arena memory: what the `wasm` backend runs. Arguments are views in
+ * `arena` (not checked here: `wasmKernelsOf` checks for the public kernels).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { Arena } from "./arena.ts";
+ * const arena = new Arena(), k = new WasmKernels(arena);
+ * const x = arena.alloc(4), w = arena.alloc(4), y = arena.alloc(1);
+ * x.set([1, 2, 3, 4]);
+ * w.set([1, 1, 1, 1]);
+ * k.matmulForward(y, x, w, null, 1, 4, 1); // [1,4] @ [4,1]
+ * assert(y[0] === 10);
+ * ```
+ */
+export class WasmKernels {
+  /** the arena every argument lives in */
+  readonly arena: Arena;
+  /** which backend this is */
+  readonly name: "wasm" | "blas" = "wasm";
+  /** the arena's kernel exports (raw, on byte offsets) */
+  protected readonly x: Arena["exports"];
+  #gemmScratch: number;
+  #scratch = 0;
+  #scratchBytes = 0;
+
+  /** Kernels on `arena`, with their own scratch (one instance per thread). */
+  constructor(arena: Arena) {
+    this.arena = arena;
+    this.x = arena.exports;
+    this.#gemmScratch = arena.allocBytes(this.x.gemmScratchBytes());
+  }
+
+  /** A scratch region of at least `bytes`, reused between calls (kept by this instance). */
+  protected scratch(bytes: number): number {
+    if (bytes > this.#scratchBytes) {
+      const size = Math.max(bytes, 2 * this.#scratchBytes, 4096);
+      this.#scratch = this.arena.allocBytes(size);
+      this.#scratchBytes = size;
+    }
+    return this.#scratch;
+  }
+
+  /**
+   * `C(i,j) (+)= alpha·Σ_k A(i,k)·B(k,j) (+ bias[j])` on byte pointers with element strides:
+   * A(i,k) at `A + 4(i·ars + k·acs)`, B(k,j) at `B + 4(k·brs + j·bcs)`, C(i,j) at `C + 4(i·ldc + j)`.
+   * `bias` (0 = none) is used only when not accumulating.
+   */
+  gemm(
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: number,
+    ars: number,
+    acs: number,
+    B: number,
+    brs: number,
+    bcs: number,
+    C: number,
+    ldc: number,
+    bias: number,
+    acc: boolean,
+  ): void {
+    this.x.gemm(
+      M,
+      N,
+      K,
+      alpha,
+      A,
+      ars,
+      acs,
+      B,
+      brs,
+      bcs,
+      C,
+      ldc,
+      bias,
+      acc ? 1 : 0,
+      this.#gemmScratch,
+    );
+  }
+
+  /** out = a + b. out, a, b [n] */
+  add(out: F32, a: F32, b: F32, n: number): void {
+    this.x.add(out.byteOffset, a.byteOffset, b.byteOffset, n);
+  }
+
+  /** Σ a² over the first n elements, in float64. */
+  sumSq(a: F32, n: number): number {
+    return this.x.sumSq(a.byteOffset, n);
+  }
+
+  /** max |a| over the first n elements. */
+  maxAbs(a: F32, n: number): number {
+    return this.x.maxAbs(a.byteOffset, n);
+  }
+
+  /** As `layerNormForward`. inp, out [N,C]; mean, rstd [N]; weight, bias [C] */
+  layerNormForward(
+    out: F32,
+    mean: F32,
+    rstd: F32,
+    inp: F32,
+    weight: F32 | null,
+    bias: F32 | null,
+    N: number,
+    C: number,
+    eps = 1e-5,
+  ): void {
+    this.x.layerNormForward(
+      out.byteOffset,
+      mean.byteOffset,
+      rstd.byteOffset,
+      inp.byteOffset,
+      ptr(weight),
+      ptr(bias),
+      N,
+      C,
+      eps,
+    );
+  }
+
+  /** As `layerNormBackward` (accumulates). */
+  layerNormBackward(
+    dinp: F32,
+    dweight: F32 | null,
+    dbias: F32 | null,
+    dout: F32,
+    inp: F32,
+    weight: F32 | null,
+    mean: F32,
+    rstd: F32,
+    N: number,
+    C: number,
+  ): void {
+    this.x.layerNormBackward(
+      dinp.byteOffset,
+      ptr(dweight),
+      ptr(dbias),
+      dout.byteOffset,
+      inp.byteOffset,
+      ptr(weight),
+      mean.byteOffset,
+      rstd.byteOffset,
+      N,
+      C,
+      this.scratch(24 * C),
+    );
+  }
+
+  /** As `rmsNormForward`. */
+  rmsNormForward(
+    out: F32,
+    rstd: F32,
+    inp: F32,
+    weight: F32 | null,
+    N: number,
+    C: number,
+    eps = 1e-5,
+  ): void {
+    this.x.rmsNormForward(out.byteOffset, rstd.byteOffset, inp.byteOffset, ptr(weight), N, C, eps);
+  }
+
+  /** As `rmsNormBackward` (accumulates). */
+  rmsNormBackward(
+    dinp: F32,
+    dweight: F32 | null,
+    dout: F32,
+    inp: F32,
+    weight: F32 | null,
+    rstd: F32,
+    N: number,
+    C: number,
+  ): void {
+    this.x.rmsNormBackward(
+      dinp.byteOffset,
+      ptr(dweight),
+      dout.byteOffset,
+      inp.byteOffset,
+      ptr(weight),
+      rstd.byteOffset,
+      N,
+      C,
+      this.scratch(8 * C),
+    );
+  }
+
+  /** As `geluForward`. */
+  geluForward(out: F32, inp: F32, n: number): void {
+    this.x.geluForward(out.byteOffset, inp.byteOffset, n);
+  }
+
+  /** As `geluBackward` (accumulates). */
+  geluBackward(dinp: F32, inp: F32, dout: F32, n: number): void {
+    this.x.geluBackward(dinp.byteOffset, inp.byteOffset, dout.byteOffset, n);
+  }
+
+  /** As `softmaxForward`. */
+  softmaxForward(out: F32, inp: F32, N: number, C: number, len = C): void {
+    this.x.softmaxForward(out.byteOffset, inp.byteOffset, N, C, len, 0);
+  }
+
+  /** As `softmaxBackward` (accumulates). */
+  softmaxBackward(dinp: F32, dout: F32, out: F32, N: number, C: number, len = C): void {
+    this.x.softmaxBackward(dinp.byteOffset, dout.byteOffset, out.byteOffset, N, C, len, 0, 1, 1);
+  }
+
+  /** As `matmulForward`. inp [N,Cin]; weight [Cin,Cout]; bias [Cout]; out [N,Cout] */
+  matmulForward(
+    out: F32,
+    inp: F32,
+    weight: F32,
+    bias: F32 | null,
+    N: number,
+    Cin: number,
+    Cout: number,
+  ): void {
+    const o = out.byteOffset, i = inp.byteOffset, w = weight.byteOffset;
+    this.gemm(N, Cout, Cin, 1, i, Cin, 1, w, Cout, 1, o, Cout, ptr(bias), false);
+  }
+
+  /** As `matmulBackward` (accumulates). */
+  matmulBackward(
+    dinp: F32 | null,
+    dweight: F32 | null,
+    dbias: F32 | null,
+    dout: F32,
+    inp: F32,
+    weight: F32,
+    N: number,
+    Cin: number,
+    Cout: number,
+  ): void {
+    const d = dout.byteOffset;
+    if (dinp !== null) {
+      this.gemm(
+        N,
+        Cin,
+        Cout,
+        1,
+        d,
+        Cout,
+        1,
+        weight.byteOffset,
+        1,
+        Cout,
+        dinp.byteOffset,
+        Cin,
+        0,
+        true,
+      );
+    }
+    if (dweight !== null) {
+      this.gemm(
+        Cin,
+        Cout,
+        N,
+        1,
+        inp.byteOffset,
+        1,
+        Cin,
+        d,
+        Cout,
+        1,
+        dweight.byteOffset,
+        Cout,
+        0,
+        true,
+      );
+    }
+    if (dbias !== null) this.x.colSumAcc(dbias.byteOffset, d, N, Cout, this.scratch(8 * Cout));
+  }
+
+  /** As `attentionForward`. qkv [B,T,3C]; att [B,NH,T,T]; out [B,T,C] */
+  attentionForward(
+    out: F32,
+    att: F32,
+    qkv: F32,
+    B: number,
+    T: number,
+    C: number,
+    NH: number,
+    causal = true,
+  ): void {
+    const hd = C / NH, C3 = 3 * C, scale = 1 / Math.sqrt(hd);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < NH; h++) {
+        const q = qkv.byteOffset + 4 * (b * T * C3 + h * hd), k = q + 4 * C, v = q + 8 * C;
+        const a = att.byteOffset + 4 * (b * NH + h) * T * T;
+        const o = out.byteOffset + 4 * (b * T * C + h * hd);
+        this.gemm(T, T, hd, scale, q, C3, 1, k, 1, C3, a, T, 0, false); // scores q·kᵀ/√hd
+        this.x.softmaxForward(a, a, T, T, T, causal ? T : 0);
+        this.gemm(T, hd, T, 1, a, T, 1, v, C3, 1, o, C, 0, false); // att @ v
+      }
+    }
+  }
+
+  /** As `attentionBackward` (accumulates into dqkv). */
+  attentionBackward(
+    dqkv: F32,
+    dout: F32,
+    qkv: F32,
+    att: F32,
+    B: number,
+    T: number,
+    C: number,
+    NH: number,
+    causal = true,
+  ): void {
+    const hd = C / NH, C3 = 3 * C, scale = 1 / Math.sqrt(hd);
+    const datt = this.scratch(4 * T * T);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < NH; h++) {
+        const off = 4 * (b * T * C3 + h * hd);
+        const q = qkv.byteOffset + off, k = q + 4 * C, v = q + 8 * C;
+        const dq = dqkv.byteOffset + off, dk = dq + 4 * C, dv = dq + 8 * C;
+        const a = att.byteOffset + 4 * (b * NH + h) * T * T;
+        const dO = dout.byteOffset + 4 * (b * T * C + h * hd);
+        this.gemm(T, T, hd, 1, dO, C, 1, v, 1, C3, datt, T, 0, false); // dO @ vᵀ
+        this.gemm(T, hd, T, 1, a, 1, T, dO, C, 1, dv, C3, 0, true); // dv += attᵀ @ dO
+        this.x.softmaxBackward(datt, datt, a, T, T, T, causal ? T : 0, scale, 0);
+        this.gemm(T, hd, T, 1, datt, T, 1, k, C3, 1, dq, C3, 0, true); // dq += dS @ k
+        this.gemm(T, hd, T, 1, datt, 1, T, q, C3, 1, dk, C3, 0, true); // dk += dSᵀ @ q
+      }
+    }
+  }
+}
+
+function ptr(a: F32 | null): number {
+  return a === null ? 0 : a.byteOffset;
+}
+
+const defaults = new WeakMap<Arena, WasmKernels>();
+
+/**
+ * This thread's `WasmKernels` for the arena that holds every given array, when each is a
+ * `Float32Array` in one arena (nulls are skipped); otherwise `null` (run the TypeScript kernel).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { Arena } from "./arena.ts";
+ * const arena = new Arena();
+ * assert(wasmKernelsOf(arena.alloc(4), null) !== null);
+ * assert(wasmKernelsOf(arena.alloc(4), new Float32Array(4)) === null);
+ * ```
+ */
+export function wasmKernelsOf(...arrays: (ArrayBufferView | null)[]): WasmKernels | null {
+  let arena: Arena | undefined;
+  for (const a of arrays) {
+    if (a === null) continue;
+    if (!(a instanceof Float32Array)) return null;
+    const owner = Arena.of(a);
+    if (owner === undefined || (arena !== undefined && owner !== arena)) return null;
+    arena = owner;
+  }
+  if (arena === undefined) return null;
+  let k = defaults.get(arena);
+  if (k === undefined) defaults.set(arena, k = new WasmKernels(arena));
+  return k;
+}

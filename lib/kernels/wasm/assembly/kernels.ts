@@ -1,0 +1,811 @@
+// lnstream's float32 kernels in WebAssembly SIMD (AssemblyScript).
+//
+// Built by `deno task build:wasm` into ../kernels.generated.ts; the plain TypeScript kernels in
+// lib/kernels/ are the reference these must agree with. Every pointer is a byte offset into the
+// imported shared memory (the arena); every shape is in elements. Nothing here allocates: the
+// caller passes scratch. Statistics (row means and variances, column sums of gradients) are
+// accumulated in float64 lanes so they stay exact on adversarial rows; the bulk arithmetic is
+// f32x4, and matrix products use a fused multiply-add.
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+// @ts-ignore: decorator
+@inline function f32at(p: usize): f32 {
+  return load<f32>(p);
+}
+
+// @ts-ignore: decorator
+@inline function hsum64(a: v128): f64 {
+  return f64x2.extract_lane(a, 0) + f64x2.extract_lane(a, 1);
+}
+
+// @ts-ignore: decorator
+@inline function hiHalf(v: v128): v128 {
+  return v128.shuffle<f32>(v, v, 2, 3, 0, 1);
+}
+
+// e^x lane-wise (Cephes expf: |error| ≲ 2 ulp); NaN stays NaN, large x saturates.
+// @ts-ignore: decorator
+@inline function exp4(x0: v128): v128 {
+  const x = f32x4.max(f32x4.min(x0, f32x4.splat(88.3762626647949)), f32x4.splat(-87.3365447505531));
+  const fx = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  let r = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(fx, f32x4.splat(-2.12194440e-4)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
+  const n = i32x4.trunc_sat_f32x4_s(fx);
+  const pow2 = i32x4.shl(i32x4.add(n, i32x4.splat(127)), 23);
+  return f32x4.mul(p, pow2);
+}
+
+// tanh lane-wise as 1 − 2/(e^{2u} + 1): absolute error ~1 ulp of 1
+// @ts-ignore: decorator
+@inline function tanh4(u: v128): v128 {
+  const e = exp4(f32x4.add(u, u));
+  return f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(e, f32x4.splat(1))));
+}
+
+function expScalar(x: f32): f32 {
+  return f32x4.extract_lane(exp4(f32x4.splat(x)), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// elementwise
+
+// out [n] = a [n] + b [n]
+export function add(out: usize, a: usize, b: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.add(v128.load(a + o), v128.load(b + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, f32at(a + o) + f32at(b + o));
+  }
+}
+
+// Σ a² over [n], in float64
+export function sumSq(a: usize, n: i32): f64 {
+  let s0 = f64x2.splat(0), s1 = f64x2.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(a + (<usize>i << 2));
+    const lo = f64x2.promote_low_f32x4(v), hi = f64x2.promote_low_f32x4(hiHalf(v));
+    s0 = f64x2.add(s0, f64x2.mul(lo, lo));
+    s1 = f64x2.add(s1, f64x2.mul(hi, hi));
+  }
+  let s = hsum64(f64x2.add(s0, s1));
+  for (; i < n; i++) {
+    const v = <f64>f32at(a + (<usize>i << 2));
+    s += v * v;
+  }
+  return s;
+}
+
+// max |a| over [n] (NaN if any element is NaN)
+export function maxAbs(a: usize, n: i32): f32 {
+  let m = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) m = f32x4.max(m, f32x4.abs(v128.load(a + (<usize>i << 2))));
+  let r = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+  for (; i < n; i++) r = max(r, abs(f32at(a + (<usize>i << 2))));
+  return r;
+}
+
+// out[n,:] = bias for every row n (out [N,C], bias [C])
+export function fillRows(out: usize, bias: usize, N: i32, C: i32): void {
+  const rowBytes = <usize>C << 2;
+  for (let n = 0; n < N; n++) memory.copy(out + <usize>n * rowBytes, bias, rowBytes);
+}
+
+// out [C] += Σ_n inp[n,:], summed in float64 in scratch [C] f64
+export function colSumAcc(out: usize, inp: usize, N: i32, C: i32, scratch: usize): void {
+  memory.fill(scratch, 0, <usize>C << 3);
+  for (let n = 0; n < N; n++) {
+    const row = inp + ((<usize>n * <usize>C) << 2);
+    let c = 0;
+    for (; c + 4 <= C; c += 4) {
+      const v = v128.load(row + (<usize>c << 2));
+      const s = scratch + (<usize>c << 3);
+      v128.store(s, f64x2.add(v128.load(s), f64x2.promote_low_f32x4(v)));
+      v128.store(s + 16, f64x2.add(v128.load(s + 16), f64x2.promote_low_f32x4(hiHalf(v))));
+    }
+    for (; c < C; c++) {
+      const s = scratch + (<usize>c << 3);
+      store<f64>(s, load<f64>(s) + <f64>f32at(row + (<usize>c << 2)));
+    }
+  }
+  for (let c = 0; c < C; c++) {
+    const o = out + (<usize>c << 2);
+    store<f32>(o, <f32>(<f64>f32at(o) + load<f64>(scratch + (<usize>c << 3))));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// LayerNorm and RMSNorm
+
+// Row mean and biased variance by a shifted, corrected two-pass sum. Pass 1 sums x − x₀ (x₀ the
+// row's first element, so the sum is as exact as the spread allows whatever the offset) in float32
+// lanes flushed into float64 every 64 elements, which gives the mean m. Pass 2 sums the deviations
+// from mf = f32(m) and their squares the same way; they correct the mean and give the variance.
+// A row whose shifted sum overflows float32 takes the float64 path. Returns the variance; the mean
+// is left in `rowMean`.
+let rowMean: f64 = 0;
+
+function rowMoments(row: usize, C: i32): f64 {
+  const x0 = f32at(row), xv = f32x4.splat(x0);
+  const C8 = C & ~7;
+  let sd = f64x2.splat(0);
+  let c = 0;
+  while (c < C8) {
+    const end = min(C8, c + 64);
+    let d0 = f32x4.splat(0), d1 = f32x4.splat(0);
+    for (; c < end; c += 8) {
+      d0 = f32x4.add(d0, f32x4.sub(v128.load(row + (<usize>c << 2)), xv));
+      d1 = f32x4.add(d1, f32x4.sub(v128.load(row + (<usize>c << 2), 16), xv));
+    }
+    const d = f32x4.add(d0, d1);
+    sd = f64x2.add(sd, f64x2.add(f64x2.promote_low_f32x4(d), f64x2.promote_low_f32x4(hiHalf(d))));
+  }
+  let s = hsum64(sd);
+  for (; c < C; c++) s += <f64>f32at(row + (<usize>c << 2)) - <f64>x0;
+  let m = <f64>x0 + s / <f64>C;
+  if (!isFinite(s)) m = rowMean64(row, C);
+  const mf = <f32>m, mv = f32x4.splat(mf);
+  let sq = f64x2.splat(0);
+  sd = f64x2.splat(0);
+  c = 0;
+  while (c < C8) {
+    const end = min(C8, c + 64);
+    let d0 = f32x4.splat(0), d1 = f32x4.splat(0), q0 = f32x4.splat(0), q1 = f32x4.splat(0);
+    for (; c < end; c += 8) {
+      const a = f32x4.sub(v128.load(row + (<usize>c << 2)), mv);
+      const b = f32x4.sub(v128.load(row + (<usize>c << 2), 16), mv);
+      d0 = f32x4.add(d0, a);
+      d1 = f32x4.add(d1, b);
+      q0 = f32x4.add(q0, f32x4.mul(a, a));
+      q1 = f32x4.add(q1, f32x4.mul(b, b));
+    }
+    const d = f32x4.add(d0, d1), q = f32x4.add(q0, q1);
+    sd = f64x2.add(sd, f64x2.add(f64x2.promote_low_f32x4(d), f64x2.promote_low_f32x4(hiHalf(d))));
+    sq = f64x2.add(sq, f64x2.add(f64x2.promote_low_f32x4(q), f64x2.promote_low_f32x4(hiHalf(q))));
+  }
+  let dsum = hsum64(sd), q = hsum64(sq);
+  for (; c < C; c++) {
+    const a = <f64>f32at(row + (<usize>c << 2)) - <f64>mf;
+    dsum += a;
+    q += a * a;
+  }
+  if (!isFinite(q)) return rowVar64(row, C);
+  const v = (q - (dsum * dsum) / <f64>C) / <f64>C;
+  rowMean = <f64>mf + dsum / <f64>C;
+  return v < 0 ? 0 : v;
+}
+
+// the row's mean from a float64 sum (for rows whose float32 partial sums overflow)
+function rowMean64(row: usize, C: i32): f64 {
+  let s: f64 = 0;
+  for (let c = 0; c < C; c++) s += <f64>f32at(row + (<usize>c << 2));
+  return s / <f64>C;
+}
+
+// mean (into rowMean) and variance by a corrected two-pass sum entirely in float64
+function rowVar64(row: usize, C: i32): f64 {
+  const m = rowMean64(row, C);
+  let sd: f64 = 0, q: f64 = 0;
+  for (let c = 0; c < C; c++) {
+    const a = <f64>f32at(row + (<usize>c << 2)) - m;
+    sd += a;
+    q += a * a;
+  }
+  const v = (q - (sd * sd) / <f64>C) / <f64>C;
+  rowMean = m + sd / <f64>C;
+  return v < 0 ? 0 : v;
+}
+
+// inp, out [N,C]; mean, rstd [N]; weight, bias [C] (0 = none)
+export function layerNormForward(
+  out: usize, mean: usize, rstd: usize, inp: usize, weight: usize, bias: usize,
+  N: i32, C: i32, eps: f64,
+): void {
+  for (let n = 0; n < N; n++) {
+    const off = (<usize>n * <usize>C) << 2;
+    const row = inp + off, orow = out + off;
+    const v = rowMoments(row, C);
+    const m = rowMean, r = 1 / Math.sqrt(v + eps);
+    store<f32>(mean + (<usize>n << 2), <f32>m);
+    store<f32>(rstd + (<usize>n << 2), <f32>r);
+    // (x − m)·r in float32 with the mean split as mf + dm: x − mf is exact for x near the mean
+    const mf = <f32>m, dm = <f32>(m - <f64>mf), rf = <f32>r;
+    const mv = f32x4.splat(mf), dv = f32x4.splat(dm), rv = f32x4.splat(rf);
+    let c = 0;
+    if (weight && bias) {
+      for (; c + 4 <= C; c += 4) {
+        const o = <usize>c << 2;
+        const y = f32x4.mul(f32x4.sub(f32x4.sub(v128.load(row + o), mv), dv), rv);
+        v128.store(orow + o, f32x4.add(f32x4.mul(y, v128.load(weight + o)), v128.load(bias + o)));
+      }
+    } else {
+      for (; c + 4 <= C; c += 4) {
+        const o = <usize>c << 2;
+        let y = f32x4.mul(f32x4.sub(f32x4.sub(v128.load(row + o), mv), dv), rv);
+        if (weight) y = f32x4.mul(y, v128.load(weight + o));
+        if (bias) y = f32x4.add(y, v128.load(bias + o));
+        v128.store(orow + o, y);
+      }
+    }
+    for (; c < C; c++) {
+      const o = <usize>c << 2;
+      let y = (f32at(row + o) - mf - dm) * rf;
+      if (weight) y *= f32at(weight + o);
+      if (bias) y += f32at(bias + o);
+      store<f32>(orow + o, y);
+    }
+  }
+}
+
+// Accumulates into dinp [N,C] and, when given, dweight, dbias [C]; scratch: 2C float64 + 2C
+// float32 (row sums of 16 rows in float32, then added into float64).
+export function layerNormBackward(
+  dinp: usize, dweight: usize, dbias: usize, dout: usize, inp: usize, weight: usize,
+  mean: usize, rstd: usize, N: i32, C: i32, scratch: usize,
+): void {
+  const sw = scratch, sb = scratch + (<usize>C << 3);
+  const fw = scratch + (<usize>C << 4), fb = fw + (<usize>C << 2);
+  const params = dweight != 0 || dbias != 0;
+  if (params) memory.fill(scratch, 0, <usize>C * 24);
+  const one = f32x4.splat(1);
+  for (let n = 0; n < N; n++) {
+    const off = (<usize>n * <usize>C) << 2;
+    const x = inp + off, g = dout + off, dx = dinp + off;
+    const mf = load<f32>(mean + (<usize>n << 2)), rf = load<f32>(rstd + (<usize>n << 2));
+    const mv = f32x4.splat(mf), rv = f32x4.splat(rf);
+    let sa = f64x2.splat(0), sbv = f64x2.splat(0);
+    let c = 0;
+    while (c + 8 <= C) {
+      const end = min(C & ~7, c + 64);
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+      for (; c < end; c += 8) {
+        const o = <usize>c << 2;
+        const n0 = f32x4.mul(f32x4.sub(v128.load(x + o), mv), rv);
+        const n1 = f32x4.mul(f32x4.sub(v128.load(x + o, 16), mv), rv);
+        let g0 = v128.load(g + o), g1 = v128.load(g + o, 16);
+        if (weight) {
+          g0 = f32x4.mul(g0, v128.load(weight + o));
+          g1 = f32x4.mul(g1, v128.load(weight + o, 16));
+        }
+        a0 = f32x4.add(a0, g0);
+        a1 = f32x4.add(a1, g1);
+        b0 = f32x4.add(b0, f32x4.mul(g0, n0));
+        b1 = f32x4.add(b1, f32x4.mul(g1, n1));
+      }
+      const av = f32x4.add(a0, a1), bv = f32x4.add(b0, b1);
+      sa = f64x2.add(sa, f64x2.add(f64x2.promote_low_f32x4(av), f64x2.promote_low_f32x4(hiHalf(av))));
+      sbv = f64x2.add(sbv, f64x2.add(f64x2.promote_low_f32x4(bv), f64x2.promote_low_f32x4(hiHalf(bv))));
+    }
+    let ta = hsum64(sa), tb = hsum64(sbv);
+    for (; c < C; c++) {
+      const o = <usize>c << 2;
+      const norm = (f32at(x + o) - mf) * rf;
+      const dn = f32at(g + o) * (weight ? f32at(weight + o) : 1);
+      ta += <f64>dn;
+      tb += <f64>(dn * norm);
+    }
+    const af = <f32>(ta / <f64>C), bf = <f32>(tb / <f64>C);
+    const av = f32x4.splat(af), bv = f32x4.splat(bf);
+    c = 0;
+    for (; c + 4 <= C; c += 4) {
+      const o = <usize>c << 2;
+      const norm = f32x4.mul(f32x4.sub(v128.load(x + o), mv), rv);
+      const gv = v128.load(g + o);
+      const dn = weight ? f32x4.mul(gv, v128.load(weight + o)) : gv;
+      const d = f32x4.mul(f32x4.sub(f32x4.sub(dn, av), f32x4.mul(norm, bv)), rv);
+      v128.store(dx + o, f32x4.add(v128.load(dx + o), d));
+      if (params) {
+        v128.store(fw + o, f32x4.add(v128.load(fw + o), f32x4.mul(norm, gv)));
+        v128.store(fb + o, f32x4.add(v128.load(fb + o), gv));
+      }
+    }
+    for (; c < C; c++) {
+      const o = <usize>c << 2;
+      const norm = (f32at(x + o) - mf) * rf;
+      const gs = f32at(g + o);
+      const dn = gs * (weight ? f32at(weight + o) : 1);
+      store<f32>(dx + o, f32at(dx + o) + (dn - af - norm * bf) * rf);
+      if (params) {
+        store<f32>(fw + o, f32at(fw + o) + norm * gs);
+        store<f32>(fb + o, f32at(fb + o) + gs);
+      }
+    }
+    if (params && ((n & 15) == 15 || n == N - 1)) {
+      flush64(sw, fw, C);
+      flush64(sb, fb, C);
+    }
+  }
+  for (let c = 0; c < C; c++) {
+    const o = <usize>c << 2;
+    if (dweight) store<f32>(dweight + o, <f32>(<f64>f32at(dweight + o) + load<f64>(sw + (<usize>c << 3))));
+    if (dbias) store<f32>(dbias + o, <f32>(<f64>f32at(dbias + o) + load<f64>(sb + (<usize>c << 3))));
+  }
+}
+
+// s64 [C] += f32 [C] (in float64); f32 [C] = 0
+function flush64(s64: usize, f: usize, C: i32): void {
+  let c = 0;
+  for (; c + 4 <= C; c += 4) {
+    const v = v128.load(f + (<usize>c << 2));
+    const s = s64 + (<usize>c << 3);
+    v128.store(s, f64x2.add(v128.load(s), f64x2.promote_low_f32x4(v)));
+    v128.store(s + 16, f64x2.add(v128.load(s + 16), f64x2.promote_low_f32x4(hiHalf(v))));
+  }
+  for (; c < C; c++) {
+    const s = s64 + (<usize>c << 3);
+    store<f64>(s, load<f64>(s) + <f64>f32at(f + (<usize>c << 2)));
+  }
+  memory.fill(f, 0, <usize>C << 2);
+}
+
+// inp, out [N,C]; rstd [N]; weight [C] (0 = none)
+export function rmsNormForward(
+  out: usize, rstd: usize, inp: usize, weight: usize, N: i32, C: i32, eps: f64,
+): void {
+  for (let n = 0; n < N; n++) {
+    const off = (<usize>n * <usize>C) << 2;
+    const row = inp + off, orow = out + off;
+    const r = 1 / Math.sqrt(sumSq(row, C) / <f64>C + eps);
+    const rf = <f32>r;
+    store<f32>(rstd + (<usize>n << 2), rf);
+    const rv = f32x4.splat(rf);
+    let c = 0;
+    for (; c + 4 <= C; c += 4) {
+      const o = <usize>c << 2;
+      let y = f32x4.mul(v128.load(row + o), rv);
+      if (weight) y = f32x4.mul(y, v128.load(weight + o));
+      v128.store(orow + o, y);
+    }
+    for (; c < C; c++) {
+      const o = <usize>c << 2;
+      let y = f32at(row + o) * rf;
+      if (weight) y *= f32at(weight + o);
+      store<f32>(orow + o, y);
+    }
+  }
+}
+
+// Accumulates into dinp [N,C] and, when given, dweight [C]; scratch: C float64.
+export function rmsNormBackward(
+  dinp: usize, dweight: usize, dout: usize, inp: usize, weight: usize, rstd: usize,
+  N: i32, C: i32, scratch: usize,
+): void {
+  memory.fill(scratch, 0, <usize>C << 3);
+  const one = f32x4.splat(1);
+  for (let n = 0; n < N; n++) {
+    const off = (<usize>n * <usize>C) << 2;
+    const x = inp + off, g = dout + off, dx = dinp + off;
+    const rf = load<f32>(rstd + (<usize>n << 2)), rv = f32x4.splat(rf);
+    let b0 = f64x2.splat(0), b1 = f64x2.splat(0);
+    let c = 0;
+    for (; c + 4 <= C; c += 4) {
+      const o = <usize>c << 2;
+      const dn = f32x4.mul(v128.load(g + o), weight ? v128.load(weight + o) : one);
+      const p = f32x4.mul(dn, f32x4.mul(v128.load(x + o), rv));
+      b0 = f64x2.add(b0, f64x2.promote_low_f32x4(p));
+      b1 = f64x2.add(b1, f64x2.promote_low_f32x4(hiHalf(p)));
+    }
+    let sbv = hsum64(f64x2.add(b0, b1));
+    for (; c < C; c++) {
+      const o = <usize>c << 2;
+      sbv += <f64>(f32at(g + o) * (weight ? f32at(weight + o) : 1) * f32at(x + o) * rf);
+    }
+    const bf = <f32>(sbv / <f64>C), bv = f32x4.splat(bf);
+    c = 0;
+    for (; c + 4 <= C; c += 4) {
+      const o = <usize>c << 2;
+      const norm = f32x4.mul(v128.load(x + o), rv);
+      const gv = v128.load(g + o);
+      const dn = f32x4.mul(gv, weight ? v128.load(weight + o) : one);
+      const d = f32x4.mul(f32x4.sub(dn, f32x4.mul(norm, bv)), rv);
+      v128.store(dx + o, f32x4.add(v128.load(dx + o), d));
+      const p = f32x4.mul(norm, gv);
+      const w8 = scratch + (<usize>c << 3);
+      v128.store(w8, f64x2.add(v128.load(w8), f64x2.promote_low_f32x4(p)));
+      v128.store(w8 + 16, f64x2.add(v128.load(w8 + 16), f64x2.promote_low_f32x4(hiHalf(p))));
+    }
+    for (; c < C; c++) {
+      const o = <usize>c << 2;
+      const norm = f32at(x + o) * rf, gs = f32at(g + o);
+      const dn = gs * (weight ? f32at(weight + o) : 1);
+      store<f32>(dx + o, f32at(dx + o) + (dn - norm * bf) * rf);
+      const w8 = scratch + (<usize>c << 3);
+      store<f64>(w8, load<f64>(w8) + <f64>(norm * gs));
+    }
+  }
+  if (dweight) {
+    for (let c = 0; c < C; c++) {
+      const o = dweight + (<usize>c << 2);
+      store<f32>(o, <f32>(<f64>f32at(o) + load<f64>(scratch + (<usize>c << 3))));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GELU (tanh approximation)
+
+const GK: f32 = 0.7978845608028654; // √(2/π)
+const GA: f32 = 0.044715;
+
+// out, inp [n]
+export function geluForward(out: usize, inp: usize, n: i32): void {
+  const k = f32x4.splat(GK), a = f32x4.splat(GA), half = f32x4.splat(0.5), one = f32x4.splat(1);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const x = v128.load(inp + o);
+    const u = f32x4.mul(k, f32x4.add(x, f32x4.mul(a, f32x4.mul(x, f32x4.mul(x, x)))));
+    v128.store(out + o, f32x4.mul(f32x4.mul(half, x), f32x4.add(one, tanh4(u))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const x = f32at(inp + o);
+    const u = GK * (x + GA * x * x * x);
+    const t = f32x4.extract_lane(tanh4(f32x4.splat(u)), 0);
+    store<f32>(out + o, <f32>0.5 * x * (1 + t));
+  }
+}
+
+// dinp [n] += dout · gelu'(inp)
+export function geluBackward(dinp: usize, inp: usize, dout: usize, n: i32): void {
+  const k = f32x4.splat(GK), a = f32x4.splat(GA), a3 = f32x4.splat(3 * GA);
+  const half = f32x4.splat(0.5), one = f32x4.splat(1);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const x = v128.load(inp + o);
+    const x2 = f32x4.mul(x, x);
+    const t = tanh4(f32x4.mul(k, f32x4.add(x, f32x4.mul(a, f32x4.mul(x, x2)))));
+    const sech2 = f32x4.sub(one, f32x4.mul(t, t));
+    const local = f32x4.add(
+      f32x4.mul(half, f32x4.add(one, t)),
+      f32x4.mul(f32x4.mul(f32x4.mul(half, x), sech2), f32x4.mul(k, f32x4.add(one, f32x4.mul(a3, x2)))),
+    );
+    v128.store(dinp + o, f32x4.add(v128.load(dinp + o), f32x4.mul(local, v128.load(dout + o))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const x = f32at(inp + o);
+    const t = f32x4.extract_lane(tanh4(f32x4.splat(GK * (x + GA * x * x * x))), 0);
+    const local: f32 = <f32>0.5 * (1 + t) + <f32>0.5 * x * (1 - t * t) * GK * (1 + 3 * GA * x * x);
+    store<f32>(dinp + o, f32at(dinp + o) + local * f32at(dout + o));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// softmax
+
+// Row-wise softmax over the first len entries of each row (entries past len are written 0);
+// len = C, or, when causalT > 0, row n has len (n mod causalT) + 1 (a causal [T,T] score block).
+// inp, out [N,C]
+export function softmaxForward(out: usize, inp: usize, N: i32, C: i32, len: i32, causalT: i32): void {
+  for (let n = 0; n < N; n++) {
+    const off = (<usize>n * <usize>C) << 2;
+    const x = inp + off, y = out + off;
+    const L = causalT > 0 ? (n % causalT) + 1 : len;
+    let mx: f32 = -Infinity;
+    let mv = f32x4.splat(-Infinity);
+    let c = 0;
+    for (; c + 4 <= L; c += 4) mv = f32x4.max(mv, v128.load(x + (<usize>c << 2)));
+    mx = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+    for (; c < L; c++) mx = max(mx, f32at(x + (<usize>c << 2)));
+    const mxv = f32x4.splat(mx);
+    let s0 = f64x2.splat(0), s1 = f64x2.splat(0);
+    c = 0;
+    for (; c + 4 <= L; c += 4) {
+      const o = <usize>c << 2;
+      const e = exp4(f32x4.sub(v128.load(x + o), mxv));
+      v128.store(y + o, e);
+      s0 = f64x2.add(s0, f64x2.promote_low_f32x4(e));
+      s1 = f64x2.add(s1, f64x2.promote_low_f32x4(hiHalf(e)));
+    }
+    let s = hsum64(f64x2.add(s0, s1));
+    for (; c < L; c++) {
+      const e = expScalar(f32at(x + (<usize>c << 2)) - mx);
+      store<f32>(y + (<usize>c << 2), e);
+      s += <f64>e;
+    }
+    const inv = <f32>(1 / s), iv = f32x4.splat(inv);
+    c = 0;
+    for (; c + 4 <= L; c += 4) {
+      const o = <usize>c << 2;
+      v128.store(y + o, f32x4.mul(v128.load(y + o), iv));
+    }
+    for (; c < L; c++) store<f32>(y + (<usize>c << 2), f32at(y + (<usize>c << 2)) * inv);
+    if (L < C) memory.fill(y + (<usize>L << 2), 0, <usize>(C - L) << 2);
+  }
+}
+
+// dinp = scale · out ⊙ (dout − Σ out·dout) over the first len entries of each row (len and
+// causalT as in softmaxForward); added to dinp when acc ≠ 0, else written (entries past len: 0).
+// dinp may be dout. dout, out, dinp [N,C]
+export function softmaxBackward(
+  dinp: usize, dout: usize, out: usize, N: i32, C: i32, len: i32, causalT: i32, scale: f32, acc: i32,
+): void {
+  for (let n = 0; n < N; n++) {
+    const off = (<usize>n * <usize>C) << 2;
+    const g = dout + off, y = out + off, d = dinp + off;
+    const L = causalT > 0 ? (n % causalT) + 1 : len;
+    let s0 = f64x2.splat(0), s1 = f64x2.splat(0);
+    let c = 0;
+    for (; c + 4 <= L; c += 4) {
+      const o = <usize>c << 2;
+      const p = f32x4.mul(v128.load(y + o), v128.load(g + o));
+      s0 = f64x2.add(s0, f64x2.promote_low_f32x4(p));
+      s1 = f64x2.add(s1, f64x2.promote_low_f32x4(hiHalf(p)));
+    }
+    let s = hsum64(f64x2.add(s0, s1));
+    for (; c < L; c++) s += <f64>(f32at(y + (<usize>c << 2)) * f32at(g + (<usize>c << 2)));
+    const sv = f32x4.splat(<f32>s), kv = f32x4.splat(scale), sf = <f32>s;
+    c = 0;
+    for (; c + 4 <= L; c += 4) {
+      const o = <usize>c << 2;
+      let v = f32x4.mul(f32x4.mul(v128.load(y + o), f32x4.sub(v128.load(g + o), sv)), kv);
+      if (acc) v = f32x4.add(v, v128.load(d + o));
+      v128.store(d + o, v);
+    }
+    for (; c < L; c++) {
+      const o = <usize>c << 2;
+      let v = f32at(y + o) * (f32at(g + o) - sf) * scale;
+      if (acc) v += f32at(d + o);
+      store<f32>(d + o, v);
+    }
+    if (!acc && L < C) memory.fill(d + (<usize>L << 2), 0, <usize>(C - L) << 2);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// matrix product: C (+)= alpha · A @ B (+ bias), any strides, packed panels and a 6×8 FMA tile
+
+const MR = 6;
+const NR = 8;
+const KC = 256;
+const MC = 72;
+const NC = 512;
+
+/** Bytes of packing scratch `gemm` needs. */
+export function gemmScratchBytes(): i32 {
+  return (MC * KC + KC * NC) << 2;
+}
+
+// Ap [mc/MR][kc][MR] from A(i, k) = A[i·rs + k·cs], rows past m zero
+function packA(ap: usize, A: usize, rs: i32, cs: i32, m: i32, kc: i32): void {
+  for (let i0 = 0; i0 < m; i0 += MR) {
+    const rows = min(MR, m - i0);
+    if (rows == MR && rs == 1) {
+      for (let k = 0; k < kc; k++) {
+        const p = A + ((<usize>i0 + <usize>k * <usize>cs) << 2);
+        v128.store(ap, v128.load(p));
+        store<u64>(ap, load<u64>(p, 16), 16);
+        ap += MR << 2;
+      }
+    } else if (rows == MR) {
+      const r0 = A + ((<usize>i0 * <usize>rs) << 2), step = <usize>rs << 2, cstep = <usize>cs << 2;
+      for (let k = 0; k < kc; k++) {
+        const p = r0 + <usize>k * cstep;
+        store<f32>(ap, f32at(p));
+        store<f32>(ap, f32at(p + step), 4);
+        store<f32>(ap, f32at(p + 2 * step), 8);
+        store<f32>(ap, f32at(p + 3 * step), 12);
+        store<f32>(ap, f32at(p + 4 * step), 16);
+        store<f32>(ap, f32at(p + 5 * step), 20);
+        ap += MR << 2;
+      }
+    } else {
+      for (let k = 0; k < kc; k++) {
+        for (let i = 0; i < MR; i++) {
+          const v: f32 = i < rows ? f32at(A + ((<usize>(i0 + i) * <usize>rs + <usize>k * <usize>cs) << 2)) : 0;
+          store<f32>(ap + (<usize>i << 2), v);
+        }
+        ap += MR << 2;
+      }
+    }
+  }
+}
+
+// Bp [nc/NR][kc][NR] from B(k, j) = B[k·rs + j·cs], columns past n zero
+function packB(bp: usize, B: usize, rs: i32, cs: i32, kc: i32, n: i32): void {
+  for (let j0 = 0; j0 < n; j0 += NR) {
+    const cols = min(NR, n - j0);
+    if (cols == NR && cs == 1) {
+      for (let k = 0; k < kc; k++) {
+        const p = B + ((<usize>k * <usize>rs + <usize>j0) << 2);
+        v128.store(bp, v128.load(p));
+        v128.store(bp, v128.load(p, 16), 16);
+        bp += NR << 2;
+      }
+    } else {
+      for (let k = 0; k < kc; k++) {
+        for (let j = 0; j < NR; j++) {
+          const v: f32 = j < cols ? f32at(B + ((<usize>k * <usize>rs + <usize>(j0 + j) * <usize>cs) << 2)) : 0;
+          store<f32>(bp + (<usize>j << 2), v);
+        }
+        bp += NR << 2;
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function lane4(v: v128, j: i32): f32 {
+  return j == 0 ? f32x4.extract_lane(v, 0) : j == 1 ? f32x4.extract_lane(v, 1) : j == 2 ? f32x4.extract_lane(v, 2) : f32x4.extract_lane(v, 3);
+}
+
+// @ts-ignore: decorator
+@inline function tileRow(p: usize, a: v128, b: v128, al: v128, first: bool, bv0: v128, bv1: v128): void {
+  if (first) {
+    v128.store(p, f32x4.add(f32x4.mul(a, al), bv0));
+    v128.store(p, f32x4.add(f32x4.mul(b, al), bv1), 16);
+  } else {
+    v128.store(p, f32x4.add(v128.load(p), f32x4.mul(a, al)));
+    v128.store(p, f32x4.add(v128.load(p, 16), f32x4.mul(b, al)), 16);
+  }
+}
+
+// one MR×NR tile over kc: C tile = alpha·acc (+ bias) when first, else C tile += alpha·acc
+function micro(
+  kc: i32, ap: usize, bp: usize, Cp: usize, ldc: i32, m: i32, n: i32, alpha: f32,
+  first: bool, bias: usize,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
+  let c50 = f32x4.splat(0), c51 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 2 <= kc; k += 2) {
+    let b0 = v128.load(bp), b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = f32x4.relaxed_madd(a, b0, c00);
+    c01 = f32x4.relaxed_madd(a, b1, c01);
+    a = v128.load32_splat(ap, 4);
+    c10 = f32x4.relaxed_madd(a, b0, c10);
+    c11 = f32x4.relaxed_madd(a, b1, c11);
+    a = v128.load32_splat(ap, 8);
+    c20 = f32x4.relaxed_madd(a, b0, c20);
+    c21 = f32x4.relaxed_madd(a, b1, c21);
+    a = v128.load32_splat(ap, 12);
+    c30 = f32x4.relaxed_madd(a, b0, c30);
+    c31 = f32x4.relaxed_madd(a, b1, c31);
+    a = v128.load32_splat(ap, 16);
+    c40 = f32x4.relaxed_madd(a, b0, c40);
+    c41 = f32x4.relaxed_madd(a, b1, c41);
+    a = v128.load32_splat(ap, 20);
+    c50 = f32x4.relaxed_madd(a, b0, c50);
+    c51 = f32x4.relaxed_madd(a, b1, c51);
+    b0 = v128.load(bp, 32);
+    b1 = v128.load(bp, 48);
+    a = v128.load32_splat(ap, 24);
+    c00 = f32x4.relaxed_madd(a, b0, c00);
+    c01 = f32x4.relaxed_madd(a, b1, c01);
+    a = v128.load32_splat(ap, 28);
+    c10 = f32x4.relaxed_madd(a, b0, c10);
+    c11 = f32x4.relaxed_madd(a, b1, c11);
+    a = v128.load32_splat(ap, 32);
+    c20 = f32x4.relaxed_madd(a, b0, c20);
+    c21 = f32x4.relaxed_madd(a, b1, c21);
+    a = v128.load32_splat(ap, 36);
+    c30 = f32x4.relaxed_madd(a, b0, c30);
+    c31 = f32x4.relaxed_madd(a, b1, c31);
+    a = v128.load32_splat(ap, 40);
+    c40 = f32x4.relaxed_madd(a, b0, c40);
+    c41 = f32x4.relaxed_madd(a, b1, c41);
+    a = v128.load32_splat(ap, 44);
+    c50 = f32x4.relaxed_madd(a, b0, c50);
+    c51 = f32x4.relaxed_madd(a, b1, c51);
+    ap += 2 * MR << 2;
+    bp += 2 * NR << 2;
+  }
+  if (k < kc) {
+    const b0 = v128.load(bp), b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = f32x4.relaxed_madd(a, b0, c00);
+    c01 = f32x4.relaxed_madd(a, b1, c01);
+    a = v128.load32_splat(ap, 4);
+    c10 = f32x4.relaxed_madd(a, b0, c10);
+    c11 = f32x4.relaxed_madd(a, b1, c11);
+    a = v128.load32_splat(ap, 8);
+    c20 = f32x4.relaxed_madd(a, b0, c20);
+    c21 = f32x4.relaxed_madd(a, b1, c21);
+    a = v128.load32_splat(ap, 12);
+    c30 = f32x4.relaxed_madd(a, b0, c30);
+    c31 = f32x4.relaxed_madd(a, b1, c31);
+    a = v128.load32_splat(ap, 16);
+    c40 = f32x4.relaxed_madd(a, b0, c40);
+    c41 = f32x4.relaxed_madd(a, b1, c41);
+    a = v128.load32_splat(ap, 20);
+    c50 = f32x4.relaxed_madd(a, b0, c50);
+    c51 = f32x4.relaxed_madd(a, b1, c51);
+  }
+  const al = f32x4.splat(alpha);
+  const ld = <usize>ldc << 2;
+  if (m == MR && n == NR) {
+    let bv0 = f32x4.splat(0), bv1 = f32x4.splat(0);
+    if (first && bias) {
+      bv0 = v128.load(bias);
+      bv1 = v128.load(bias, 16);
+    }
+    tileRow(Cp, c00, c01, al, first, bv0, bv1);
+    tileRow(Cp + ld, c10, c11, al, first, bv0, bv1);
+    tileRow(Cp + 2 * ld, c20, c21, al, first, bv0, bv1);
+    tileRow(Cp + 3 * ld, c30, c31, al, first, bv0, bv1);
+    tileRow(Cp + 4 * ld, c40, c41, al, first, bv0, bv1);
+    tileRow(Cp + 5 * ld, c50, c51, al, first, bv0, bv1);
+    return;
+  }
+  // an edge tile: only the m×n corner is written
+  for (let i = 0; i < m; i++) {
+    const v0 = i == 0 ? c00 : i == 1 ? c10 : i == 2 ? c20 : i == 3 ? c30 : i == 4 ? c40 : c50;
+    const v1 = i == 0 ? c01 : i == 1 ? c11 : i == 2 ? c21 : i == 3 ? c31 : i == 4 ? c41 : c51;
+    const row = Cp + <usize>i * ld;
+    for (let j = 0; j < n; j++) {
+      const lane = j < 4 ? lane4(v0, j) : lane4(v1, j - 4);
+      const o = row + (<usize>j << 2);
+      let v = alpha * lane;
+      if (first) {
+        if (bias) v += f32at(bias + (<usize>j << 2));
+      } else v += f32at(o);
+      store<f32>(o, v);
+    }
+  }
+}
+
+// C[i·ldc + j] (+)= alpha · Σ_k A(i,k)·B(k,j) (+ bias[j]) for i < M, j < N.
+// A(i,k) = A[i·ars + k·acs]; B(k,j) = B[k·brs + j·bcs]; bias (0 = none) only when not acc;
+// scratch: gemmScratchBytes() bytes. With K = 0 and acc = 0, C = bias (or 0).
+export function gemm(
+  M: i32, N: i32, K: i32, alpha: f32,
+  A: usize, ars: i32, acs: i32,
+  B: usize, brs: i32, bcs: i32,
+  C: usize, ldc: i32, bias: usize, acc: i32, scratch: usize,
+): void {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (acc) return;
+    for (let i = 0; i < M; i++) {
+      const row = C + ((<usize>i * <usize>ldc) << 2);
+      if (bias) memory.copy(row, bias, <usize>N << 2);
+      else memory.fill(row, 0, <usize>N << 2);
+    }
+    return;
+  }
+  const ap = scratch, bp = scratch + ((MC * KC) << 2);
+  for (let jc = 0; jc < N; jc += NC) {
+    const nc = min(NC, N - jc);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = min(KC, K - pc);
+      const first = pc == 0 && !acc;
+      packB(bp, B + ((<usize>pc * <usize>brs + <usize>jc * <usize>bcs) << 2), brs, bcs, kc, nc);
+      for (let ic = 0; ic < M; ic += MC) {
+        const mc = min(MC, M - ic);
+        packA(ap, A + ((<usize>ic * <usize>ars + <usize>pc * <usize>acs) << 2), ars, acs, mc, kc);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const bpj = bp + ((<usize>jr * <usize>kc) << 2);
+          const biasj = bias ? bias + ((<usize>(jc + jr)) << 2) : 0;
+          for (let ir = 0; ir < mc; ir += MR) {
+            micro(
+              kc, ap + ((<usize>ir * <usize>kc) << 2), bpj,
+              C + ((<usize>(ic + ir) * <usize>ldc + <usize>(jc + jr)) << 2), ldc,
+              min(MR, mc - ir), min(NR, nc - jr), alpha, first, biasj,
+            );
+          }
+        }
+      }
+    }
+  }
+}
