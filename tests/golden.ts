@@ -2,6 +2,47 @@
 // compare tensors with a relative-to-the-tensor tolerance.
 import { assert } from "@std/assert";
 import { Rng } from "../lib/model/rng.ts";
+import { Arena } from "../lib/kernels/arena.ts";
+import type { Backend } from "../lib/kernels/backend.ts";
+import { BlasKernels, openBlas } from "../lib/kernels/blas.ts";
+import { setArenaKernels } from "../lib/kernels/wasm.ts";
+
+/** Whether OpenBLAS loads here (the blas backend's tests run only then). */
+export const BLAS_AVAILABLE: boolean = (() => {
+  try {
+    openBlas();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** The float32 backends the golden tests run through: ts, wasm, and blas when it loads. */
+export const F32_BACKENDS: Backend[] = ["ts", "wasm", ...(BLAS_AVAILABLE ? ["blas" as const] : [])];
+
+/** The backend a golden check is running, and its arena (null for ts). */
+let current: { backend: Backend; arena: Arena | null } = { backend: "ts", arena: null };
+
+/** The backend of the golden check that is running (GPT models in tests take it). */
+export function testBackend(): Backend {
+  return current.backend;
+}
+
+/**
+ * Runs `fn` with `arr`/`zeros` allocating float32 arrays in a fresh arena whose exported
+ * kernels are the backend's (ts: plain arrays, so the TypeScript kernels run).
+ */
+export function withBackend<T>(backend: Backend, fn: () => T): T {
+  const arena = backend === "ts" ? null : new Arena();
+  if (arena !== null && backend === "blas") setArenaKernels(new BlasKernels(arena));
+  const saved = current;
+  current = { backend, arena };
+  try {
+    return fn();
+  } finally {
+    current = saved;
+  }
+}
 
 export type Tensor = { shape: number[]; data: number[] };
 export type Precision = "f64" | "f32";
@@ -38,12 +79,16 @@ export function goldenFiles(kind: string): Golden[] {
 
 /** A tensor's data in the requested precision (f32 = fround of the decimal). */
 export function arr(t: Tensor, p: Precision): Float32Array | Float64Array {
-  return p === "f64" ? Float64Array.from(t.data) : Float32Array.from(t.data);
+  if (p === "f64") return Float64Array.from(t.data);
+  const a = zeros(p, t.data.length);
+  a.set(t.data);
+  return a;
 }
 
 /** A zeroed array of `n` elements in the requested precision. */
 export function zeros(p: Precision, n: number): Float32Array | Float64Array {
-  return p === "f64" ? new Float64Array(n) : new Float32Array(n);
+  if (p === "f64") return new Float64Array(n);
+  return current.arena ? current.arena.alloc(n) : new Float32Array(n);
 }
 
 /** max |a - e| / max |e| (relative to the tensor's largest magnitude). */
@@ -145,17 +190,27 @@ export async function checkGolden(
   doc: Golden,
   run: (p: Precision) => Record<string, ArrayLike<number>>,
   hugeAt: (key: string, i: number, len: number) => boolean = () => false,
+  tolFor: (key: string, tol: number, out: Record<string, ArrayLike<number>>) => number = (
+    _k,
+    tol,
+  ) => tol,
 ): Promise<void> {
-  for (const p of ["f64", "f32"] as const) {
-    await t.step(`${doc.name} ${p === "f64" ? "float64" : "float32"}`, () => {
-      for (const [key, val] of Object.entries(run(p))) {
+  const runs: [Precision, Backend][] = [
+    ["f64", "ts"],
+    ...F32_BACKENDS.map((b): [Precision, Backend] => ["f32", b]),
+  ];
+  for (const [p, backend] of runs) {
+    const label = p === "f64" ? "float64" : `float32, ${backend}`;
+    await t.step(`${doc.name} ${label}`, () => {
+      const out = withBackend(backend, () => run(p));
+      for (const [key, val] of Object.entries(out)) {
         const dot = key.indexOf(".");
         const sec = key.slice(0, dot) as "outputs" | "grads", name = key.slice(dot + 1);
         const ref = doc.expected[p][sec][name];
         assert(ref !== undefined, `${doc.name}: no expected ${p} ${key}`);
         const exp = p === "f64" ? ref.data : Float32Array.from(ref.data);
         const normal = (i: number) => !hugeAt(key, i, val.length);
-        const tol = p === "f64" ? 1e-12 : f32Tol(doc, key);
+        const tol = p === "f64" ? 1e-12 : tolFor(key, f32Tol(doc, key), out);
         assertClose(val, exp, tol, `${key} (ordinary entries)`, normal);
         assertClose(val, exp, Math.max(tol, p === "f64" ? 1e-9 : HUGE_F32), `${key} (all)`);
       }

@@ -2,18 +2,22 @@ import { assert, assertEquals, assertThrows } from "@std/assert";
 import { Arena } from "../lib/kernels/arena.ts";
 import { GPT, type StackStats } from "../lib/model/gpt.ts";
 import { BLOCK_PARAMS } from "../lib/model/params.ts";
+import { Rng } from "../lib/model/rng.ts";
 import { layerNormBackward, layerNormForward } from "../lib/kernels/layernorm.ts";
 import {
   arr,
   assertClose,
   checkGolden,
   dot,
+  F32_BACKENDS,
   f32Tol,
   type Golden,
   goldenFiles,
   numericGrad,
   type Precision,
   randn,
+  testBackend,
+  withBackend,
   zeros,
 } from "./golden.ts";
 
@@ -30,6 +34,7 @@ function runBlock(doc: Golden, p: Precision) {
     eps,
     finalNorm: false,
     dtype: dtypeOf(p),
+    backend: p === "f64" ? "ts" : testBackend(),
   });
   for (const name of BLOCK_PARAMS) model.param(`blocks.0.${name}`).set(arr(doc.inputs[name], p));
   const R = arr(doc.inputs.R, p);
@@ -50,8 +55,28 @@ function runBlock(doc: Golden, p: Precision) {
   return out;
 }
 
+/**
+ * The float32 tolerance of the scalar loss Σ y·R. It is a sum of B·T·C products, so its error
+ * follows from the outputs' elementwise bound: |Δloss| ≤ tol(y)·max|y|·Σ|R|. A float32 result
+ * whose y is within tol(y) of torch's (any accumulation order, fused or not) meets it; torch's
+ * own loss happens to sit closer, which made tol(loss) from f32_vs_f64 alone too tight for
+ * any other valid float32 order of summation.
+ */
+function lossTol(doc: Golden) {
+  return (key: string, tol: number) => {
+    if (key !== "outputs.loss") return tol;
+    const y = doc.expected.f32.outputs.y.data, R = doc.inputs.R.data;
+    const loss = Math.abs(doc.expected.f32.outputs.loss.data[0]);
+    const maxY = y.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const sumR = R.reduce((s, v) => s + Math.abs(v), 0);
+    return Math.max(tol, (f32Tol(doc, "outputs.y") * maxY * sumR) / loss);
+  };
+}
+
 Deno.test("GPT block (1-layer stack, no final norm) matches the golden blocks", async (t) => {
-  for (const doc of goldenFiles("block")) await checkGolden(t, doc, (p) => runBlock(doc, p));
+  for (const doc of goldenFiles("block")) {
+    await checkGolden(t, doc, (p) => runBlock(doc, p), undefined, lossTol(doc));
+  }
 });
 
 function stackModel(doc: Golden, p: Precision, from = 0) {
@@ -64,6 +89,7 @@ function stackModel(doc: Golden, p: Precision, from = 0) {
     eps,
     finalNorm: final_ln,
     dtype: dtypeOf(p),
+    backend: p === "f64" ? "ts" : testBackend(),
   });
   for (let l = from; l < L; l++) {
     for (const name of BLOCK_PARAMS) {
@@ -144,16 +170,19 @@ function assertStats(got: StackStats, exp: StackStats, tol: number, label: strin
 
 Deno.test("GPT stack matches the golden stacks, with layerStats", async (t) => {
   for (const doc of goldenFiles("stack")) {
-    await checkGolden(t, doc, (p) => runStack(doc, p).out);
+    await checkGolden(t, doc, (p) => runStack(doc, p).out, undefined, lossTol(doc));
     await t.step(`${doc.name} layerStats float64`, () => {
       const e = doc.expected.f64;
       assertStats(runStack(doc, "f64").stats, e as unknown as StackStats, 1e-10, "f64");
     });
-    await t.step(`${doc.name} layerStats float32`, () => {
-      const worst = Math.max(...Object.keys(doc.f32_vs_f64).map((k) => f32Tol(doc, k)));
-      const e = doc.expected.f32;
-      assertStats(runStack(doc, "f32").stats, e as unknown as StackStats, worst, "f32");
-    });
+    for (const backend of F32_BACKENDS) {
+      await t.step(`${doc.name} layerStats float32, ${backend}`, () => {
+        const worst = Math.max(...Object.keys(doc.f32_vs_f64).map((k) => f32Tol(doc, k)));
+        const e = doc.expected.f32;
+        const got = withBackend(backend, () => runStack(doc, "f32").stats);
+        assertStats(got, e as unknown as StackStats, worst, `f32 ${backend}`);
+      });
+    }
   }
 });
 
@@ -176,6 +205,51 @@ Deno.test("2-layer stack gradients equal finite differences: both placements, bo
         // every parameter of a small stack: exhaustive
         assertClose(model.grads, numericGrad(loss, P, 1e-6), 1e-6, "dparams");
         assertClose(dx, numericGrad(loss, x, 1e-6), 1e-7, "dx");
+      });
+    }
+  }
+});
+
+Deno.test("2-layer float32 stack gradients equal finite differences on every backend", async (t) => {
+  // float32 forward passes make finite differences noisy (ε·|L|/h), so a larger step and a
+  // tolerance of 1% of the gradient's scale: a wrong gradient is off by far more than that
+  const B = 2, T = 4, C = 16;
+  for (const backend of F32_BACKENDS) {
+    for (const placement of ["pre", "post"] as const) {
+      await t.step(`${backend}, ${placement}-LN`, () => {
+        const model = new GPT({ nLayer: 2, nHead: 2, nEmbd: C, placement, backend });
+        model.init({ scheme: "xavier", seed: 3 });
+        const bump = randn(model.params.length, 4, 0.05);
+        for (let i = 0; i < model.params.length; i++) model.params[i] += bump[i];
+        const x = Float32Array.from(randn(B * T * C, 5)),
+          R = Float32Array.from(randn(B * T * C, 6));
+        const loss = () => dot(model.forward(x, B, T), R);
+        loss();
+        model.zeroGrad();
+        const dx = model.backward(R).slice();
+        const grads = model.grads.slice();
+        const h = 3e-3;
+        const fd = (v: Float32Array, i: number) => {
+          const keep = v[i];
+          v[i] = keep + h;
+          const up = loss();
+          v[i] = keep - h;
+          const down = loss();
+          v[i] = keep;
+          return (up - down) / (2 * h);
+        };
+        const pick = new Rng(7);
+        const check = (name: string, v: Float32Array, g: ArrayLike<number>, n: number) => {
+          let scale = 0;
+          for (let i = 0; i < g.length; i++) scale = Math.max(scale, Math.abs(g[i]));
+          for (let s = 0; s < n; s++) {
+            const i = pick.int(v.length);
+            const err = Math.abs(fd(v, i) - g[i]);
+            assert(err <= 1e-2 * scale, `${name}[${i}]: ${g[i]} vs finite difference, off ${err}`);
+          }
+        };
+        check("params", model.params as Float32Array, grads, 60);
+        check("x", x, dx, 20);
       });
     }
   }

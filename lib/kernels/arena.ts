@@ -97,6 +97,10 @@ export interface KernelExports {
     scale: number,
     acc: number,
   ): void;
+  /** writes the kernels' constant table into the header (every instance, same bytes) */
+  init(): void;
+  /** bytes at the start of the memory the kernels use */
+  reservedBytes(): number;
   /** bytes of scratch `gemm` needs */
   gemmScratchBytes(): number;
   /** C (+)= alpha·A@B (+ bias), any strides */
@@ -122,8 +126,11 @@ export interface KernelExports {
 const PAGE = 65536;
 /** wasm32 memories hold at most 65536 pages of 64 KiB: 4 GiB. */
 const MAX_PAGES = 65536;
-/** The first bytes hold the allocator's state; pointer 0 stays free to mean "none". */
-const HEADER = 256;
+/**
+ * The first bytes hold the allocator's state (bytes 0–7) and the kernels' constant table
+ * (from byte 64, `reservedBytes()` long); pointer 0 stays free to mean "none".
+ */
+const HEADER = 512;
 
 let compiled: WebAssembly.Module | null = null;
 
@@ -190,6 +197,10 @@ export class Arena {
     Atomics.compareExchange(this.#head, 0, 0, HEADER); // a new memory: start past the header
     const instance = new WebAssembly.Instance(kernelModule(), { env: { memory: this.memory } });
     this.exports = instance.exports as unknown as KernelExports;
+    if (this.exports.reservedBytes() > HEADER) {
+      throw new Error("kernel constants overlap the arena");
+    }
+    this.exports.init();
     this.#register();
   }
 

@@ -29,7 +29,7 @@ export {
   type Kernels,
   tsKernels,
 } from "./backend.ts";
-export { type F32, WasmKernels } from "./wasm.ts";
+export { type F32, setArenaKernels, WasmKernels, wasmKernelsOf } from "./wasm.ts";
 export {
   BLAS_SEARCH_PATHS,
   BLAS_SYMBOLS,

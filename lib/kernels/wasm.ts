@@ -346,6 +346,23 @@ function ptr(a: F32 | null): number {
 const defaults = new WeakMap<Arena, WasmKernels>();
 
 /**
+ * Makes `kernels` (e.g. a `BlasKernels` on the same arena) what the exported kernels use for
+ * arrays of its arena in this thread; by default they use a plain `WasmKernels`.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { Arena } from "./arena.ts";
+ * const arena = new Arena(), k = new WasmKernels(arena);
+ * setArenaKernels(k);
+ * assert(wasmKernelsOf(arena.alloc(1)) === k);
+ * ```
+ */
+export function setArenaKernels(kernels: WasmKernels): void {
+  defaults.set(kernels.arena, kernels);
+}
+
+/**
  * This thread's `WasmKernels` for the arena that holds every given array, when each is a
  * `Float32Array` in one arena (nulls are skipped); otherwise `null` (run the TypeScript kernel).
  *

@@ -25,30 +25,68 @@
   return v128.shuffle<f32>(v, v, 2, 3, 0, 1);
 }
 
+// Vector constants live in a table in the arena's header (bytes 64–511), written by `init`
+// when an instance starts. Written inline, V8 would rebuild each v128 constant on every loop
+// iteration (the optimizer folds constants held in locals back into their uses), which made
+// exp-heavy loops 3× slower.
+const CT: usize = 64;
+const C_HI = 0, C_LO = 1, C_LOG2E = 2, C_LN2HI = 3, C_LN2LO = 4;
+const C_P0 = 5, C_P1 = 6, C_P2 = 7, C_P3 = 8, C_P4 = 9, C_P5 = 10;
+const C_ONE = 11, C_BIAS = 12, C_GK = 13, C_GA = 14, C_GA3 = 15, C_INF = 16;
+const C_COUNT = 17;
+
+// @ts-ignore: decorator
+@inline function K(i: i32): v128 {
+  return v128.load(CT + (<usize>i << 4));
+}
+
+/** Writes the constant table (idempotent: every instance writes the same bytes). */
+export function init(): void {
+  setK(C_HI, 88.3762626647949);
+  setK(C_LO, -87.3365447505531);
+  setK(C_LOG2E, 1.44269504088896341);
+  setK(C_LN2HI, 0.693359375);
+  setK(C_LN2LO, -2.12194440e-4);
+  setK(C_P0, 1.9875691500e-4);
+  setK(C_P1, 1.3981999507e-3);
+  setK(C_P2, 8.3334519073e-3);
+  setK(C_P3, 4.1665795894e-2);
+  setK(C_P4, 1.6666665459e-1);
+  setK(C_P5, 5.0000001201e-1);
+  setK(C_ONE, 1);
+  v128.store(CT + (<usize>C_BIAS << 4), i32x4.splat(127));
+  setK(C_GK, GK);
+  setK(C_GA, GA);
+  setK(C_GA3, 3 * GA);
+  setK(C_INF, Infinity);
+}
+
+function setK(i: i32, v: f32): void {
+  v128.store(CT + (<usize>i << 4), f32x4.splat(v));
+}
+
+/** Bytes from the start of the arena that the kernels use (the constant table's end). */
+export function reservedBytes(): i32 {
+  return <i32>CT + (C_COUNT << 4);
+}
+
 // e^x lane-wise (Cephes expf: |error| ≲ 2 ulp); NaN stays NaN, large x saturates.
 // @ts-ignore: decorator
 @inline function exp4(x0: v128): v128 {
-  const x = f32x4.max(f32x4.min(x0, f32x4.splat(88.3762626647949)), f32x4.splat(-87.3365447505531));
-  const fx = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
-  let r = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(0.693359375)));
-  r = f32x4.sub(r, f32x4.mul(fx, f32x4.splat(-2.12194440e-4)));
-  let p = f32x4.splat(1.9875691500e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
-  p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
-  const n = i32x4.trunc_sat_f32x4_s(fx);
-  const pow2 = i32x4.shl(i32x4.add(n, i32x4.splat(127)), 23);
+  const x = f32x4.pmax(f32x4.pmin(x0, K(C_HI)), K(C_LO)); // one instruction each; NaN stays
+  const fx = f32x4.nearest(f32x4.mul(x, K(C_LOG2E)));
+  let r = f32x4.sub(x, f32x4.mul(fx, K(C_LN2HI)));
+  r = f32x4.sub(r, f32x4.mul(fx, K(C_LN2LO)));
+  let p = K(C_P0);
+  p = f32x4.add(f32x4.mul(p, r), K(C_P1));
+  p = f32x4.add(f32x4.mul(p, r), K(C_P2));
+  p = f32x4.add(f32x4.mul(p, r), K(C_P3));
+  p = f32x4.add(f32x4.mul(p, r), K(C_P4));
+  p = f32x4.add(f32x4.mul(p, r), K(C_P5));
+  p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), K(C_ONE));
+  const n = i32x4.relaxed_trunc_f32x4_s(fx); // fx is a whole number in [−126, 127]
+  const pow2 = i32x4.shl(i32x4.add(n, K(C_BIAS)), 23);
   return f32x4.mul(p, pow2);
-}
-
-// tanh lane-wise as 1 − 2/(e^{2u} + 1): absolute error ~1 ulp of 1
-// @ts-ignore: decorator
-@inline function tanh4(u: v128): v128 {
-  const e = exp4(f32x4.add(u, u));
-  return f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(e, f32x4.splat(1))));
 }
 
 function expScalar(x: f32): f32 {
@@ -441,48 +479,69 @@ export function rmsNormBackward(
 const GK: f32 = 0.7978845608028654; // √(2/π)
 const GA: f32 = 0.044715;
 
+// GELU through the logistic function: with u = √(2/π)(x + 0.044715x³),
+// 0.5·x·(1 + tanh u) = x·σ(2u) = x / (1 + e^{−2u}) — the same function, one exp and one divide,
+// and no cancellation in 1 + tanh u for negative u.
+// @ts-ignore: decorator
+@inline function sigmoid2u(x: v128): v128 {
+  const u = f32x4.mul(K(C_GK), f32x4.add(x, f32x4.mul(K(C_GA), f32x4.mul(x, f32x4.mul(x, x)))));
+  const m2u = f32x4.sub(f32x4.splat(0), f32x4.add(u, u));
+  // past exp's range e^{−2u} is +∞ (not exp's saturated maximum), so σ is exactly 0
+  const e = v128.bitselect(K(C_INF), exp4(m2u), f32x4.gt(m2u, K(C_HI)));
+  return f32x4.div(K(C_ONE), f32x4.add(K(C_ONE), e));
+}
+
+// gelu'(x) = σ + 2x·σ(1 − σ)·√(2/π)(1 + 3·0.044715x²) with σ = σ(2u)
+// @ts-ignore: decorator
+@inline function geluGrad(x: v128): v128 {
+  const sg = sigmoid2u(x);
+  const du = f32x4.mul(K(C_GK), f32x4.add(K(C_ONE), f32x4.mul(K(C_GA3), f32x4.mul(x, x))));
+  const d = f32x4.mul(f32x4.mul(f32x4.add(x, x), f32x4.mul(sg, f32x4.sub(K(C_ONE), sg))), du);
+  return f32x4.add(sg, d);
+}
+
+function geluScalar(x: f32): f32 {
+  const v = f32x4.splat(x);
+  return f32x4.extract_lane(f32x4.mul(v, sigmoid2u(v)), 0);
+}
+
+function geluGradScalar(x: f32): f32 {
+  return f32x4.extract_lane(geluGrad(f32x4.splat(x)), 0);
+}
+
 // out, inp [n]
 export function geluForward(out: usize, inp: usize, n: i32): void {
-  const k = f32x4.splat(GK), a = f32x4.splat(GA), half = f32x4.splat(0.5), one = f32x4.splat(1);
   let i = 0;
-  for (; i + 4 <= n; i += 4) {
+  for (; i + 8 <= n; i += 8) {
+    // two vectors per step: independent chains the CPU can overlap
     const o = <usize>i << 2;
-    const x = v128.load(inp + o);
-    const u = f32x4.mul(k, f32x4.add(x, f32x4.mul(a, f32x4.mul(x, f32x4.mul(x, x)))));
-    v128.store(out + o, f32x4.mul(f32x4.mul(half, x), f32x4.add(one, tanh4(u))));
+    const x = v128.load(inp + o), y = v128.load(inp + o, 16);
+    const sx = sigmoid2u(x), sy = sigmoid2u(y);
+    v128.store(out + o, f32x4.mul(x, sx));
+    v128.store(out + o, f32x4.mul(y, sy), 16);
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const x = f32at(inp + o);
-    const u = GK * (x + GA * x * x * x);
-    const t = f32x4.extract_lane(tanh4(f32x4.splat(u)), 0);
-    store<f32>(out + o, <f32>0.5 * x * (1 + t));
+    store<f32>(out + o, geluScalar(f32at(inp + o)));
   }
 }
 
 // dinp [n] += dout · gelu'(inp)
 export function geluBackward(dinp: usize, inp: usize, dout: usize, n: i32): void {
-  const k = f32x4.splat(GK), a = f32x4.splat(GA), a3 = f32x4.splat(3 * GA);
-  const half = f32x4.splat(0.5), one = f32x4.splat(1);
   let i = 0;
-  for (; i + 4 <= n; i += 4) {
+  for (; i + 8 <= n; i += 8) {
     const o = <usize>i << 2;
-    const x = v128.load(inp + o);
-    const x2 = f32x4.mul(x, x);
-    const t = tanh4(f32x4.mul(k, f32x4.add(x, f32x4.mul(a, f32x4.mul(x, x2)))));
-    const sech2 = f32x4.sub(one, f32x4.mul(t, t));
-    const local = f32x4.add(
-      f32x4.mul(half, f32x4.add(one, t)),
-      f32x4.mul(f32x4.mul(f32x4.mul(half, x), sech2), f32x4.mul(k, f32x4.add(one, f32x4.mul(a3, x2)))),
+    const gx = geluGrad(v128.load(inp + o)), gy = geluGrad(v128.load(inp + o, 16));
+    v128.store(dinp + o, f32x4.add(v128.load(dinp + o), f32x4.mul(gx, v128.load(dout + o))));
+    v128.store(
+      dinp + o,
+      f32x4.add(v128.load(dinp + o, 16), f32x4.mul(gy, v128.load(dout + o, 16))),
+      16,
     );
-    v128.store(dinp + o, f32x4.add(v128.load(dinp + o), f32x4.mul(local, v128.load(dout + o))));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    const x = f32at(inp + o);
-    const t = f32x4.extract_lane(tanh4(f32x4.splat(GK * (x + GA * x * x * x))), 0);
-    const local: f32 = <f32>0.5 * (1 + t) + <f32>0.5 * x * (1 - t * t) * GK * (1 + 3 * GA * x * x);
-    store<f32>(dinp + o, f32at(dinp + o) + local * f32at(dout + o));
+    store<f32>(dinp + o, f32at(dinp + o) + geluGradScalar(f32at(inp + o)) * f32at(dout + o));
   }
 }
 

@@ -1,0 +1,166 @@
+// The WebAssembly kernels against the TypeScript reference on awkward shapes and rows: the
+// norm statistics must stay exact on adversarial rows, and every shape's tails must agree.
+import { assert, assertEquals, assertThrows } from "@std/assert";
+import fc from "fast-check";
+import { Arena } from "../lib/kernels/arena.ts";
+import { WasmKernels, wasmKernelsOf } from "../lib/kernels/wasm.ts";
+import { layerNormForward, layerNormForwardTs } from "../lib/kernels/layernorm.ts";
+import { rmsNormForwardTs } from "../lib/kernels/rmsnorm.ts";
+import { matmulBackwardTs, matmulForwardTs } from "../lib/kernels/matmul.ts";
+import { softmaxBackwardTs, softmaxForwardTs } from "../lib/kernels/softmax.ts";
+import { assertClose, randn } from "./golden.ts";
+
+const arena = new Arena();
+const k = new WasmKernels(arena);
+const f32 = (x: ArrayLike<number>) => {
+  const a = arena.alloc(x.length);
+  a.set(x);
+  return a;
+};
+
+/** LayerNorm by wasm (in the arena) and by the float64 reference. */
+function bothLN(x: Float64Array, N: number, C: number, eps = 1e-5) {
+  const y = arena.alloc(N * C), mean = arena.alloc(N), rstd = arena.alloc(N);
+  k.layerNormForward(y, mean, rstd, f32(x), null, null, N, C, eps);
+  const ry = new Float64Array(N * C), rm = new Float64Array(N), rr = new Float64Array(N);
+  layerNormForwardTs(ry, rm, rr, Float64Array.from(f32(x)), null, null, N, C, eps);
+  return { y, mean, rstd, ry, rm, rr };
+}
+
+Deno.test("wasm LayerNorm: constant, huge-offset, tiny-variance and overflowing rows", () => {
+  const C = 768, eps = 1e-5;
+  const x = new Float64Array(5 * C);
+  x.fill(0.75, 0, C); // constant: rstd = 1/√eps, y = 0
+  for (let c = 0; c < C; c++) x[C + c] = 1e4 + (c % 2 ? 0.1 : -0.1); // offset 1e4, std 0.1
+  for (let c = 0; c < C; c++) x[2 * C + c] = 1 + (c % 2 ? 1e-3 : -1e-3); // std 1e-3
+  for (let c = 0; c < C; c++) x[3 * C + c] = c % 2 ? 3e38 : -3e38; // float32 sums overflow
+  for (let c = 0; c < C; c++) x[4 * C + c] = c === 5 ? 1e6 : 0; // one outlier
+  const { y, mean, rstd, rr, ry } = bothLN(x, 5, C, eps);
+  assertEquals(rstd[0], Math.fround(1 / Math.sqrt(eps)));
+  for (let c = 0; c < C; c++) assertEquals(y[c], 0);
+  for (let n = 1; n < 5; n++) {
+    const rel = Math.abs(rstd[n] - rr[n]) / rr[n];
+    assert(rel < 4e-7, `row ${n}: rstd ${rstd[n]} vs ${rr[n]} (rel ${rel})`);
+  }
+  assert(Math.abs(mean[1] - 1e4) < 1e-3);
+  assertEquals(mean[3], 0);
+  for (let i = C; i < 5 * C; i++) {
+    assert(Math.abs(y[i] - ry[i]) <= 1e-5 * Math.max(1, Math.abs(ry[i])), `element ${i}`);
+  }
+});
+
+Deno.test("property: wasm LayerNorm gives mean 0, variance 1, and agrees with the reference", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 40 }),
+      fc.integer({ min: 1, max: 3 }),
+      fc.double({ min: -1e4, max: 1e4, noNaN: true }),
+      fc.double({ min: 1e-2, max: 1e3, noNaN: true }),
+      fc.integer(),
+      (C, N, shift, scale, seed) => {
+        const x = randn(N * C, seed, scale, shift);
+        const { y, ry } = bothLN(x, N, C, 1e-12);
+        for (let n = 0; n < N; n++) {
+          let m = 0, v = 0;
+          for (let c = 0; c < C; c++) m += y[n * C + c] / C;
+          for (let c = 0; c < C; c++) v += (y[n * C + c] - m) ** 2 / C;
+          if (C > 1 && (Math.abs(m) > 1e-5 || Math.abs(v - 1) > 1e-5)) return false;
+        }
+        return ry.every((r, i) => Math.abs(y[i] - r) <= 1e-5 * Math.max(1, Math.abs(r)));
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+Deno.test("wasm RMSNorm agrees with the reference on every tail length", () => {
+  for (const C of [1, 3, 4, 7, 8, 9, 64, 770]) {
+    const N = 3, x = randn(N * C, C, 2, 0.5);
+    const y = arena.alloc(N * C), r = arena.alloc(N);
+    k.rmsNormForward(y, r, f32(x), null, N, C, 1e-5);
+    const ry = new Float64Array(N * C), rr = new Float64Array(N);
+    rmsNormForwardTs(ry, rr, Float64Array.from(f32(x)), null, N, C, 1e-5);
+    assertClose(y, ry, 4e-7, `rms C=${C}`);
+  }
+});
+
+Deno.test("wasm matmul forward/backward agree with the reference on ragged shapes", () => {
+  for (const [N, Cin, Cout] of [[1, 1, 1], [5, 7, 9], [9, 300, 17], [70, 257, 513], [4, 8, 8]]) {
+    const x = randn(N * Cin, 1),
+      w = randn(Cin * Cout, 2),
+      b = randn(Cout, 3),
+      g = randn(N * Cout, 4);
+    const X = f32(x), W = f32(w), Bv = f32(b), G = f32(g);
+    const out = arena.alloc(N * Cout);
+    k.matmulForward(out, X, W, Bv, N, Cin, Cout);
+    const ref = new Float64Array(N * Cout);
+    const [x64, w64, b64, g64] = [X, W, Bv, G].map((a) => Float64Array.from(a));
+    matmulForwardTs(ref, x64, w64, b64, N, Cin, Cout);
+    const tol = 2e-6 * Math.sqrt(Cin);
+    assertClose(out, ref, tol, `forward ${N}x${Cin}x${Cout}`);
+    // accumulation: start from nonzero gradients
+    const dx = f32(randn(N * Cin, 5)), dw = f32(randn(Cin * Cout, 6)), db = f32(randn(Cout, 7));
+    const rdx = Float64Array.from(dx), rdw = Float64Array.from(dw), rdb = Float64Array.from(db);
+    k.matmulBackward(dx, dw, db, G, X, W, N, Cin, Cout);
+    matmulBackwardTs(rdx, rdw, rdb, g64, x64, w64, N, Cin, Cout);
+    assertClose(dx, rdx, 2e-6 * Math.sqrt(Cout), "dinp");
+    assertClose(dw, rdw, 2e-6 * Math.sqrt(N), "dweight");
+    assertClose(db, rdb, 2e-6 * Math.sqrt(N), "dbias");
+  }
+});
+
+Deno.test("wasm softmax: masked tails are exactly 0, rows sum to 1, backward agrees", () => {
+  for (const [N, C, len] of [[3, 5, 5], [4, 9, 6], [2, 33, 1], [1, 64, 64]]) {
+    const x = f32(randn(N * C, C, 4)), y = arena.alloc(N * C);
+    k.softmaxForward(y, x, N, C, len);
+    const ry = new Float64Array(N * C);
+    softmaxForwardTs(ry, Float64Array.from(x), N, C, len);
+    assertClose(y, ry, 1e-6, `softmax ${N}x${C}/${len}`);
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let c = 0; c < C; c++) {
+        if (c >= len) assertEquals(y[n * C + c], 0);
+        s += y[n * C + c];
+      }
+      assert(Math.abs(s - 1) < 1e-6);
+    }
+    const g = f32(randn(N * C, 3)), d = f32(randn(N * C, 8));
+    const rd = Float64Array.from(d);
+    k.softmaxBackward(d, g, y, N, C, len);
+    softmaxBackwardTs(rd, Float64Array.from(g), ry, N, C, len);
+    assertClose(d, rd, 1e-6, "softmax backward");
+  }
+});
+
+Deno.test("wasm GELU and exp keep NaN, saturate at ±large, and agree near 0", () => {
+  const x = f32([NaN, -1e30, -20, -1e-30, 0, 1e-30, 20, 1e30, Infinity, -Infinity]);
+  const y = arena.alloc(x.length);
+  k.geluForward(y, x, x.length);
+  assert(Number.isNaN(y[0]));
+  assertEquals(y.slice(1, 8), Float32Array.of(-0, -0, -1e-30 / 2, 0, 1e-30 / 2, 20, 1e30));
+  assertEquals(y[8], Infinity);
+  assert(y[9] === 0 || Number.isNaN(y[9])); // −∞·σ(−∞): 0 or NaN, as torch's −∞·0
+});
+
+Deno.test("exported kernels run in wasm only when every array is in one arena", () => {
+  const other = new Arena();
+  assert(wasmKernelsOf(arena.alloc(2), arena.alloc(2)) !== null);
+  assertEquals(wasmKernelsOf(arena.alloc(2), other.alloc(2)), null);
+  assertEquals(wasmKernelsOf(arena.alloc(2), new Float32Array(2)), null);
+  assertEquals(wasmKernelsOf(new Float64Array(2)), null);
+  // mixed arrays take the TypeScript path and still compute LayerNorm
+  const y = new Float32Array(4), m = arena.alloc(1), r = arena.alloc(1);
+  layerNormForward(y, m, r, f32([1, 2, 3, 4]), null, null, 1, 4);
+  assert(Math.abs(y[3] - 1.3416) < 1e-4);
+});
+
+Deno.test("the arena grows on demand and says clearly when 4 GiB would not hold it", () => {
+  const a = new Arena({ bytes: 0 });
+  const before = a.memory.buffer.byteLength;
+  const big = a.alloc(1 << 20); // 4 MiB: grows
+  assert(a.memory.buffer.byteLength > before && big.length === 1 << 20);
+  assertEquals(Arena.of(big), a);
+  assertThrows(() => a.allocBytes(2 ** 32), RangeError, "4096 MiB");
+  assertThrows(() => a.allocBytes(-1), RangeError);
+  assertThrows(() => new Arena({ bytes: 2 ** 33 }), RangeError, "4 GiB");
+});
