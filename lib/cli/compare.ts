@@ -10,6 +10,7 @@ import { type CompareResult, compareRuns } from "../model/compare.ts";
 import { BLOCK_PARAMS, type BlockParam } from "../model/params.ts";
 import { readTokens } from "../pipeline/pipeline.ts";
 import { choiceFlag, intFlag, numFlag, optIntFlag, refuseUnknown, seedFlag } from "./args.ts";
+import { BACKEND_HELP, backendOptions } from "./stream.ts";
 import { compareSvg } from "./svg.ts";
 
 /** `compare --help`. */
@@ -38,6 +39,8 @@ Model and data:
   --vocab V                   classes of the xent head (default: 256)
   --stdin                     take the B·T input tokens from stdin (npy, NDJSON or raw
                               with --dim) instead of N(0,1) draws; needs --allow-read
+Work:
+${BACKEND_HELP}
 Output:
   --param W_fc|…|all          matrix to report (default: W_fc; all = every block parameter)
   --json                      one JSON document instead of the tables
@@ -142,6 +145,8 @@ export async function compare(args: string[]): Promise<number> {
       "seed",
       "eps",
       "svg",
+      "backend",
+      "blas-lib",
     ],
     boolean: ["help", "json", "stdin"],
     alias: { h: "help" },
@@ -206,6 +211,7 @@ export async function compare(args: string[]): Promise<number> {
     seed: seedFlag(f),
     eps: numFlag(f, "eps", 1e-5),
     input,
+    ...backendOptions(f),
     onProgress: show
       ? (d, t) => Deno.stderr.writeSync(enc.encode(`\r${d}/${t} stack runs${d === t ? "\n" : ""}`))
       : undefined,

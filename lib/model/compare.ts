@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Backend } from "../kernels/backend.ts";
 import { GPT } from "./gpt.ts";
 import { BLOCK_PARAMS, type BlockParam } from "./params.ts";
 import type { Placement } from "./config.ts";
@@ -41,6 +42,10 @@ export interface CompareOptions {
   input?: Float32Array;
   /** LayerNorm epsilon (default 1e-5) */
   eps?: number;
+  /** kernels (default `wasm`; `blas` needs `--allow-ffi`, `ts` is the TypeScript reference) */
+  backend?: Backend;
+  /** OpenBLAS path for `blas` */
+  blasLib?: string;
   /** called after each stack run */
   onProgress?: (done: number, total: number) => void;
 }
@@ -100,7 +105,7 @@ export interface DepthRatio {
 /** Everything `compareRuns` measured. */
 export interface CompareResult {
   /** the settings used */
-  config: Required<Omit<CompareOptions, "input" | "onProgress">> & { input: string };
+  config: Required<Omit<CompareOptions, "input" | "onProgress" | "blasLib">> & { input: string };
   /** one entry per depth × init × mask × placement × param */
   runs: CompareRun[];
   /** per init × mask × placement × param */
@@ -158,7 +163,29 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
   let done = 0;
   const runs: CompareRun[] = [];
   const x = new Float32Array(B * T * C), dy = new Float32Array(B * T * C);
+  // one model per depth, mask and placement, re-initialised for every init and seed: a GPT-2
+  // sized stack's buffers are hundreds of MB, and touching fresh memory costs more than a run
+  const models = new Map<string, GPT>();
+  const modelFor = (L: number, causal: boolean, placement: Placement) => {
+    const key = `${causal}/${placement}`;
+    let m = models.get(key);
+    if (m === undefined) {
+      m = new GPT({
+        nLayer: L,
+        nHead: heads,
+        nEmbd: C,
+        placement,
+        causal,
+        eps,
+        backend: o.backend ?? "wasm",
+        ...(o.blasLib === undefined ? {} : { blasLib: o.blasLib }),
+      });
+      models.set(key, m);
+    }
+    return m;
+  };
   for (const L of layers) {
+    models.clear(); // a new depth: let the last depth's models go
     for (const init of inits) {
       for (const causal of masks) {
         const samples = new Map<string, number[][]>();
@@ -167,8 +194,14 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
           if (o.input) x.set(o.input.subarray(0, B * T * C));
           else new Rng(seed ^ 0x1f2e3d).fillNormal(x);
           for (const placement of ["pre", "post"] as const) {
-            const model = new GPT({ nLayer: L, nHead: heads, nEmbd: C, placement, causal, eps });
-            model.init({ scheme: init, seed });
+            const model = modelFor(L, causal, placement);
+            if (placement === "pre") model.init({ scheme: init, seed });
+            else {
+              // the same draw as pre-LN's: the blocks lead both layouts, drawn in the same order
+              // (pre-LN only adds ln_f after them), so copying is drawing again, at no cost
+              const pre = modelFor(L, causal, "pre").params;
+              model.params.set(pre.subarray(0, model.params.length));
+            }
             const loss: Loss = lossName === "xent"
               ? new XentLoss({ vocab, nEmbd: C, seed })
               : lossName === "probe"
@@ -243,6 +276,7 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
       seed: seed0,
       eps,
       input: o.input ? "stdin" : "N(0,1)",
+      backend: o.backend ?? "wasm",
     },
     runs,
     depth,
