@@ -1,11 +1,54 @@
-// One GPT-2 block, one thread: forward and forward+backward, for the nanoGPT
-// "baby" config and a GPT-2 (124M) block. tokens/s = B·T / time. The baseline
-// in each group is the block's four matmuls alone (the same FLOPs the dense
-// layers need), so the ratios show what attention, LN, GELU and the residual
-// plumbing cost on top.
+// One GPT-2 block, one thread, forward and forward+backward, on every backend, for the nanoGPT
+// "baby" block and a GPT-2 (124M) block. tokens/s = B·T / time. The baseline of each group is
+// PyTorch running the same block on one thread in this same run (bench/torch_block.py, started
+// once per block; each iteration is one line over a pipe), so the ratios are lnstream/PyTorch
+// time: goal ≤ 2.5 for wasm (≥ 0.4× PyTorch's speed) and ≤ 1.1 for blas (≥ 0.9×).
+// Without PyTorch (python3 with torch: Debian's python3-torch; PYTHON=… to choose the
+// interpreter) the wasm backend is the baseline.
 import { GPT } from "../lib/model/gpt.ts";
-import { matmulForward } from "../lib/kernels/matmul.ts";
 import { Rng } from "../lib/model/rng.ts";
+import type { Backend } from "../lib/kernels/backend.ts";
+import { BLAS_AVAILABLE } from "../tests/golden.ts";
+
+const python = Deno.env.get("PYTHON") ?? "/usr/bin/python3";
+const script = decodeURIComponent(new URL("./torch_block.py", import.meta.url).pathname);
+
+/** A running PyTorch block: `step(backward)` runs one pass and waits for it. */
+async function torchBlock(B: number, T: number, C: number, H: number) {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(python, {
+      args: [script, JSON.stringify({ B, T, C, H })],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+  } catch {
+    return null;
+  }
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const writer = child.stdin.getWriter();
+  const enc = new TextEncoder();
+  let buf = "";
+  const readLine = async () => {
+    while (!buf.includes("\n")) {
+      const { value, done } = await lines.read();
+      if (done) return null;
+      buf += value;
+    }
+    const i = buf.indexOf("\n"), line = buf.slice(0, i);
+    buf = buf.slice(i + 1);
+    return line;
+  };
+  if ((await readLine()) !== "ready") return null; // no torch here
+  addEventListener("unload", () => child.kill());
+  return async (backward: boolean) => {
+    await writer.write(enc.encode(backward ? "fwdbwd\n" : "fwd\n"));
+    await readLine();
+  };
+}
+
+const backends: Backend[] = ["wasm", ...(BLAS_AVAILABLE ? ["blas" as const] : [])];
 
 for (
   const [label, B, T, C, NH] of [
@@ -13,38 +56,45 @@ for (
     ["gpt2 block (B=4 T=256 C=768 H=12)", 4, 256, 768, 12],
   ] as const
 ) {
-  const model = new GPT({ nLayer: 1, nHead: NH, nEmbd: C, placement: "pre", finalNorm: false });
-  model.init({ scheme: "gpt2", seed: 1 });
   const BT = B * T;
-  const x = new Float32Array(BT * C), dy = new Float32Array(BT * C);
-  const rng = new Rng(2);
-  rng.fillNormal(x);
-  rng.fillNormal(dy);
-  const a = new Float32Array(BT * 4 * C), o = new Float32Array(BT * 4 * C);
-  Deno.bench({
-    name: `${label}: matmuls only (baseline, ${BT} tokens)`,
-    group: label,
-    baseline: true,
-    fn() {
-      matmulForward(o, x, model.param("blocks.0.W_attn"), null, BT, C, 3 * C);
-      matmulForward(o, x, model.param("blocks.0.W_proj"), null, BT, C, C);
-      matmulForward(a, x, model.param("blocks.0.W_fc"), null, BT, C, 4 * C);
-      matmulForward(o, a, model.param("blocks.0.W_proj2"), null, BT, 4 * C, C);
-    },
-  });
-  Deno.bench({
-    name: `${label}: forward`,
-    group: label,
-    fn() {
-      model.forward(x, B, T);
-    },
-  });
-  Deno.bench({
-    name: `${label}: forward + backward`,
-    group: label,
-    fn() {
-      model.forward(x, B, T);
-      model.backward(dy);
-    },
-  });
+  const torch = await torchBlock(B, T, C, NH);
+  // the TypeScript reference on the baby block only: on GPT-2 one pass takes ~20 s
+  const all: Backend[] = label.startsWith("baby") ? ["ts", ...backends] : backends;
+  for (const backward of [false, true]) {
+    const group = `${label} ${backward ? "forward + backward" : "forward"}, ${BT} tokens`;
+    if (torch) {
+      Deno.bench({
+        name: "PyTorch 1 thread (baseline)",
+        group,
+        baseline: true,
+        async fn() {
+          await torch(backward);
+        },
+      });
+    }
+    for (const backend of all) {
+      const model = new GPT({
+        nLayer: 1,
+        nHead: NH,
+        nEmbd: C,
+        placement: "pre",
+        finalNorm: false,
+        backend,
+      });
+      model.init({ scheme: "gpt2", seed: 1 });
+      const x = new Float32Array(BT * C), dy = new Float32Array(BT * C);
+      const rng = new Rng(2);
+      rng.fillNormal(x);
+      rng.fillNormal(dy);
+      Deno.bench({
+        name: `lnstream ${backend}${!torch && backend === "wasm" ? " (baseline)" : ""}`,
+        group,
+        baseline: !torch && backend === "wasm",
+        fn() {
+          model.forward(x, B, T);
+          if (backward) model.backward(dy);
+        },
+      });
+    }
+  }
 }

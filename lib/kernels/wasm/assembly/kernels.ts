@@ -32,8 +32,8 @@
 const CT: usize = 64;
 const C_HI = 0, C_LO = 1, C_LOG2E = 2, C_LN2HI = 3, C_LN2LO = 4;
 const C_P0 = 5, C_P1 = 6, C_P2 = 7, C_P3 = 8, C_P4 = 9, C_P5 = 10;
-const C_ONE = 11, C_BIAS = 12, C_GK = 13, C_GA = 14, C_GA3 = 15, C_INF = 16;
-const C_COUNT = 17;
+const C_ONE = 11, C_BIAS = 12, C_GK = 13, C_GA = 14, C_GA3 = 15, C_INF = 16, C_CUT = 17;
+const C_COUNT = 18;
 
 // @ts-ignore: decorator
 @inline function K(i: i32): v128 {
@@ -43,7 +43,7 @@ const C_COUNT = 17;
 /** Writes the constant table (idempotent: every instance writes the same bytes). */
 export function init(): void {
   setK(C_HI, 88.3762626647949);
-  setK(C_LO, -87.3365447505531);
+  setK(C_LO, -86.6); // not ln(2^−126): results stay normal floats (subnormals cost ~100 cycles)
   setK(C_LOG2E, 1.44269504088896341);
   setK(C_LN2HI, 0.693359375);
   setK(C_LN2LO, -2.12194440e-4);
@@ -59,6 +59,7 @@ export function init(): void {
   setK(C_GA, GA);
   setK(C_GA3, 3 * GA);
   setK(C_INF, Infinity);
+  setK(C_CUT, 86.6);
 }
 
 function setK(i: i32, v: f32): void {
@@ -169,43 +170,50 @@ export function colSumAcc(out: usize, inp: usize, N: i32, C: i32, scratch: usize
 // ---------------------------------------------------------------------------------------------
 // LayerNorm and RMSNorm
 
-// Row mean and biased variance by a shifted, corrected two-pass sum. Pass 1 sums x − x₀ (x₀ the
-// row's first element, so the sum is as exact as the spread allows whatever the offset) in float32
-// lanes flushed into float64 every 64 elements, which gives the mean m. Pass 2 sums the deviations
-// from mf = f32(m) and their squares the same way; they correct the mean and give the variance.
-// A row whose shifted sum overflows float32 takes the float64 path. Returns the variance; the mean
-// is left in `rowMean`.
+// Row mean and biased variance. One pass sums d = x − x₀ and d² (x₀ the row's first element,
+// so the sums see the spread, not the offset) in float32 lanes flushed into float64 every 64
+// elements. When x₀ sits far from the mean (more than the spread: half of Σd² would cancel), a
+// second pass sums the deviations from mf = f32(m) and their squares the same way and corrects
+// the mean and the variance (a corrected two-pass sum). A row whose float32 sums overflow takes
+// a float64 path. Returns the variance; the mean is left in `rowMean`.
 let rowMean: f64 = 0;
 
 function rowMoments(row: usize, C: i32): f64 {
-  const x0 = f32at(row), xv = f32x4.splat(x0);
+  const x0 = f32at(row);
   const C8 = C & ~7;
-  let sd = f64x2.splat(0);
-  let c = 0;
-  while (c < C8) {
-    const end = min(C8, c + 64);
-    let d0 = f32x4.splat(0), d1 = f32x4.splat(0);
-    for (; c < end; c += 8) {
-      d0 = f32x4.add(d0, f32x4.sub(v128.load(row + (<usize>c << 2)), xv));
-      d1 = f32x4.add(d1, f32x4.sub(v128.load(row + (<usize>c << 2), 16), xv));
+  let m = <f64>x0, s = shiftedSums(row, C, C8, x0);
+  let q = rowSq;
+  if (isFinite(s) && isFinite(q)) {
+    const c2 = (s * s) / <f64>C;
+    if (c2 <= 0.5 * q) {
+      const v = (q - c2) / <f64>C;
+      rowMean = m + s / <f64>C;
+      return v < 0 ? 0 : v;
     }
-    const d = f32x4.add(d0, d1);
-    sd = f64x2.add(sd, f64x2.add(f64x2.promote_low_f32x4(d), f64x2.promote_low_f32x4(hiHalf(d))));
-  }
-  let s = hsum64(sd);
-  for (; c < C; c++) s += <f64>f32at(row + (<usize>c << 2)) - <f64>x0;
-  let m = <f64>x0 + s / <f64>C;
-  if (!isFinite(s)) m = rowMean64(row, C);
-  const mf = <f32>m, mv = f32x4.splat(mf);
-  let sq = f64x2.splat(0);
-  sd = f64x2.splat(0);
-  c = 0;
+    m += s / <f64>C;
+  } else m = rowMean64(row, C);
+  const mf = <f32>m;
+  s = shiftedSums(row, C, C8, mf);
+  q = rowSq;
+  if (!isFinite(q)) return rowVar64(row, C);
+  const v = (q - (s * s) / <f64>C) / <f64>C;
+  rowMean = <f64>mf + s / <f64>C;
+  return v < 0 ? 0 : v;
+}
+
+let rowSq: f64 = 0;
+
+// Σ (x − shift) (returned) and Σ (x − shift)² (in rowSq), float32 lanes flushed every 64
+function shiftedSums(row: usize, C: i32, C8: i32, shift: f32): f64 {
+  const sv = f32x4.splat(shift);
+  let sd = f64x2.splat(0), sq = f64x2.splat(0);
+  let c = 0;
   while (c < C8) {
     const end = min(C8, c + 64);
     let d0 = f32x4.splat(0), d1 = f32x4.splat(0), q0 = f32x4.splat(0), q1 = f32x4.splat(0);
     for (; c < end; c += 8) {
-      const a = f32x4.sub(v128.load(row + (<usize>c << 2)), mv);
-      const b = f32x4.sub(v128.load(row + (<usize>c << 2), 16), mv);
+      const a = f32x4.sub(v128.load(row + (<usize>c << 2)), sv);
+      const b = f32x4.sub(v128.load(row + (<usize>c << 2), 16), sv);
       d0 = f32x4.add(d0, a);
       d1 = f32x4.add(d1, b);
       q0 = f32x4.add(q0, f32x4.mul(a, a));
@@ -215,16 +223,14 @@ function rowMoments(row: usize, C: i32): f64 {
     sd = f64x2.add(sd, f64x2.add(f64x2.promote_low_f32x4(d), f64x2.promote_low_f32x4(hiHalf(d))));
     sq = f64x2.add(sq, f64x2.add(f64x2.promote_low_f32x4(q), f64x2.promote_low_f32x4(hiHalf(q))));
   }
-  let dsum = hsum64(sd), q = hsum64(sq);
+  let dsum = hsum64(sd), qsum = hsum64(sq);
   for (; c < C; c++) {
-    const a = <f64>f32at(row + (<usize>c << 2)) - <f64>mf;
+    const a = <f64>f32at(row + (<usize>c << 2)) - <f64>shift;
     dsum += a;
-    q += a * a;
+    qsum += a * a;
   }
-  if (!isFinite(q)) return rowVar64(row, C);
-  const v = (q - (dsum * dsum) / <f64>C) / <f64>C;
-  rowMean = <f64>mf + dsum / <f64>C;
-  return v < 0 ? 0 : v;
+  rowSq = qsum;
+  return dsum;
 }
 
 // the row's mean from a float64 sum (for rows whose float32 partial sums overflow)
@@ -486,8 +492,8 @@ const GA: f32 = 0.044715;
 @inline function sigmoid2u(x: v128): v128 {
   const u = f32x4.mul(K(C_GK), f32x4.add(x, f32x4.mul(K(C_GA), f32x4.mul(x, f32x4.mul(x, x)))));
   const m2u = f32x4.sub(f32x4.splat(0), f32x4.add(u, u));
-  // past exp's range e^{−2u} is +∞ (not exp's saturated maximum), so σ is exactly 0
-  const e = v128.bitselect(K(C_INF), exp4(m2u), f32x4.gt(m2u, K(C_HI)));
+  // past e^86.6 take e^{−2u} = +∞, so σ is exactly 0 rather than a subnormal (slow) number
+  const e = v128.bitselect(K(C_INF), exp4(m2u), f32x4.gt(m2u, K(C_CUT)));
   return f32x4.div(K(C_ONE), f32x4.add(K(C_ONE), e));
 }
 
