@@ -1,10 +1,10 @@
-// A `run` stream over workers: 4096 tokens of C=768 through 2 pre-LN blocks (12 heads,
-// sequences of 128, 8 per batch: 4 batches), forward + backward + statistics, with 1 and 2
+// A `run` stream over workers: 8192 tokens of C=768 through 2 pre-LN blocks (12 heads,
+// sequences of 128, 8 per batch: 8 batches), forward + backward + statistics, with 1 and 2
 // workers on the default (wasm) backend. Goal: 2 workers ≥ 1.8× one (time ratio ≤ 0.56).
 import { runStream } from "../lib/pipeline/pipeline.ts";
 import { Rng } from "../lib/model/rng.ts";
 
-const N = 4096, C = 768;
+const N = 8192, C = 768;
 const x = new Float32Array(N * C);
 new Rng(1).fillNormal(x);
 const header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${N}, ${C}), }`;
