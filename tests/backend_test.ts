@@ -154,3 +154,24 @@ Deno.test("a model on an arena keeps every buffer there; forward copies foreign 
   assertEquals(Arena.of(dx), arena);
   assert(dx.every(Number.isFinite));
 });
+
+Deno.test("run: a model too big for the 4 GiB arena is a usage error before any work", async () => {
+  const x = new Float32Array(64 * 16).map((_, i) => Math.sin(i));
+  // 8 sequences of 8192 tokens: the attention weights alone need ~8 GiB per layer
+  const r = await lnstream(
+    ["run", "--layers", "2", "--heads", "4", "--seq", "8192", "--workers", "1", "--quiet"],
+    npyBytes(x, [64, 16]),
+  );
+  assertEquals(r.code, 64, r.stderr);
+  assertStringIncludes(r.stderr, "limit 4 GiB");
+  assertStringIncludes(r.stderr, "--backend ts");
+  assertEquals(r.stdout.length, 0);
+  // the estimate is what a model really allocates for such a pass
+  const c = { nLayer: 2, nHead: 2, nEmbd: 16, placement: "post" as const };
+  const m = new GPT(c), before = m.arena!.used;
+  m.forward(new Float32Array(3 * 5 * 16), 3, 5);
+  m.zeroGrad();
+  m.backward(new Float32Array(3 * 5 * 16));
+  const used = m.arena!.used - before, est = GPT.bytesFor(c, 3, 5).activations;
+  assert(used <= est && est - used < (3 << 20), `allocated ${used}, estimated ${est}`);
+});

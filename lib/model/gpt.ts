@@ -281,6 +281,33 @@ export class GPT {
     }
   }
 
+  /**
+   * Bytes a model of `config` holds for a forward and backward pass of B sequences of T tokens:
+   * parameters, gradients, activations and backward scratch (float32; the arena's per-buffer
+   * alignment and the kernels' scratch included). `run` checks a stream fits the 4 GiB arena with
+   * it before any worker starts.
+   *
+   * @example
+   * ```ts
+   * import { assert } from "@std/assert";
+   * const c = { nLayer: 12, nHead: 12, nEmbd: 768, placement: "pre" as const };
+   * assert(GPT.bytesFor(c, 4, 256).activations > 500e6); // GPT-2 at 1024 tokens: ~0.8 GB
+   * ```
+   */
+  static bytesFor(
+    config: GPTConfig,
+    B: number,
+    T: number,
+  ): { params: number; activations: number } {
+    const c = resolveConfig(config), C = c.nEmbd, BT = B * T;
+    const params = paramLayout(c).reduce((a, s) => a + s.size, 0) * 4;
+    // per layer: ln1, qkv, yh, attnOut, res1, ln2, fc, gelu, mlpOut, res2 (18C per token), two
+    // means and rstds, att [B,NH,T,T]; then input, ln_f, and the backward scratch (16C + 2)
+    const floats = c.nLayer * (BT * (18 * C + 4) + B * T * T * c.nHead) + BT * (16 * C + 2);
+    const slack = (16 * c.nLayer + 16) * 64 + (2 << 20) + T * T * 4 + 24 * 4 * C;
+    return { params, activations: floats * 4 + slack };
+  }
+
   /** Sizes activation buffers for B·T tokens (grown, never shrunk). */
   #ensure(B: number, T: number) {
     const c = this.config, C = c.nEmbd, BT = B * T;

@@ -214,6 +214,7 @@ export function runStream(input: Input, o: RunOptions = {}): Lnstream {
       throw new UsageError(`${(e as Error).message} (the input has C = ${C} channels)`);
     }
     model.init({ scheme: init, seed });
+    if (backend !== "ts") fitsArena(model, batchSeqs, seq, o.workers);
     return model;
   };
   return start(input, o, "run", tokensPerBatch, (C) => {
@@ -252,6 +253,25 @@ export function runStream(input: Input, o: RunOptions = {}): Lnstream {
       finalNorm,
     };
   }, (C) => (model ?? make(C)).params.length);
+}
+
+/**
+ * Refuses (64) a run whose model, with every worker's gradients and activations, would not fit
+ * the 4 GiB WebAssembly arena the workers share, before any worker starts.
+ */
+function fitsArena(model: GPT, B: number, T: number, workers?: number) {
+  const n = workers ?? navigator.hardwareConcurrency ?? 1;
+  const { params, activations } = GPT.bytesFor(model.config, B, T);
+  const need = 2 * params + n * (params + activations);
+  if (need > 2 ** 32) {
+    const gib = (b: number) => (b / 2 ** 30).toFixed(2);
+    throw new UsageError(
+      `the model needs ${gib(need)} GiB of WebAssembly memory (limit 4 GiB): parameters and ` +
+        `gradients ${gib(2 * params)} GiB, each of ${n} workers ${gib(params + activations)} GiB ` +
+        `(${B} sequences of ${T} tokens); use a smaller --batch or --seq, fewer --workers, or ` +
+        `--backend ts`,
+    );
+  }
 }
 
 /** The stream's backend, checked (and, for blas, the library loaded) before anything starts. */
