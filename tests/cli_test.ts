@@ -242,7 +242,14 @@ Deno.test("stats merge of two halves equals one run over the whole", async () =>
 Deno.test("bad input: a clear message, the right exit code, complete rows first", async (t) => {
   const cases: [string, string[], Uint8Array | string, number, string, number?][] = [
     ["ragged NDJSON row", [], "[1,2,3]\n[4,5,6]\n[1,2]\n", 65, "line 3", 2],
-    ["--dim mismatch", ["--dim", "4"], "[1,2,3,4]\n[1,2,3]\n", 65, "line 2", 1],
+    [
+      "--dim mismatch",
+      ["--dim", "4", "--format", "ndjson"],
+      "[1,2,3,4]\n[1,2,3]\n",
+      65,
+      "line 2",
+      1,
+    ],
     ["a non-number", [], '[1,2,3]\n[1,"x",3]\n', 65, "line 2: channel 1", 1],
     ["not JSON", [], "[1,2,3]\n[1,2,\n", 65, "line 2: not valid JSON", 1],
     ["NaN in NDJSON", [], "[1,2,3]\n[NaN,2,3]\n", 65, "line 2: channel 0 is NaN", 1],

@@ -9,19 +9,36 @@ export interface Ran {
   text: string;
 }
 
-/** Runs the CLI with least privilege: read access to the project only, plus `perms`. */
+/** A run killed by `lnstream`'s time limit: a hang, reported as a failure. */
+export class Hang extends Error {}
+
+/**
+ * Runs the CLI with least privilege: read access to the project only (none with the pseudo
+ * flag `--no-read`), plus `perms`. A run
+ * that outlives `timeoutMs` (default 60 s) is killed and throws `Hang`.
+ */
 export async function lnstream(
   args: string[],
   stdin: Uint8Array | string = new Uint8Array(0),
   perms: string[] = [],
+  timeoutMs = 60_000,
 ): Promise<Ran> {
+  const signal = AbortSignal.timeout(timeoutMs);
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", `--allow-read=${ROOT_PATH}`, ...perms, "mod.ts", ...args],
+    args: [
+      "run",
+      "--quiet",
+      ...(perms.includes("--no-read") ? [] : [`--allow-read=${ROOT_PATH}`]),
+      ...perms.filter((p) => p !== "--no-read"),
+      "mod.ts",
+      ...args,
+    ],
     cwd: ROOT_PATH,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },
+    signal,
   });
   const child = cmd.spawn();
   const w = child.stdin.getWriter();
@@ -29,6 +46,7 @@ export async function lnstream(
   const writing = w.write(bytes).then(() => w.close()).catch(() => {});
   const out = await child.output();
   await writing;
+  if (signal.aborted) throw new Hang(`lnstream ${args.join(" ")}: no end in ${timeoutMs} ms`);
   return {
     code: out.code,
     stdout: out.stdout,

@@ -10,7 +10,7 @@ import { type CompareResult, compareRuns } from "../model/compare.ts";
 import { BLOCK_PARAMS, type BlockParam } from "../model/params.ts";
 import { readTokens } from "../pipeline/pipeline.ts";
 import { choiceFlag, intFlag, numFlag, optIntFlag, refuseUnknown, seedFlag } from "./args.ts";
-import { BACKEND_HELP, backendOptions } from "./stream.ts";
+import { BACKEND_HELP, backendOptions, stdinReader } from "./stream.ts";
 import { compareSvg } from "./svg.ts";
 
 /** `compare --help`. */
@@ -181,7 +181,7 @@ export async function compare(args: string[]): Promise<number> {
   let dim = optIntFlag(f, "dim");
   let input: Float32Array | undefined;
   if (f.stdin) {
-    const got = await readTokens((v) => Deno.stdin.read(v), batch * seq, { dim });
+    const got = await readTokens(stdinReader(), batch * seq, { dim });
     if (got.tokens.length < batch * seq * got.C || got.C === 0) {
       throw new UsageError(
         `--stdin: ${got.C ? got.tokens.length / got.C : 0} tokens read, ${batch}×${seq} needed`,

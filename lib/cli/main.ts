@@ -63,7 +63,7 @@ export async function main(args: string[]): Promise<number> {
     return await fn(flags.help ? ["--help", ...rest] : rest);
   } catch (e) {
     const code = (e as { exitCode?: number }).exitCode;
-    if (code === 64 || code === 65 || code === 70 || code === 77) {
+    if (code === 64 || code === 65 || code === 70 || code === 74 || code === 77) {
       console.error(`lnstream ${cmd}: ${(e as Error).message}`);
       return code;
     }

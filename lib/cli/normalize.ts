@@ -10,7 +10,7 @@ import { parseNpyHeader } from "../io/npy.ts";
 import { normalizeStream } from "../pipeline/pipeline.ts";
 import type { ProbeGrad, Summary } from "../pipeline/collect.ts";
 import { choiceFlag, dashValues, numFlag, refuseUnknown, seedFlag } from "./args.ts";
-import { runCommand, STREAM_HELP, STREAM_STRINGS, streamOptions } from "./stream.ts";
+import { runCommand, stdinReader, STREAM_HELP, STREAM_STRINGS, streamOptions } from "./stream.ts";
 
 /** `normalize --help`. */
 export const NORMALIZE_HELP =
@@ -57,7 +57,12 @@ async function readVector(path: string, what: string): Promise<Float32Array> {
     throw new DataError(`--${what} ${path}: truncated (${bytes.length} bytes)`);
   }
   const data = bytes.slice(h.dataOffset, h.dataOffset + n * item).buffer;
-  return h.dtype === "f4" ? new Float32Array(data) : Float32Array.from(new Float64Array(data));
+  const v = h.dtype === "f4" ? new Float32Array(data) : Float32Array.from(new Float64Array(data));
+  const bad = v.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) {
+    throw new DataError(`--${what} ${path}: element ${bad} is ${v[bad]} (it must be finite)`);
+  }
+  return v;
 }
 
 /** Human summary of a normalize run. */
@@ -65,8 +70,10 @@ export function normalizeReport(s: Summary): string {
   const g = s.grad as ProbeGrad;
   const m = (x: { mean: number; std: number }) =>
     `mean ${x.mean.toFixed(4)}  std ${x.std.toFixed(4)}`;
+  const head = `normalize (${s.config.norm}, eps ${s.config.eps})`;
+  if (s.tokens_in === 0) return `${head}: the input was empty; nothing to normalize`;
   return [
-    `normalize (${s.config.norm}, eps ${s.config.eps}): ${s.tokens_out} tokens of ${s.config.C} in ${s.batches} batches`,
+    `${head}: ${s.tokens_out} tokens of ${s.config.C} in ${s.batches} batches`,
     `  input   ${m(s.input)}  min ${s.input.min}  max ${s.input.max}`,
     `  output  ${m(s.output)}`,
     `  probe gradient: ‖dL/dy‖ ${g.dy_l2.toFixed(3)} → ‖dL/dx‖ ${g.dx_l2.toFixed(3)} (×${
@@ -99,7 +106,7 @@ export async function normalize(args: string[]): Promise<number> {
   return await runCommand(
     f,
     (extra) =>
-      normalizeStream((v) => Deno.stdin.read(v), {
+      normalizeStream(stdinReader(), {
         ...base,
         ...extra,
         norm,

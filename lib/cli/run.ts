@@ -19,7 +19,7 @@ import {
   seedFlag,
 } from "./args.ts";
 import { layerChart } from "./report.ts";
-import { runCommand, STREAM_HELP, STREAM_STRINGS, streamOptions } from "./stream.ts";
+import { runCommand, stdinReader, STREAM_HELP, STREAM_STRINGS, streamOptions } from "./stream.ts";
 
 /** `run --help`. */
 export const RUN_HELP = `Usage: deno run --allow-read=<lnstream> mod.ts run [options] < in > out
@@ -53,6 +53,9 @@ Examples:
 export function runReport(s: Summary): string {
   const c = s.config;
   const g = s.grad as StackStats;
+  if (s.tokens_in === 0) {
+    return `run: ${c.layers} × ${c.placement}-LN blocks: the input was empty; nothing to run`;
+  }
   return [
     `run: ${c.layers} × ${c.placement}-LN blocks (C ${c.C}, ${c.heads} heads, ${c.init} init, seq ${c.seq}), ` +
     `${s.tokens_out} tokens in ${s.batches} batches, loss (${c.loss}) ${s.loss.toFixed(4)}`,
@@ -100,7 +103,7 @@ export async function run(args: string[]): Promise<number> {
   };
   return await runCommand(
     f,
-    (extra) => runStream((v) => Deno.stdin.read(v), { ...base, ...extra, ...opts }),
+    (extra) => runStream(stdinReader(), { ...base, ...extra, ...opts }),
     runReport,
   );
 }

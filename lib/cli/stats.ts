@@ -39,16 +39,20 @@ Example (two shards of 5000 tokens):
  */
 export function mergeSummaries(parts: Summary[]): Summary {
   if (parts.length === 0) throw new UsageError("stats merge needs at least one file");
-  const cfg = JSON.stringify(parts[0].config);
+  // an empty shard never learned C: it merges with any shard whose config is otherwise equal
+  const bare = (p: Summary) => JSON.stringify({ ...p.config, C: null });
+  const cs = new Set(parts.map((p) => p.config.C).filter((c) => c !== null && c !== undefined));
+  const cfg = bare(parts[0]);
   for (const p of parts) {
-    if (p.command !== parts[0].command || JSON.stringify(p.config) !== cfg) {
+    if (p.command !== parts[0].command || bare(p) !== cfg || cs.size > 1) {
       throw new UsageError(
-        `stats merge: runs differ (${parts[0].command} ${cfg} vs ${p.command} ${
-          JSON.stringify(p.config)
-        })`,
+        `stats merge: runs differ (${parts[0].command} ${
+          JSON.stringify(parts[0].config)
+        } vs ${p.command} ${JSON.stringify(p.config)})`,
       );
     }
   }
+  const config = { ...parts[0].config, C: cs.size ? [...cs][0] : null };
   const mom = (k: "input" | "output") => {
     const m = new Moments();
     for (const p of parts) m.merge(Moments.from(p.state[k]));
@@ -68,26 +72,30 @@ export function mergeSummaries(parts: Summary[]): Summary {
     dy: norm("dy"),
     dx: norm("dx"),
   };
-  if (parts[0].state.layers) {
-    state.layers = parts[0].state.layers.map((_, l) => {
+  const layered = parts.find((p) => p.state.layers)?.state.layers; // empty shards have none
+  if (layered) {
+    state.layers = layered.map((_, l) => {
       const h = new ExactSum(), dh = new ExactSum();
       for (const p of parts) {
+        if (p.tokens_in === 0 && !p.state.layers) continue;
         h.merge(ExactSum.from(p.state.layers![l].h_sq));
         dh.merge(ExactSum.from(p.state.layers![l].dh_sq));
       }
       return { h_sq: h.toJSON(), dh_sq: dh.toJSON() };
     });
   }
-  const sum = (k: "tokens_in" | "tokens_out" | "batches" | "nonfinite_tokens") =>
-    parts.reduce((a, p) => a + p[k], 0);
+  const sum = (
+    k: "tokens_in" | "tokens_out" | "batches" | "nonfinite_tokens" | "nonfinite_outputs",
+  ) => parts.reduce((a, p) => a + (p[k] ?? 0), 0);
   const wall = parts.reduce((a, p) => a + p.timing.wall_s, 0);
   return summaryFromState({
     command: parts[0].command,
-    config: parts[0].config,
+    config,
     tokens_in: sum("tokens_in"),
     tokens_out: sum("tokens_out"),
     batches: sum("batches"),
     nonfinite_tokens: sum("nonfinite_tokens"),
+    nonfinite_outputs: sum("nonfinite_outputs"),
     state,
     timing: { wall_s: wall, tokens_per_s: wall > 0 ? sum("tokens_out") / wall : 0 },
   });
@@ -134,7 +142,14 @@ export async function stats(args: string[]): Promise<number> {
     } catch (e) {
       throw new UsageError(`stats merge: ${file}: ${(e as Error).message}`);
     }
-    parts.push(summaryOf(text, file));
+    const s = summaryOf(text, file);
+    try {
+      mergeSummaries([s]); // a corrupt state fails here, naming its file
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new DataError(`${file}: the summary's state is not valid: ${(e as Error).message}`);
+    }
+    parts.push(s);
   }
   console.log(JSON.stringify(mergeSummaries(parts)));
   return 0;

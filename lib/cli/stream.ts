@@ -5,7 +5,7 @@
  * @module
  */
 import type { Format } from "../io/batch.ts";
-import { UsageError } from "../io/errors.ts";
+import { EXIT_CODES, IoError, UsageError } from "../io/errors.ts";
 import type { BatchRecord, Summary } from "../pipeline/collect.ts";
 import type { Lnstream, StreamOptions } from "../pipeline/pipeline.ts";
 import { choiceFlag, intFlag, optIntFlag } from "./args.ts";
@@ -46,9 +46,10 @@ export function backendOptions(f: Record<string, unknown>): { backend: Backend; 
 
 /** Help text for the shared flags. */
 export const STREAM_HELP = `Input and output:
-  --format npy|ndjson|raw     input format (default: sniffed from the first bytes)
+  --format npy|ndjson|raw     input format (default: .npy magic → npy; else with --dim → raw;
+                              else, past a BOM and blanks, '[' or '{' → NDJSON)
   --out-format npy|ndjson|raw output format (default: the input's)
-  --dim C                     channels; required for raw float32 input
+  --dim C                     channels; required for raw float32 input (and implies it)
   --field NAME                NDJSON object field with the embedding (default: embedding)
   --nonfinite error|pass      NaN/Infinity input: refuse (default, exit 65) or pass through
 Work:
@@ -61,8 +62,8 @@ Statistics:
   --quiet                     no human summary on stderr
   --progress                  progress on stderr even when it is not a terminal
 
-Exit codes: 0 ok · 64 bad usage · 65 bad input data (after every row before the
-fault is written) · 70 internal/worker failure · 77 a permission is missing.`;
+Exit codes:
+${EXIT_CODES.map(([c, what]) => `  ${String(c).padEnd(4)}${what}`).join("\n")}`;
 
 /** Common options from parsed flags. */
 export function streamOptions(f: Record<string, unknown>, batchDefault: number): StreamOptions {
@@ -85,18 +86,55 @@ export function streamOptions(f: Record<string, unknown>, batchDefault: number):
 /** stdout as a sink; a closed pipe (`| head`) ends the run quietly. */
 class ClosedOutput extends Error {}
 
-function stdoutSink(): WritableStream<Uint8Array> {
-  return new WritableStream({
+/**
+ * stdout as a sink. Chunks are whole batches of rows, written to the end once begun: on SIGINT
+ * or SIGTERM the process exits (130 or 143) between chunks, so binary output ends on a row
+ * boundary. Returns the sink and a function that removes the signal handlers.
+ */
+function stdoutSink(): { sink: WritableStream<Uint8Array>; release(): void } {
+  let writing = false, exitCode = 0;
+  const onSignal = (code: number) => () => {
+    exitCode = code;
+    if (!writing) Deno.exit(code);
+  };
+  const handlers: [Deno.Signal, () => void][] = [["SIGINT", onSignal(130)], [
+    "SIGTERM",
+    onSignal(143),
+  ]];
+  for (const [sig, h] of handlers) {
+    try {
+      Deno.addSignalListener(sig, h);
+    } catch {
+      // a platform without this signal
+    }
+  }
+  const sink = new WritableStream<Uint8Array>({
     async write(chunk) {
+      writing = true;
       try {
         let off = 0;
         while (off < chunk.length) off += await Deno.stdout.write(chunk.subarray(off));
       } catch (e) {
         if (e instanceof Deno.errors.BrokenPipe) throw new ClosedOutput();
-        throw e;
+        throw new IoError(`cannot write stdout: ${(e as Error).message}`);
+      } finally {
+        writing = false;
       }
+      if (exitCode !== 0) Deno.exit(exitCode);
     },
   });
+  return {
+    sink,
+    release() {
+      for (const [sig, h] of handlers) {
+        try {
+          Deno.removeSignalListener(sig, h);
+        } catch {
+          // not added
+        }
+      }
+    },
+  };
 }
 
 /** Where stats records go: a file, stderr ('-'), or nowhere. */
@@ -173,11 +211,14 @@ export async function runCommand(
         : undefined,
     });
     let closed = false;
+    const stdout = stdoutSink();
     try {
-      await readable.pipeTo(stdoutSink());
+      await readable.pipeTo(stdout.sink);
     } catch (e) {
       if (!(e instanceof ClosedOutput)) throw e;
       closed = true;
+    } finally {
+      stdout.release();
     }
     if (closed) {
       done.catch(() => {});
@@ -191,4 +232,18 @@ export async function runCommand(
   } finally {
     stats.close();
   }
+}
+
+/**
+ * stdin as a `ByteReader`: reads straight into the caller's view; a failure (stdin is a
+ * directory, a device error) is an `IoError` (exit 74).
+ */
+export function stdinReader(): (view: Uint8Array) => Promise<number | null> {
+  return async (view) => {
+    try {
+      return await Deno.stdin.read(view);
+    } catch (e) {
+      throw new IoError(`cannot read stdin: ${(e as Error).message}`);
+    }
+  };
 }

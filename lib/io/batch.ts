@@ -26,6 +26,10 @@ export interface LineInfo {
   field?: string;
   /** for `obj`: what the field held */
   inner?: "token" | "seq";
+  /** for `obj`: the line as read, and where the field's value stands in it (`fieldSpan`) */
+  raw?: string;
+  /** `[start, end)` of the field's value in `raw` */
+  span?: [number, number];
 }
 
 /** A batch of tokens in a slot. */

@@ -142,6 +142,10 @@ function textWriter(info: InputInfo) {
     const seq = l.kind === "seq" || (l.kind === "obj" && l.inner === "seq");
     const value = seq ? `[${toks.join(",")}]` : toks[0];
     if (l.kind !== "obj") return value + "\n";
+    // only the field's value changes: every other byte of the line is kept as read
+    if (l.raw !== undefined && l.span) {
+      return l.raw.slice(0, l.span[0]) + value + l.raw.slice(l.span[1]) + "\n";
+    }
     // the field's value is written as text, keeping the shortest float32 forms
     const parts = Object.entries(l.obj!).map(([k, v]) =>
       `${JSON.stringify(k)}:${k === l.field ? value : JSON.stringify(v)}`

@@ -1,9 +1,28 @@
 /**
- * Error kinds the command line maps to exit codes (sysexits): bad usage 64,
- * bad input data 65, an internal or worker failure 70.
+ * Error kinds the command line maps to exit codes (sysexits): bad usage 64, bad input data 65,
+ * an internal or worker failure 70 (lnstream's own bugs only), an I/O failure 74, a missing
+ * permission 77. `EXIT_CODES` is the table `--help` and README print.
  *
  * @module
  */
+
+/**
+ * The exit codes, in order, with what each means.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(EXIT_CODES.some(([code]) => code === 74));
+ * ```
+ */
+export const EXIT_CODES: readonly (readonly [number, string])[] = [
+  [0, "ok (a closed stdout, as with | head, ends quietly)"],
+  [64, "bad usage: an option, a combination, or a size past a limit"],
+  [65, "bad input data, named by line, row or byte, after every row before it is written"],
+  [70, "an internal failure (a bug in lnstream: please report it)"],
+  [74, "an I/O failure: stdin or stdout could not be read or written"],
+  [77, "a permission is missing (the message says which flag to add)"],
+];
 
 /**
  * Bad arguments or an impossible combination of options (exit 64).
@@ -40,5 +59,43 @@ export class DataError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "DataError";
+  }
+}
+
+/**
+ * Reading stdin or writing stdout failed for a reason other than a closed pipe (exit 74).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(new IoError("cannot write stdout: No space left on device").exitCode === 74);
+ * ```
+ */
+export class IoError extends Error {
+  /** 74 */
+  readonly exitCode = 74;
+  /** A message naming the stream and the system's reason. */
+  constructor(message: string) {
+    super(message);
+    this.name = "IoError";
+  }
+}
+
+/**
+ * A permission lnstream needs was not granted (exit 77); the message names the flag.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(new PermissionError("run with --allow-read=DIR").exitCode === 77);
+ * ```
+ */
+export class PermissionError extends Error {
+  /** 77 */
+  readonly exitCode = 77;
+  /** A message naming the flag to add. */
+  constructor(message: string) {
+    super(message);
+    this.name = "PermissionError";
   }
 }

@@ -110,7 +110,15 @@ export function ndjsonDecoder(
         }
         parsed = tokensOf(obj[o.field]);
         if (typeof parsed === "string") return fail(ctrl, `field '${o.field}': ${parsed}`);
-        info_ = { kind: "obj", n: parsed.tokens.length, obj, field: o.field, inner: parsed.kind };
+        info_ = {
+          kind: "obj",
+          n: parsed.tokens.length,
+          obj,
+          field: o.field,
+          inner: parsed.kind,
+          raw: line,
+          span: fieldSpan(line, o.field) ?? undefined,
+        };
       } else {
         parsed = tokensOf(v);
         if (typeof parsed === "string") return fail(ctrl, parsed);
@@ -137,8 +145,13 @@ export function ndjsonDecoder(
           if (typeof x !== "number") {
             return fail(ctrl, `${where}channel ${c} is ${kindOf(x)}, not a number`);
           }
-          if (!Number.isFinite(x) && o.nonfinite === "error") {
-            return fail(ctrl, `${where}channel ${c} is ${x} (use --nonfinite pass to allow)`);
+          if (!Number.isFinite(Math.fround(x)) && o.nonfinite === "error") {
+            return fail(
+              ctrl,
+              Number.isFinite(x)
+                ? `${where}channel ${c} is ${x}, beyond float32's range (±3.4e38)`
+                : `${where}channel ${c} is ${x} (use --nonfinite pass to allow)`,
+            );
           }
         }
       }
@@ -166,4 +179,80 @@ function kindOf(v: unknown): string {
   if (Array.isArray(v)) return "an array";
   if (typeof v === "string") return `the string ${JSON.stringify(v).slice(0, 40)}`;
   return typeof v === "object" ? "an object" : `a ${typeof v}`;
+}
+
+/**
+ * Where the value of the top-level key `field` stands in the text of a JSON object: `[start,
+ * end)` of its last occurrence (the one `JSON.parse` keeps), or null. Output lines replace just
+ * that span, so every other field keeps its original text (big integers, `1e400`, spacing).
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * const t = '{"id": 12345678901234567891, "embedding": [1, 2]}';
+ * const [a, b] = fieldSpan(t, "embedding")!;
+ * assertEquals(t.slice(a, b), "[1, 2]");
+ * ```
+ */
+export function fieldSpan(text: string, field: string): [number, number] | null {
+  const n = text.length;
+  let i = 0;
+  const blank = () => {
+    while (i < n && (text[i] === " " || text[i] === "\t" || text[i] === "\r" || text[i] === "\n")) {
+      i++;
+    }
+  };
+  const string = () => {
+    for (i++; i < n && text[i] !== '"'; i++) if (text[i] === "\\") i++;
+    i++;
+  };
+  const value = () => {
+    if (text[i] === '"') return string();
+    if (text[i] === "{" || text[i] === "[") {
+      let depth = 0;
+      while (i < n) {
+        const ch = text[i];
+        if (ch === '"') {
+          string();
+          continue;
+        }
+        if (ch === "{" || ch === "[") depth++;
+        else if (ch === "}" || ch === "]") {
+          if (--depth === 0) {
+            i++;
+            return;
+          }
+        }
+        i++;
+      }
+      return;
+    }
+    while (i < n && !",}] \t\r\n".includes(text[i])) i++; // number or literal
+  };
+  blank();
+  if (text[i] !== "{") return null;
+  i++;
+  let found: [number, number] | null = null;
+  for (;;) {
+    blank();
+    if (text[i] !== '"') return found;
+    const k = i;
+    string();
+    let key: string;
+    try {
+      key = JSON.parse(text.slice(k, i));
+    } catch {
+      return null;
+    }
+    blank();
+    if (text[i] !== ":") return null;
+    i++;
+    blank();
+    const start = i;
+    value();
+    if (key === field) found = [start, i];
+    blank();
+    if (text[i] !== ",") return found;
+    i++;
+  }
 }

@@ -8,7 +8,14 @@
 import type { Batch, InputInfo } from "../io/batch.ts";
 import type { Encodable } from "../io/encode.ts";
 import { DataError } from "../io/errors.ts";
-import { ExactSum, Moments, type MomentState, type MomentSummary, NormAcc } from "../stats/mod.ts";
+import {
+  ExactSum,
+  Moments,
+  type MomentState,
+  type MomentSummary,
+  NormAcc,
+  type Partials,
+} from "../stats/mod.ts";
 import {
   BLOCK_PARAMS,
   type GradStat,
@@ -68,13 +75,13 @@ export interface SummaryState {
   /** output moments */
   output: MomentState;
   /** partials of the loss */
-  loss: number[];
+  loss: Partials;
   /** ‖∂L/∂y‖² partials and max */
-  dy: { sq: number[]; max_abs: number };
+  dy: { sq: Partials; max_abs: number };
   /** ‖∂L/∂x‖² partials and max */
-  dx: { sq: number[]; max_abs: number };
+  dx: { sq: Partials; max_abs: number };
   /** run: per layer, partials of Σ‖h_l‖² and Σ‖∂L/∂h_l‖² over batches */
-  layers?: { h_sq: number[]; dh_sq: number[] }[];
+  layers?: { h_sq: Partials; dh_sq: Partials }[];
 }
 
 /** The `{"type": "summary"}` record. */
@@ -91,8 +98,10 @@ export interface Summary {
   tokens_out: number;
   /** batches */
   batches: number;
-  /** tokens holding NaN/±Infinity that were passed through (left out of the moments) */
+  /** input tokens holding NaN/±Infinity that were passed through (left out of the input moments) */
   nonfinite_tokens: number;
+  /** tokens whose output holds NaN/±Infinity (left out of the output moments) */
+  nonfinite_outputs: number;
   /** input moments */
   input: MomentSummary;
   /** output moments */
@@ -187,7 +196,7 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
   const start = performance.now();
   const inp = new Moments(), out = new Moments(), dy = new NormAcc(), dx = new NormAcc();
   const loss = new ExactSum();
-  let tokensIn = 0, tokensOut = 0, batches = 0, nonfinite = 0;
+  let tokensIn = 0, tokensOut = 0, batches = 0, nonfinite = 0, nonfiniteOut = 0;
   let ctx: ReturnType<CollectOptions["context"]> | null = null;
   let gradAcc: Float64Array | null = null;
   let hSq: ExactSum[] = [], dhSq: ExactSum[] = [];
@@ -222,19 +231,20 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
       const bl = new ExactSum();
       if (n > 0) {
         const ts = o.pool.tokenStats(batch.slot);
+        // each statistic leaves out only the tokens whose own fields are non-finite
+        const fin = (f: number, k: number) => {
+          for (let i = f; i < f + k; i++) if (!Number.isFinite(ts[i])) return false;
+          return true;
+        };
         for (let t = 0; t < n; t++) {
           const f = t * TOKEN_FIELDS;
-          let finite = true;
-          for (let k = 0; k < TOKEN_FIELDS; k++) finite &&= Number.isFinite(ts[f + k]);
-          if (!finite) {
-            nonfinite++;
-            continue;
-          }
-          bi.addToken(C, ts[f], ts[f + 1], ts[f + 2], ts[f + 3]);
-          bo.addToken(C, ts[f + 4], ts[f + 5], ts[f + 6], ts[f + 7]);
-          by.addToken(ts[f + 8], ts[f + 9]);
-          bx.addToken(ts[f + 10], ts[f + 11]);
-          bl.add(ts[f + 12]);
+          if (fin(f, 4)) bi.addToken(C, ts[f], ts[f + 1], ts[f + 2], ts[f + 3]);
+          else nonfinite++;
+          if (fin(f + 4, 4)) bo.addToken(C, ts[f + 4], ts[f + 5], ts[f + 6], ts[f + 7]);
+          else nonfiniteOut++;
+          if (fin(f + 8, 2)) by.addToken(ts[f + 8], ts[f + 9]);
+          if (fin(f + 10, 2)) bx.addToken(ts[f + 10], ts[f + 11]);
+          if (fin(f + 12, 1)) bl.add(ts[f + 12]);
         }
       }
       inp.merge(bi);
@@ -300,6 +310,7 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
         tokens_out: tokensOut,
         batches,
         nonfinite_tokens: nonfinite,
+        nonfinite_outputs: nonfiniteOut,
         state,
         timing: { wall_s: wall, tokens_per_s: wall > 0 ? tokensOut / wall : 0 },
       }, grad));
@@ -316,6 +327,7 @@ export type SummaryParts = Pick<
   | "tokens_out"
   | "batches"
   | "nonfinite_tokens"
+  | "nonfinite_outputs"
   | "state"
   | "timing"
 >;
@@ -334,7 +346,7 @@ export type SummaryParts = Pick<
  * m.addToken(2, 3, 0.5, 1, 2);
  * const state = { input: m.toJSON(), output: m.toJSON(), loss: [1.5], dy: new NormAcc().toJSON(), dx: new NormAcc().toJSON() };
  * const s = summaryFromState({ command: "normalize", config: {}, tokens_in: 1, tokens_out: 1, batches: 1,
- *   nonfinite_tokens: 0, state, timing: { wall_s: 1, tokens_per_s: 1 } });
+ *   nonfinite_tokens: 0, nonfinite_outputs: 0, state, timing: { wall_s: 1, tokens_per_s: 1 } });
  * assert(s.input.mean === 1.5 && s.loss === 1.5);
  * ```
  */
@@ -362,6 +374,7 @@ export function summaryFromState(p: SummaryParts, grad?: Summary["grad"]): Summa
     tokens_out: p.tokens_out,
     batches: p.batches,
     nonfinite_tokens: p.nonfinite_tokens,
+    nonfinite_outputs: p.nonfinite_outputs,
     input: Moments.from(st.input).summary(),
     output: Moments.from(st.output).summary(),
     loss: ExactSum.from(st.loss).value(),

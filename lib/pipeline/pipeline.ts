@@ -18,7 +18,7 @@ import { ndjsonDecoder } from "../io/ndjson.ts";
 import { encoder } from "../io/encode.ts";
 import { parseNpyHeader } from "../io/npy.ts";
 import { readHead } from "../io/sniff.ts";
-import { DataError, UsageError } from "../io/errors.ts";
+import { DataError, PermissionError, UsageError } from "../io/errors.ts";
 import { GPT, type Placement } from "../model/mod.ts";
 import { type Backend, checkBackend } from "../kernels/backend.ts";
 import { openBlas } from "../kernels/blas.ts";
@@ -138,6 +138,7 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
   }
   if (norm === "rms" && o.bias) throw new UsageError("--bias has no meaning with --norm rms");
   const backend = streamBackend(o);
+  const config = (C: number | null) => ({ norm, eps, seed, C, backend });
   return start(input, o, "normalize", () => o.batch ?? 1024, (C) => {
     for (const [name, v] of [["weight", o.weight], ["bias", o.bias]] as const) {
       if (v && v.length !== C) {
@@ -155,8 +156,8 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
       seed,
       nonfinite: o.nonfinite ?? "error",
     };
-    return { task, gradFloats: 0, config: { norm, eps, seed, C, backend } };
-  });
+    return { task, gradFloats: 0, config: config(C) };
+  }, config);
 }
 
 /**
@@ -195,6 +196,21 @@ export function runStream(input: Input, o: RunOptions = {}): Lnstream {
   }
   const batchSeqs = o.batch ?? 8;
   const backend = streamBackend(o);
+  // the summary's config, also for an empty input (C null); the defaults are resolveConfig's
+  const config = (C: number | null) => ({
+    layers,
+    heads,
+    C,
+    placement,
+    eps: o.eps ?? 1e-5,
+    causal: o.causal ?? true,
+    finalNorm: o.finalNorm ?? placement === "pre",
+    seq,
+    init,
+    seed,
+    loss,
+    backend,
+  });
   let model: GPT | null = null;
   const make = (C: number) => {
     try {
@@ -217,42 +233,36 @@ export function runStream(input: Input, o: RunOptions = {}): Lnstream {
     if (backend !== "ts") fitsArena(model, batchSeqs, seq, o.workers);
     return model;
   };
-  return start(input, o, "run", tokensPerBatch, (C) => {
-    const m = model ?? make(C);
-    const task: RunTask = {
-      kind: "run",
-      config: m.config,
-      // wasm/blas: workers attach to the model's arena; ts: to its shared parameter buffer
-      ...(m.arena === null
-        ? { params: m.params.buffer as SharedArrayBuffer }
-        : { memory: m.arena.memory, paramsAt: m.params.byteOffset }),
-      seq,
-      loss,
-      seed,
-      nonfinite: o.nonfinite ?? "error",
-    };
-    const { nLayer, nHead, eps, causal, finalNorm } = m.config;
-    return {
-      task,
-      gradFloats: m.params.length,
-      config: {
-        layers: nLayer,
-        heads: nHead,
-        C,
-        placement,
-        eps,
-        causal,
-        finalNorm,
+  return start(
+    input,
+    o,
+    "run",
+    tokensPerBatch,
+    (C) => {
+      const m = model ?? make(C);
+      const task: RunTask = {
+        kind: "run",
+        config: m.config,
+        // wasm/blas: workers attach to the model's arena; ts: to its shared parameter buffer
+        ...(m.arena === null
+          ? { params: m.params.buffer as SharedArrayBuffer }
+          : { memory: m.arena.memory, paramsAt: m.params.byteOffset }),
         seq,
-        init,
-        seed,
         loss,
-        backend,
-      },
-      layout: m.layout,
-      finalNorm,
-    };
-  }, (C) => (model ?? make(C)).params.length);
+        seed,
+        nonfinite: o.nonfinite ?? "error",
+      };
+      return {
+        task,
+        gradFloats: m.params.length,
+        config: config(C),
+        layout: m.layout,
+        finalNorm: m.config.finalNorm,
+      };
+    },
+    config,
+    (C) => (model ?? make(C)).params.length,
+  );
 }
 
 /**
@@ -270,6 +280,26 @@ function fitsArena(model: GPT, B: number, T: number, workers?: number) {
         `gradients ${gib(2 * params)} GiB, each of ${n} workers ${gib(params + activations)} GiB ` +
         `(${B} sequences of ${T} tokens); use a smaller --batch or --seq, fewer --workers, or ` +
         `--backend ts`,
+    );
+  }
+}
+
+/** The most worker threads a stream starts (each holds its own buffers). */
+export const MAX_WORKERS = 256;
+
+/**
+ * Workers load lnstream's modules from disk: without read permission for its folder they
+ * would each die with a stack trace. Refuse once, naming the flag (exit 77).
+ */
+function canLoadWorkers(url?: URL) {
+  const module = url ?? new URL("../../workers/stage.ts", import.meta.url);
+  if (module.protocol !== "file:") return;
+  const root = url ? new URL(".", module) : new URL("../../", import.meta.url);
+  const state = Deno.permissions.querySync({ name: "read", path: module }).state;
+  if (state !== "granted") {
+    const dir = decodeURIComponent(root.pathname).replace(/\/$/, "");
+    throw new PermissionError(
+      `the worker threads load lnstream's modules from ${dir}: run with --allow-read=${dir}`,
     );
   }
 }
@@ -300,12 +330,16 @@ function start(
   command: "normalize" | "run",
   batchTokensFor: (npyShape?: number[]) => number,
   setup: (C: number) => TaskSetup,
+  configFor: (C: number | null) => Record<string, unknown>,
   gradFloatsFor: (C: number) => number = () => 0,
 ): Lnstream {
   const workers = o.workers ?? navigator.hardwareConcurrency ?? 1;
-  if (!Number.isInteger(workers) || workers < 1) {
-    throw new UsageError(`--workers must be a whole number ≥ 1, got ${workers}`);
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+    throw new UsageError(
+      `--workers must be a whole number from 1 to ${MAX_WORKERS}, got ${workers}`,
+    );
   }
+  canLoadWorkers(o.workerUrl);
   const checkBatch = (n: number) => {
     if (!Number.isInteger(n) || n < 1) throw new UsageError(`--batch must be a whole number ≥ 1`);
     return n;
@@ -331,8 +365,8 @@ function start(
   const out = new TransformStream<Uint8Array, Uint8Array>();
   const read: ByteReader = typeof input === "function" ? input : streamReader(input);
   (async () => {
-    const head = await readHead(read);
-    const format = head.bytes.length === 0 ? null : (o.format ?? head.format);
+    const head = await readHead(read, o);
+    const format = head.format;
     const info: InputInfo = { format, C: o.dim ?? 0 };
     const batchTokens = checkBatch(
       batchTokensFor(format === "npy" ? parseNpyHeader(head.bytes).shape : undefined),
@@ -369,7 +403,7 @@ function start(
       pool: slots,
       command,
       info,
-      context: () => setupDone ?? { config: {} },
+      context: () => setupDone ?? { config: configFor(null) },
       onRecord: o.onRecord,
       onProgress: o.onProgress,
       onSummary: (s) => (summary = s),
@@ -423,6 +457,7 @@ export function decodeInput(
       throw new DataError(`.npy shape (${h.shape.join(", ")}) must be [N, C] or [B, T, C]`);
     }
     const C = h.shape[h.shape.length - 1];
+    if (C < 1) throw new DataError(`.npy shape (${h.shape.join(", ")}) has 0 channels`);
     if (o.dim !== undefined && o.dim !== C) {
       throw new UsageError(`--dim ${o.dim} does not match the .npy shape (${h.shape.join(", ")})`);
     }
@@ -491,9 +526,9 @@ export async function readTokens(
   o: Pick<StreamOptions, "dim" | "field" | "format"> = {},
 ): Promise<{ tokens: Float32Array; C: number }> {
   const read: ByteReader = typeof input === "function" ? input : streamReader(input);
-  const head = await readHead(read);
+  const head = await readHead(read, o);
   const info: InputInfo = {
-    format: head.bytes.length === 0 ? null : (o.format ?? head.format),
+    format: head.format,
     C: o.dim ?? 0,
   };
   if (info.format === null) return { tokens: new Float32Array(0), C: info.C };

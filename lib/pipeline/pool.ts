@@ -6,6 +6,10 @@
  * @module
  */
 import type { SlotSink } from "../io/batch.ts";
+import { DataError, UsageError } from "../io/errors.ts";
+
+/** The most bytes one batch's rows (input, output and per-token statistics) may take. */
+export const BATCH_LIMIT_BYTES = 256 * 2 ** 20;
 import { type SlotLayout, slotLayout, TOKEN_FIELDS } from "../../workers/protocol.ts";
 
 /**
@@ -58,9 +62,28 @@ export class SlotPool implements SlotSink {
     this.#onOpen = onOpen;
   }
 
-  /** Allocates the slots for rows of C channels (once). */
+  /**
+   * Allocates the slots for rows of C channels (once). A batch's rows may hold at most
+   * `BATCH_LIMIT_BYTES`: a wider token is bad data (`DataError`), too many tokens a usage
+   * error naming `--batch` — both before any memory is taken.
+   */
   open(C: number): void {
     if (this.sab !== null) return;
+    const row = slotLayout(1, C, 0).slotBytes, mib = (b: number) => (b / 2 ** 20).toFixed(1);
+    if (row > BATCH_LIMIT_BYTES) {
+      throw new DataError(
+        `a token of ${C} channels needs ${mib(row)} MiB, more than a batch may hold ` +
+          `(limit ${mib(BATCH_LIMIT_BYTES)} MiB)`,
+      );
+    }
+    const rows = slotLayout(this.capTokens, C, 0).slotBytes;
+    if (rows > BATCH_LIMIT_BYTES) {
+      const fit = Math.floor(BATCH_LIMIT_BYTES / row);
+      throw new UsageError(
+        `--batch: ${this.capTokens} tokens of ${C} channels need ${mib(rows)} MiB per batch ` +
+          `(limit ${mib(BATCH_LIMIT_BYTES)} MiB); give a smaller --batch (at most ${fit} tokens)`,
+      );
+    }
     this.C = C;
     this.gradFloats = this.#gradFloatsFor(C);
     this.layout = slotLayout(this.capTokens, C, this.gradFloats);

@@ -21,16 +21,43 @@ export function orderedStage<I, O>(
   fn: (x: I) => Promise<O>,
   inFlight: number,
 ): TransformStream<I, O> {
-  const pending: Promise<O>[] = [];
+  type Entry = { settled: boolean; ok: boolean; value?: O; error?: unknown; p: Promise<void> };
+  const pending: Entry[] = [];
+  let ctrl: TransformStreamDefaultController<O> | null = null;
+  // emit every result at the head as soon as it is ready: a result never waits for later inputs
+  const drain = () => {
+    while (pending.length > 0 && pending[0].settled) {
+      const e = pending.shift()!;
+      try {
+        if (e.ok) ctrl!.enqueue(e.value!);
+        else ctrl!.error(e.error);
+      } catch {
+        // the stream was cancelled or errored: nothing more to emit
+      }
+    }
+  };
   return new TransformStream<I, O>({
-    async transform(x, ctrl) {
-      const p = fn(x);
-      p.catch(() => {}); // observed when it reaches the head
-      pending.push(p);
-      while (pending.length >= inFlight) ctrl.enqueue(await pending.shift()!);
+    start(c) {
+      ctrl = c;
     },
-    async flush(ctrl) {
-      while (pending.length > 0) ctrl.enqueue(await pending.shift()!);
+    async transform(x) {
+      const e = { settled: false, ok: false } as Entry;
+      e.p = fn(x).then(
+        (v) => {
+          e.value = v;
+          e.ok = true;
+        },
+        (err) => (e.error = err),
+      ).finally(() => {
+        e.settled = true;
+        drain();
+      });
+      pending.push(e);
+      // backpressure: at most inFlight results outstanding
+      while (pending.length >= inFlight) await pending[0].p;
+    },
+    async flush() {
+      while (pending.length > 0) await pending[0].p;
     },
   });
 }

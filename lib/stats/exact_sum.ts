@@ -10,8 +10,13 @@
 /** ES2026 `Math.sumPrecise`: the correctly rounded sum of the values. */
 const sumPrecise = (Math as unknown as { sumPrecise(v: Iterable<number>): number }).sumPrecise;
 
+/** An exact sum in JSON: finite partials, or one string for a non-finite total. */
+export type Partials = (number | string)[];
+
 /**
- * Exact sum of finite doubles.
+ * Exact sum of doubles. Finite values are summed exactly; NaN and ±Infinity (or a sum that
+ * overflows) make the total non-finite, as plain addition would, and are kept apart so the
+ * partials stay finite.
  *
  * @example
  * ```ts
@@ -20,13 +25,21 @@ const sumPrecise = (Math as unknown as { sumPrecise(v: Iterable<number>): number
  * a.add(1e16); a.add(1); b.add(-1e16);
  * a.merge(b);
  * assert(a.value() === 1); // plain floating-point addition would give 0
+ * a.add(NaN);
+ * assert(Number.isNaN(a.value()) && a.toJSON()[0] === "NaN");
  * ```
  */
 export class ExactSum {
   #p: number[] = [];
+  /** the sum of the non-finite values added (0 while there are none) */
+  #special = 0;
 
-  /** Adds one finite double. */
+  /** Adds one double. */
   add(x: number): void {
+    if (!Number.isFinite(x)) {
+      this.#special += x;
+      return;
+    }
     const p = this.#p;
     let i = 0;
     for (let j = 0; j < p.length; j++) {
@@ -37,25 +50,29 @@ export class ExactSum {
       x = hi;
     }
     p.length = i;
-    p.push(x);
+    if (Number.isFinite(x)) p.push(x);
+    else this.#special += x; // the finite values overflowed: the total is ±Infinity
   }
 
   /** Adds every partial of another sum (exact). */
   merge(o: ExactSum): void {
     for (const v of o.#p) this.add(v);
+    this.#special += o.#special;
   }
 
-  /** The exact sum, rounded once to the nearest double. */
+  /** The exact sum, rounded once to the nearest double (NaN or ±Infinity when not finite). */
   value(): number {
+    if (this.#special !== 0) return this.#special;
     return sumPrecise(this.#p);
   }
 
   /**
-   * The exact total as a canonical list of doubles for JSON: the rounded total,
-   * then the rounded remainder, and so on. Equal totals give equal lists,
-   * however the sum was built.
+   * The exact total as a canonical list of doubles for JSON: the rounded total, then the
+   * rounded remainder, and so on. Equal totals give equal lists, however the sum was built. A
+   * non-finite total is `["NaN"]`, `["Infinity"]` or `["-Infinity"]` (JSON has no such numbers).
    */
-  toJSON(): number[] {
+  toJSON(): Partials {
+    if (this.#special !== 0) return [String(this.#special)];
     const out: number[] = [];
     const rest = new ExactSum();
     rest.#p = this.#p.slice();
@@ -66,14 +83,16 @@ export class ExactSum {
     return out;
   }
 
-  /** Rebuilds a sum from `toJSON()` output. */
-  static from(partials: readonly number[]): ExactSum {
+  /** Rebuilds a sum from `toJSON()` output; throws a `TypeError` on anything else. */
+  static from(partials: unknown): ExactSum {
+    if (!Array.isArray(partials)) {
+      throw new TypeError(`an exact sum is a list of numbers, got ${JSON.stringify(partials)}`);
+    }
     const s = new ExactSum();
     for (const v of partials) {
-      if (typeof v !== "number" || !Number.isFinite(v)) {
-        throw new TypeError(`an exact sum's partials must be finite numbers, got ${v}`);
-      }
-      s.add(v);
+      if (v === "NaN" || v === "Infinity" || v === "-Infinity") s.#special += Number(v);
+      else if (typeof v === "number" && Number.isFinite(v)) s.add(v);
+      else throw new TypeError(`an exact sum's partials must be finite numbers, got ${v}`);
     }
     return s;
   }

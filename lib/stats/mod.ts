@@ -11,5 +11,5 @@
  *
  * @module
  */
-export { ExactSum } from "./exact_sum.ts";
+export { ExactSum, type Partials } from "./exact_sum.ts";
 export { Moments, type MomentState, type MomentSummary, NormAcc } from "./moments.ts";

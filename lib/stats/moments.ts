@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ExactSum } from "./exact_sum.ts";
+import { ExactSum, type Partials } from "./exact_sum.ts";
 
 /** What a moments summary reports. */
 export interface MomentSummary {
@@ -28,11 +28,11 @@ export interface MomentState {
   /** tokens counted */
   tokens: number;
   /** partials of Σ token sums */
-  s: number[];
+  s: Partials;
   /** partials of Σ (token sum)² / C */
-  q: number[];
+  q: Partials;
   /** partials of Σ token M2 (squared deviations from the token's own mean) */
-  m2: number[];
+  m2: Partials;
   /** min over elements */
   min: number | null;
   /** max over elements */
@@ -165,11 +165,11 @@ export class NormAcc {
     return Math.sqrt(this.#sq.value());
   }
   /** The mergeable state. */
-  toJSON(): { sq: number[]; max_abs: number } {
+  toJSON(): { sq: Partials; max_abs: number } {
     return { sq: this.#sq.toJSON(), max_abs: this.maxAbs };
   }
   /** Rebuilds from `toJSON()` output. */
-  static from(st: { sq: number[]; max_abs: number }): NormAcc {
+  static from(st: { sq: Partials; max_abs: number }): NormAcc {
     const a = new NormAcc();
     a.#sq = ExactSum.from(st.sq);
     a.maxAbs = st.max_abs;
