@@ -6,8 +6,8 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { StageRunner } from "./job.ts";
-import type { Job, Reply, StageInit } from "./protocol.ts";
+import { StageRunner } from "../lib/pipeline/compute.ts";
+import type { Job, Reply, StageInit } from "../lib/pipeline/protocol.ts";
 
 let runner: StageRunner | null = null;
 

@@ -114,6 +114,8 @@ export async function normalize(args: string[]): Promise<number> {
         weight,
         bias,
         seed,
+        // nothing would show the probe gradients: skip them
+        gradients: !(f.quiet && f.stats === undefined),
       }),
     normalizeReport,
   );

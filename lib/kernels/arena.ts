@@ -97,6 +97,22 @@ export interface KernelExports {
     scale: number,
     acc: number,
   ): void;
+  /** the probe direction of N tokens from their keys (u32 [N]) into out [N,C] */
+  probeFill(out: number, keys: number, N: number, C: number): void;
+  /** per row of x [N,C]: Σx, M2, min, max as float64 at stats[n·stride + field …] */
+  rowStats(stats: number, x: number, N: number, C: number, stride: number, field: number): void;
+  /** per row: Σdy², max|dy|, Σdx², max|dx|, scale·Σy·dy as float64 at stats[n·stride + field …] */
+  gradStats(
+    stats: number,
+    y: number,
+    dy: number,
+    dx: number,
+    N: number,
+    C: number,
+    stride: number,
+    field: number,
+    scale: number,
+  ): void;
   /** writes the kernels' constant table into the header (every instance, same bytes) */
   init(): void;
   /** bytes at the start of the memory the kernels use */
@@ -268,6 +284,12 @@ export class Arena {
   alloc(n: number): Float32Array {
     const p = this.allocBytes(n * 4);
     return new Float32Array(this.#register(), p, n);
+  }
+
+  /** A fresh zeroed `Float64Array` of `n` elements in the arena. */
+  allocF64(n: number): Float64Array {
+    const p = this.allocBytes(n * 8);
+    return new Float64Array(this.#register(), p, n);
   }
 
   /** A `Float32Array` view of `n` elements at byte offset `ptr`. */

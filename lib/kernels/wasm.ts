@@ -284,6 +284,54 @@ export class WasmKernels {
     if (dbias !== null) this.x.colSumAcc(dbias.byteOffset, d, N, Cout, this.scratch(8 * Cout));
   }
 
+  /**
+   * The probe directions of tokens `first … first+N−1` of stream `seed` into out [N,C]: the
+   * numbers `probeRow` (lib/model/rng.ts) gives, bit for bit. `keys(seed, token)` is that
+   * function's `probeKey`, passed in so the kernels need nothing from the model.
+   */
+  probeFill(
+    out: F32,
+    seed: number,
+    first: number,
+    N: number,
+    C: number,
+    keys: (seed: number, token: number) => number,
+  ): void {
+    const p = this.scratch(4 * N), k = new Uint32Array(this.arena.buffer, p, N);
+    for (let n = 0; n < N; n++) k[n] = keys(seed, first + n);
+    this.x.probeFill(out.byteOffset, p, N, C);
+  }
+
+  /** Per row of x [N,C]: Σx, Σ(x − mean)², min, max into stats[n·stride + field …]. */
+  rowStats(stats: Float64Array, x: F32, N: number, C: number, stride: number, field: number): void {
+    this.x.rowStats(stats.byteOffset, x.byteOffset, N, C, stride, field);
+  }
+
+  /** Per row: Σdy², max|dy|, Σdx², max|dx|, scale·Σ y·dy into stats[n·stride + field …]. */
+  gradStats(
+    stats: Float64Array,
+    y: F32,
+    dy: F32,
+    dx: F32,
+    N: number,
+    C: number,
+    stride: number,
+    field: number,
+    scale = 1,
+  ): void {
+    this.x.gradStats(
+      stats.byteOffset,
+      y.byteOffset,
+      dy.byteOffset,
+      dx.byteOffset,
+      N,
+      C,
+      stride,
+      field,
+      scale,
+    );
+  }
+
   /** As `attentionForward`. qkv [B,T,3C]; att [B,NH,T,T]; out [B,T,C] */
   attentionForward(
     out: F32,

@@ -35,7 +35,7 @@ export {
   type StackStats,
 } from "./gpt.ts";
 export { L2Loss, type Loss, ProbeLoss, XentLoss } from "./loss.ts";
-export { normalAt, probeRow, Rng, uniformAt } from "./rng.ts";
+export { normalAt, probeKey, probeRow, Rng, uniformAt } from "./rng.ts";
 export {
   type CompareOptions,
   type CompareResult,

@@ -24,8 +24,8 @@ import {
   type ParamSpec,
   type StackStats,
 } from "../model/mod.ts";
-import { TOKEN_FIELDS } from "../../workers/protocol.ts";
-import type { Reply } from "../../workers/protocol.ts";
+import { TOKEN, TOKEN_FIELDS } from "./protocol.ts";
+import type { Reply } from "./protocol.ts";
 import type { SlotPool } from "./pool.ts";
 
 /** A batch and what its worker answered (null when it had no rows). */
@@ -236,15 +236,18 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
           for (let i = f; i < f + k; i++) if (!Number.isFinite(ts[i])) return false;
           return true;
         };
+        const { IN, OUT, DY_SQ, DY_MAX, DX_SQ, DX_MAX, LOSS } = TOKEN;
         for (let t = 0; t < n; t++) {
           const f = t * TOKEN_FIELDS;
-          if (fin(f, 4)) bi.addToken(C, ts[f], ts[f + 1], ts[f + 2], ts[f + 3]);
-          else nonfinite++;
-          if (fin(f + 4, 4)) bo.addToken(C, ts[f + 4], ts[f + 5], ts[f + 6], ts[f + 7]);
-          else nonfiniteOut++;
-          if (fin(f + 8, 2)) by.addToken(ts[f + 8], ts[f + 9]);
-          if (fin(f + 10, 2)) bx.addToken(ts[f + 10], ts[f + 11]);
-          if (fin(f + 12, 1)) bl.add(ts[f + 12]);
+          if (fin(f + IN, 4)) {
+            bi.addToken(C, ts[f + IN], ts[f + IN + 1], ts[f + IN + 2], ts[f + IN + 3]);
+          } else nonfinite++;
+          if (fin(f + OUT, 4)) {
+            bo.addToken(C, ts[f + OUT], ts[f + OUT + 1], ts[f + OUT + 2], ts[f + OUT + 3]);
+          } else nonfiniteOut++;
+          if (fin(f + DY_SQ, 1) && fin(f + DY_MAX, 1)) by.addToken(ts[f + DY_SQ], ts[f + DY_MAX]);
+          if (fin(f + DX_SQ, 1) && fin(f + DX_MAX, 1)) bx.addToken(ts[f + DX_SQ], ts[f + DX_MAX]);
+          if (fin(f + LOSS, 1)) bl.add(ts[f + LOSS]);
         }
       }
       inp.merge(bi);

@@ -22,7 +22,7 @@ import { DataError, PermissionError, UsageError } from "../io/errors.ts";
 import { GPT, type Placement } from "../model/mod.ts";
 import { type Backend, checkBackend } from "../kernels/backend.ts";
 import { openBlas } from "../kernels/blas.ts";
-import type { NormalizeTask, RunTask, StageInit } from "../../workers/protocol.ts";
+import type { NormalizeTask, RunTask, StageInit } from "./protocol.ts";
 import { SlotPool } from "./pool.ts";
 import { WorkerPool } from "./workers.ts";
 import { orderedStage } from "./stage.ts";
@@ -56,6 +56,11 @@ export interface StreamOptions {
   backend?: Backend;
   /** OpenBLAS library path for `blas` (default: searched, see `BLAS_SEARCH_PATHS`) */
   blasLib?: string;
+  /**
+   * normalize: backpropagate the probe loss for gradient statistics (default true); false
+   * skips the probe and the backward pass, and the summary's `grad` and `loss` are 0
+   */
+  gradients?: boolean;
   /** the stage worker module (default: lnstream's `workers/stage.ts`) */
   workerUrl?: URL;
   /** each batch's statistics record, in order */
@@ -138,7 +143,15 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
   }
   if (norm === "rms" && o.bias) throw new UsageError("--bias has no meaning with --norm rms");
   const backend = streamBackend(o);
-  const config = (C: number | null) => ({ norm, eps, seed, C, backend });
+  const gradients = o.gradients ?? true;
+  const config = (C: number | null) => ({
+    norm,
+    eps,
+    seed,
+    C,
+    backend,
+    ...(gradients ? {} : { gradients }),
+  });
   return start(input, o, "normalize", () => o.batch ?? 1024, (C) => {
     for (const [name, v] of [["weight", o.weight], ["bias", o.bias]] as const) {
       if (v && v.length !== C) {
@@ -155,6 +168,7 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
       bias: o.bias ?? null,
       seed,
       nonfinite: o.nonfinite ?? "error",
+      gradients,
     };
     return { task, gradFloats: 0, config: config(C) };
   }, config);

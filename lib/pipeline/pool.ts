@@ -10,7 +10,7 @@ import { DataError, UsageError } from "../io/errors.ts";
 
 /** The most bytes one batch's rows (input, output and per-token statistics) may take. */
 export const BATCH_LIMIT_BYTES = 256 * 2 ** 20;
-import { type SlotLayout, slotLayout, TOKEN_FIELDS } from "../../workers/protocol.ts";
+import { type SlotLayout, slotLayout, TOKEN_FIELDS } from "./protocol.ts";
 
 /**
  * K slots of `capTokens` rows; `open(C)` allocates them once C is known (with

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Job, Reply, StageInit } from "../../workers/protocol.ts";
+import type { Job, Reply, StageInit } from "./protocol.ts";
 
 /** A worker failure (exit 70). */
 export class WorkerError extends Error {

@@ -851,3 +851,113 @@ export function gemm(
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// the pipeline's per-token work: the probe direction and per-row statistics
+
+// @ts-ignore: decorator
+@inline function mix4(h0: v128): v128 {
+  let h = v128.xor(h0, i32x4.shr_u(h0, 16));
+  h = i32x4.mul(h, i32x4.splat(0x85ebca6b));
+  h = v128.xor(h, i32x4.shr_u(h, 13));
+  h = i32x4.mul(h, i32x4.splat(0xc2b2ae35));
+  return v128.xor(h, i32x4.shr_u(h, 16));
+}
+
+function mix32(h0: u32): u32 {
+  let h = h0 ^ (h0 >>> 16);
+  h *= 0x85ebca6b;
+  h ^= h >>> 13;
+  h *= 0xc2b2ae35;
+  return h ^ (h >>> 16);
+}
+
+// R [N,C] = the probe direction of global tokens first … first+N−1 (as lib/model/rng.ts
+// probeRow: Irwin–Hall of four 16-bit hash uniforms, scaled to unit variance; bit for bit).
+// keys [N] u32: each token's probeKey, computed by the caller.
+export function probeFill(out: usize, keys: usize, N: i32, C: i32): void {
+  const sqrt3 = f32x4.splat(<f32>1.7320508075688772);
+  const lo16 = i32x4.splat(0xffff), two = f32x4.splat(2), inv = f32x4.splat(<f32>1 / 65536);
+  const golden = i32x4.splat(0x9e3779b9);
+  for (let n = 0; n < N; n++) {
+    const key = load<u32>(keys + (<usize>n << 2)), kv = i32x4.splat(key);
+    const row = out + ((<usize>n * <usize>C) << 2);
+    let c = 0;
+    for (; c + 4 <= C; c += 4) {
+      const cv = i32x4.add(i32x4.splat(2 * c), i32x4(0, 2, 4, 6)); // 2c for 4 channels
+      const a = mix4(v128.xor(kv, i32x4.mul(i32x4.add(cv, i32x4.splat(1)), golden)));
+      const b = mix4(v128.xor(kv, i32x4.mul(i32x4.add(cv, i32x4.splat(2)), golden)));
+      const s = i32x4.add(
+        i32x4.add(v128.and(a, lo16), i32x4.shr_u(a, 16)),
+        i32x4.add(i32x4.add(v128.and(b, lo16), i32x4.shr_u(b, 16)), i32x4.splat(2)),
+      );
+      const u = f32x4.sub(f32x4.mul(f32x4.convert_i32x4_u(s), inv), two);
+      v128.store(row + (<usize>c << 2), f32x4.mul(u, sqrt3));
+    }
+    for (; c < C; c++) {
+      const a = mix32(key ^ (<u32>(2 * c + 1) * 0x9e3779b9));
+      const b = mix32(key ^ (<u32>(2 * c + 2) * 0x9e3779b9));
+      const s = (a & 0xffff) + (a >>> 16) + (b & 0xffff) + (b >>> 16) + 2;
+      store<f32>(row + (<usize>c << 2), (<f32>s * (<f32>1 / 65536) - 2) * <f32>1.7320508075688772);
+    }
+  }
+}
+
+// Per row of x [N,C]: Σx, Σ(x − mean)², min, max into stats[n·stride + field …] (float64).
+export function rowStats(stats: usize, x: usize, N: i32, C: i32, stride: i32, field: i32): void {
+  for (let n = 0; n < N; n++) {
+    const row = x + ((<usize>n * <usize>C) << 2);
+    const v = rowMoments(row, C), m = rowMean;
+    let mn = f32x4.splat(Infinity), mx = f32x4.splat(-Infinity);
+    let c = 0;
+    for (; c + 4 <= C; c += 4) {
+      const e = v128.load(row + (<usize>c << 2));
+      mn = f32x4.min(mn, e);
+      mx = f32x4.max(mx, e);
+    }
+    let lo = min(min(f32x4.extract_lane(mn, 0), f32x4.extract_lane(mn, 1)), min(f32x4.extract_lane(mn, 2), f32x4.extract_lane(mn, 3)));
+    let hi = max(max(f32x4.extract_lane(mx, 0), f32x4.extract_lane(mx, 1)), max(f32x4.extract_lane(mx, 2), f32x4.extract_lane(mx, 3)));
+    for (; c < C; c++) {
+      const e = f32at(row + (<usize>c << 2));
+      lo = min(lo, e);
+      hi = max(hi, e);
+    }
+    const o = stats + ((<usize>n * <usize>stride + <usize>field) << 3);
+    store<f64>(o, m * <f64>C);
+    store<f64>(o, v * <f64>C, 8);
+    store<f64>(o, <f64>lo, 16);
+    store<f64>(o, <f64>hi, 24);
+  }
+}
+
+// Per row: Σdy², max|dy|, Σdx², max|dx|, and scale·Σ y·dy into stats[n·stride + field …].
+export function gradStats(
+  stats: usize, y: usize, dy: usize, dx: usize, N: i32, C: i32, stride: i32, field: i32,
+  scale: f64,
+): void {
+  for (let n = 0; n < N; n++) {
+    const off = (<usize>n * <usize>C) << 2;
+    const o = stats + ((<usize>n * <usize>stride + <usize>field) << 3);
+    store<f64>(o, sumSq(dy + off, C));
+    store<f64>(o, <f64>maxAbs(dy + off, C), 8);
+    store<f64>(o, sumSq(dx + off, C), 16);
+    store<f64>(o, <f64>maxAbs(dx + off, C), 24);
+    store<f64>(o, scale * dot64(y + off, dy + off, C), 32);
+  }
+}
+
+// Σ a·b over [n], products in float32 summed in float64 lanes
+function dot64(a: usize, b: usize, n: i32): f64 {
+  let s0 = f64x2.splat(0), s1 = f64x2.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const lo = f64x2.mul(f64x2.promote_low_f32x4(v128.load(a + o)), f64x2.promote_low_f32x4(v128.load(b + o)));
+    const hi = f64x2.mul(f64x2.promote_low_f32x4(hiHalf(v128.load(a + o))), f64x2.promote_low_f32x4(hiHalf(v128.load(b + o))));
+    s0 = f64x2.add(s0, lo);
+    s1 = f64x2.add(s1, hi);
+  }
+  let s = hsum64(f64x2.add(s0, s1));
+  for (; i < n; i++) s += <f64>f32at(a + (<usize>i << 2)) * <f64>f32at(b + (<usize>i << 2));
+  return s;
+}

@@ -4,14 +4,38 @@
  *
  * @module
  */
-import type { Backend } from "../lib/kernels/backend.ts";
-import type { GPTConfig, StackStats } from "../lib/model/mod.ts";
+import type { Backend } from "../kernels/backend.ts";
+import type { GPTConfig, StackStats } from "../model/mod.ts";
 
 /**
- * Per-token float64 statistics a worker writes next to each row, in this order:
- * input sum, M2, min, max; output sum, M2, min, max; ‖dL/dy‖², max|dL/dy|;
- * ‖dL/dx‖², max|dL/dx|; the token's share of the loss.
+ * The per-token float64 statistics a worker writes next to each row: where each field sits in
+ * a token's record of `TOKEN_FIELDS` numbers. `IN` and `OUT` start four fields each: Σx,
+ * Σ(x − mean)², min, max of the input and output row.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(TOKEN.OUT === 4 && TOKEN.LOSS === TOKEN_FIELDS - 1);
+ * ```
  */
+export const TOKEN = {
+  /** input Σx, M2, min, max */
+  IN: 0,
+  /** output Σx, M2, min, max */
+  OUT: 4,
+  /** ‖∂L/∂y‖² of the token */
+  DY_SQ: 8,
+  /** max |∂L/∂y| */
+  DY_MAX: 9,
+  /** ‖∂L/∂x‖² */
+  DX_SQ: 10,
+  /** max |∂L/∂x| */
+  DX_MAX: 11,
+  /** the token's share of the loss */
+  LOSS: 12,
+} as const;
+
+/** Numbers in one token's statistics record. */
 export const TOKEN_FIELDS = 13;
 
 /** Byte offsets of one slot's regions. */
@@ -51,7 +75,7 @@ export function slotLayout(capTokens: number, C: number, gradFloats: number): Sl
 export interface NormalizeTask {
   /** "normalize" */
   kind: "normalize";
-  /** kernels: ts, or wasm/blas (the rows are copied into a worker-local arena) */
+  /** kernels: ts, or wasm/blas (the rows are computed in a worker-local arena) */
   backend: Backend;
   /** OpenBLAS path (blas) */
   blasLib?: string;
@@ -67,6 +91,8 @@ export interface NormalizeTask {
   seed: number;
   /** refuse (error) or pass non-finite inputs */
   nonfinite: "error" | "pass";
+  /** compute the probe backward and its statistics (false: outputs and moments only) */
+  gradients: boolean;
 }
 
 /** A GPT stack with a loss and a backward pass. */

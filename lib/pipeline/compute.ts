@@ -1,0 +1,312 @@
+/**
+ * The computation a stage worker runs on one slot: normalization or a GPT stack, a probe loss,
+ * the backward pass, and per-token statistics. Pure given the slot's rows, the task and the
+ * batch's global offset, so a batch gives the same bytes whichever worker runs it.
+ *
+ * On the wasm and blas backends everything per token runs in WebAssembly in a worker-local
+ * arena (the rows are copied in and out): the normalization, the probe direction, the row
+ * moments and the gradient norms.
+ *
+ * @module
+ */
+import {
+  batchNormBackward,
+  batchNormForward,
+  layerNormBackward,
+  layerNormForward,
+  rmsNormBackward,
+  rmsNormForward,
+} from "../kernels/mod.ts";
+import { Arena } from "../kernels/arena.ts";
+import { WasmKernels } from "../kernels/wasm.ts";
+import { GPT, probeKey, probeRow } from "../model/mod.ts";
+import {
+  type Job,
+  type Reply,
+  slotLayout,
+  type StageInit,
+  TOKEN,
+  TOKEN_FIELDS,
+} from "./protocol.ts";
+
+/** Worker-local arena buffers for the wasm path, sized for a full slot. */
+interface Fast {
+  k: WasmKernels;
+  inp: Float32Array;
+  out: Float32Array;
+  dy: Float32Array;
+  dx: Float32Array;
+  mean: Float32Array;
+  rstd: Float32Array;
+  stats: Float64Array;
+  weight: Float32Array | null;
+  bias: Float32Array | null;
+}
+
+/**
+ * Runs jobs for one `StageInit`; buffers are allocated once, for a full slot.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { slotLayout } from "./protocol.ts";
+ * const C = 4, cap = 2, l = slotLayout(cap, C, 0);
+ * const sab = new SharedArrayBuffer(l.slotBytes);
+ * new Float32Array(sab, 0, 8).set([1, 2, 3, 4, 5, 5, 5, 9]);
+ * const r = new StageRunner({ type: "init", sab, capTokens: cap, C, gradFloats: 0,
+ *   task: { kind: "normalize", backend: "wasm", norm: "layer", eps: 1e-5, weight: null, bias: null,
+ *     seed: 1, nonfinite: "error", gradients: true } });
+ * r.run({ type: "job", slot: 0, tokens: 2, offset: 0 });
+ * assert(Math.abs(new Float32Array(sab, l.output, 8)[7] - Math.sqrt(3)) < 1e-4);
+ * ```
+ */
+export class StageRunner {
+  #init: StageInit;
+  #layout: ReturnType<typeof slotLayout>;
+  #mean: Float32Array;
+  #rstd: Float32Array;
+  #dy: Float32Array;
+  #dx: Float32Array;
+  #model: GPT | null = null;
+  #fast: Fast | null = null;
+
+  /** Prepares scratch buffers (and, for `run`, the model over shared parameters). */
+  constructor(init: StageInit) {
+    this.#init = init;
+    const { capTokens: cap, C } = init;
+    const task = init.task;
+    this.#layout = slotLayout(cap, C, init.gradFloats);
+    this.#mean = new Float32Array(Math.max(cap, C));
+    this.#rstd = new Float32Array(Math.max(cap, C));
+    this.#dy = new Float32Array(cap * C);
+    this.#dx = new Float32Array(cap * C);
+    if (task.kind === "run") {
+      const config = { ...task.config, dtype: "float32" as const, shared: false };
+      this.#model = task.memory
+        ? new GPT(config, { arena: new Arena({ memory: task.memory }), paramsAt: task.paramsAt })
+        : new GPT({ ...config, backend: "ts" }, { params: task.params });
+      if (this.#model.arena) this.#fast = fastBuffers(this.#model.arena, cap, C, null, null);
+    } else if (task.backend !== "ts" && task.norm !== "batch") {
+      const arena = new Arena({ bytes: (6 * cap * C + 16 * cap + 2 * C) * 4 + (1 << 20) });
+      this.#fast = fastBuffers(arena, cap, C, task.weight, task.bias);
+    }
+  }
+
+  /** Computes one batch in place and returns the reply. */
+  run(job: Job): Reply {
+    const { C, sab } = this.#init, l = this.#layout;
+    const base = job.slot * l.slotBytes;
+    const cap = this.#init.capTokens;
+    const inp = new Float32Array(sab, base + l.input, cap * C);
+    const out = new Float32Array(sab, base + l.output, cap * C);
+    const ts = new Float64Array(sab, base + l.stats, cap * TOKEN_FIELDS);
+    const reply: Reply = { slot: job.slot, tokens: job.tokens };
+    const fast = this.#fast;
+    let n = job.tokens;
+    // the input rows' moments first: a non-finite element makes its row's sum non-finite
+    const stats = fast ? fast.stats : ts;
+    if (fast) {
+      fast.inp.set(inp.subarray(0, n * C));
+      fast.k.rowStats(fast.stats, fast.inp, n, C, TOKEN_FIELDS, TOKEN.IN);
+    } else rowMoments(ts, TOKEN.IN, inp, n, C);
+    if (this.#init.task.nonfinite === "error") {
+      for (let t = 0; t < n; t++) {
+        if (Number.isFinite(stats[t * TOKEN_FIELDS + TOKEN.IN])) continue;
+        const c = inp.subarray(t * C, t * C + C).findIndex((v) => !Number.isFinite(v));
+        if (c < 0) continue; // finite values whose sum overflowed
+        reply.bad = { row: t, col: c, value: inp[t * C + c] };
+        n = reply.tokens = t;
+        break;
+      }
+    }
+    const task = this.#init.task;
+    if (task.kind === "normalize") this.#normalize(out, inp, n, job.offset);
+    else this.#runStack(out, inp, n, job.offset, base + l.grads, reply);
+    if (fast) ts.set(fast.stats.subarray(0, n * TOKEN_FIELDS));
+    return reply;
+  }
+
+  #normalize(out: Float32Array, inp: Float32Array, n: number, offset: number) {
+    const task = this.#init.task;
+    if (task.kind !== "normalize" || n === 0) return;
+    const C = this.#init.C, eps = task.eps, grads = task.gradients;
+    const f = this.#fast;
+    if (f !== null) {
+      // all in the arena: normalization, probe, backward and statistics in WebAssembly
+      const norm = task.norm === "layer";
+      if (norm) f.k.layerNormForward(f.out, f.mean, f.rstd, f.inp, f.weight, f.bias, n, C, eps);
+      else f.k.rmsNormForward(f.out, f.rstd, f.inp, f.weight, n, C, eps);
+      f.k.rowStats(f.stats, f.out, n, C, TOKEN_FIELDS, TOKEN.OUT);
+      if (grads) {
+        f.k.probeFill(f.dy, task.seed, offset, n, C, probeKey);
+        f.dx.fill(0, 0, n * C);
+        if (norm) {
+          f.k.layerNormBackward(f.dx, null, null, f.dy, f.inp, f.weight, f.mean, f.rstd, n, C);
+        } else f.k.rmsNormBackward(f.dx, null, f.dy, f.inp, f.weight, f.rstd, n, C);
+        f.k.gradStats(f.stats, f.out, f.dy, f.dx, n, C, TOKEN_FIELDS, TOKEN.DY_SQ, 1);
+      } else noGradients(f.stats, n);
+      out.set(f.out.subarray(0, n * C));
+      return;
+    }
+    const dy = this.#dy, dx = this.#dx, w = task.weight, b = task.bias;
+    const mean = this.#mean, rstd = this.#rstd;
+    if (task.norm === "layer") layerNormForward(out, mean, rstd, inp, w, b, n, C, eps);
+    else if (task.norm === "rms") rmsNormForward(out, rstd, inp, w, n, C, eps);
+    else batchNormForward(out, mean, rstd, inp, w, b, n, C, eps);
+    const ts = this.#slotStats(out);
+    rowMoments(ts, TOKEN.OUT, out, n, C);
+    if (!grads) return noGradients(ts, n);
+    for (let t = 0; t < n; t++) probeRow(dy, t * C, task.seed, offset + t, C);
+    dx.fill(0, 0, n * C);
+    if (task.norm === "layer") layerNormBackward(dx, null, null, dy, inp, w, mean, rstd, n, C);
+    else if (task.norm === "rms") rmsNormBackward(dx, null, dy, inp, w, rstd, n, C);
+    else batchNormBackward(dx, null, null, dy, inp, w, mean, rstd, n, C);
+    gradientStats(ts, out, dy, dx, n, C, 1);
+  }
+
+  /** The statistics region of the slot whose output rows are `out`. */
+  #slotStats(out: Float32Array): Float64Array {
+    const l = this.#layout, cap = this.#init.capTokens;
+    return new Float64Array(out.buffer, out.byteOffset - l.output + l.stats, cap * TOKEN_FIELDS);
+  }
+
+  #runStack(
+    out: Float32Array,
+    inp: Float32Array,
+    n: number,
+    offset: number,
+    gradsAt: number,
+    reply: Reply,
+  ) {
+    const task = this.#init.task, model = this.#model!;
+    if (task.kind !== "run") return;
+    const C = this.#init.C, T = task.seq, f = this.#fast;
+    const dy = f ? f.dy : this.#dy;
+    const ts = f ? f.stats : this.#slotStats(out);
+    const scale = task.loss === "l2" ? 0.5 : 1; // l2: R = y, and the loss is half of Σ y·R
+    model.zeroGrad();
+    // full sequences as one [B, T] pass, then a shorter last sequence on its own
+    const full = Math.floor(n / T), rest = n - full * T;
+    const parts: [number, number, number][] = [];
+    if (full > 0) parts.push([0, full, T]);
+    if (rest > 0) parts.push([full * T, 1, rest]);
+    for (const [t0, B, len] of parts) {
+      const m = B * len, lo = t0 * C, hi = lo + m * C;
+      const y = model.forward(f ? f.inp.subarray(lo, hi) : inp.subarray(lo, hi), B, len);
+      out.set(y, lo);
+      const d = dy.subarray(lo, hi);
+      if (task.loss === "l2") d.set(y);
+      else if (f) f.k.probeFill(d, task.seed, offset + t0, m, C, probeKey);
+      else for (let t = 0; t < m; t++) probeRow(d, t * C, task.seed, offset + t0 + t, C);
+      const dx = model.backward(d);
+      // statistics of this part while y and dx are valid (they are the model's buffers)
+      const at = ts.subarray(t0 * TOKEN_FIELDS);
+      if (f) {
+        f.k.rowStats(at, y as Float32Array, m, C, TOKEN_FIELDS, TOKEN.OUT);
+        f.k.gradStats(
+          at,
+          y as Float32Array,
+          d,
+          dx as Float32Array,
+          m,
+          C,
+          TOKEN_FIELDS,
+          TOKEN.DY_SQ,
+          scale,
+        );
+      } else {
+        rowMoments(at, TOKEN.OUT, y as Float32Array, m, C);
+        gradientStats(at, y as Float32Array, d, dx as Float32Array, m, C, scale);
+      }
+    }
+    new Float32Array(this.#init.sab, gradsAt, model.grads.length).set(model.grads);
+    reply.stack = model.layerStats();
+  }
+}
+
+function fastBuffers(
+  arena: Arena,
+  cap: number,
+  C: number,
+  weight: Float32Array | null,
+  bias: Float32Array | null,
+): Fast {
+  const copy = (v: Float32Array | null) => {
+    if (v === null) return null;
+    const a = arena.alloc(v.length);
+    a.set(v);
+    return a;
+  };
+  return {
+    k: new WasmKernels(arena),
+    inp: arena.alloc(cap * C),
+    out: arena.alloc(cap * C),
+    dy: arena.alloc(cap * C),
+    dx: arena.alloc(cap * C),
+    mean: arena.alloc(cap),
+    rstd: arena.alloc(cap),
+    stats: arena.allocF64(cap * TOKEN_FIELDS),
+    weight: copy(weight),
+    bias: copy(bias),
+  };
+}
+
+/** Gradient fields of n records when no gradients are asked for: zero. */
+function noGradients(ts: Float64Array, n: number) {
+  for (let t = 0; t < n; t++) ts.fill(0, t * TOKEN_FIELDS + TOKEN.DY_SQ, (t + 1) * TOKEN_FIELDS);
+}
+
+/** Per-row Σ, M2 (two-pass), min, max into fields f0 … f0+3 of each row's record. */
+function rowMoments(ts: Float64Array, f0: number, x: Float32Array, n: number, C: number) {
+  for (let t = 0; t < n; t++) {
+    const o = t * C;
+    let s = 0, mn = Infinity, mx = -Infinity;
+    for (let c = 0; c < C; c++) {
+      const v = x[o + c];
+      s += v;
+      if (v < mn) mn = v;
+      if (v > mx) mx = v;
+    }
+    const m = s / C;
+    let m2 = 0;
+    for (let c = 0; c < C; c++) {
+      const d = x[o + c] - m;
+      m2 += d * d;
+    }
+    const f = t * TOKEN_FIELDS + f0;
+    ts[f] = s;
+    ts[f + 1] = m2;
+    ts[f + 2] = mn;
+    ts[f + 3] = mx;
+  }
+}
+
+/** Per-row ‖dy‖², max|dy|, ‖dx‖², max|dx| and scale·Σ y·dy (the TypeScript path). */
+function gradientStats(
+  ts: Float64Array,
+  y: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+  n: number,
+  C: number,
+  scale: number,
+) {
+  for (let t = 0; t < n; t++) {
+    let sy = 0, my = 0, sx = 0, mx = 0, loss = 0;
+    for (let c = t * C; c < t * C + C; c++) {
+      const a = dy[c], b = dx[c];
+      sy += a * a;
+      sx += b * b;
+      loss += y[c] * a;
+      const aa = a < 0 ? -a : a, bb = b < 0 ? -b : b;
+      if (aa > my) my = aa;
+      if (bb > mx) mx = bb;
+    }
+    const f = t * TOKEN_FIELDS;
+    ts[f + TOKEN.DY_SQ] = sy;
+    ts[f + TOKEN.DY_MAX] = my;
+    ts[f + TOKEN.DX_SQ] = sx;
+    ts[f + TOKEN.DX_MAX] = mx;
+    ts[f + TOKEN.LOSS] = scale * loss;
+  }
+}
