@@ -34,6 +34,8 @@ export interface Computed {
   batch: Batch;
   /** the worker's reply */
   reply: Reply | null;
+  /** run: the gradient buffer holding the batch's gradients (released once summed) */
+  grad?: number;
 }
 
 /** Gradient statistics of `normalize`: the probe's ‖∂L/∂y‖ and ‖∂L/∂x‖. */
@@ -211,7 +213,7 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
     }
   };
   return new TransformStream<Computed, Encodable>({
-    transform({ batch, reply }, ctrl) {
+    transform({ batch, reply, grad: gradBuf }, ctrl) {
       begin();
       const C = o.info.C;
       if (reply?.bad) {
@@ -257,9 +259,15 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
       loss.merge(bl);
       tokensOut += n;
       let grad: ProbeGrad | StackStats = probeGrad(by, bx);
+      if (gradBuf !== undefined && gradBuf >= 0) {
+        // in batch order: the same sum, bit for bit, for any --workers
+        if (gradAcc && reply?.stack) {
+          const g = o.pool.grads(gradBuf);
+          for (let i = 0; i < gradAcc.length; i++) gradAcc[i] += g[i];
+        }
+        o.pool.releaseGrad(gradBuf);
+      }
       if (gradAcc && reply?.stack) {
-        const g = o.pool.grads(batch.slot);
-        for (let i = 0; i < gradAcc.length; i++) gradAcc[i] += g[i];
         reply.stack.layer_stats.forEach((s, l) => {
           hSq[l].add(s.h_l2 * s.h_l2);
           dhSq[l].add(s.dh_l2 * s.dh_l2);

@@ -50,13 +50,13 @@ interface Fast {
  * ```ts
  * import { assert } from "@std/assert";
  * import { slotLayout } from "./protocol.ts";
- * const C = 4, cap = 2, l = slotLayout(cap, C, 0);
+ * const C = 4, cap = 2, l = slotLayout(cap, C);
  * const sab = new SharedArrayBuffer(l.slotBytes);
  * new Float32Array(sab, 0, 8).set([1, 2, 3, 4, 5, 5, 5, 9]);
- * const r = new StageRunner({ type: "init", sab, capTokens: cap, C, gradFloats: 0,
+ * const r = new StageRunner({ type: "init", sab, capTokens: cap, C, gradSab: null, gradFloats: 0,
  *   task: { kind: "normalize", backend: "wasm", norm: "layer", eps: 1e-5, weight: null, bias: null,
  *     seed: 1, nonfinite: "error", gradients: true } });
- * r.run({ type: "job", slot: 0, tokens: 2, offset: 0 });
+ * r.run({ type: "job", slot: 0, tokens: 2, offset: 0, grad: -1 });
  * assert(Math.abs(new Float32Array(sab, l.output, 8)[7] - Math.sqrt(3)) < 1e-4);
  * ```
  */
@@ -75,7 +75,7 @@ export class StageRunner {
     this.#init = init;
     const { capTokens: cap, C } = init;
     const task = init.task;
-    this.#layout = slotLayout(cap, C, init.gradFloats);
+    this.#layout = slotLayout(cap, C);
     this.#mean = new Float32Array(Math.max(cap, C));
     this.#rstd = new Float32Array(Math.max(cap, C));
     this.#dy = new Float32Array(cap * C);
@@ -121,7 +121,7 @@ export class StageRunner {
     }
     const task = this.#init.task;
     if (task.kind === "normalize") this.#normalize(out, inp, n, job.offset);
-    else this.#runStack(out, inp, n, job.offset, base + l.grads, reply);
+    else this.#runStack(out, inp, n, job.offset, job.grad, reply);
     if (fast) ts.set(fast.stats.subarray(0, n * TOKEN_FIELDS));
     return reply;
   }
@@ -175,7 +175,7 @@ export class StageRunner {
     inp: Float32Array,
     n: number,
     offset: number,
-    gradsAt: number,
+    grad: number,
     reply: Reply,
   ) {
     const task = this.#init.task, model = this.#model!;
@@ -219,7 +219,10 @@ export class StageRunner {
         gradientStats(at, y as Float32Array, d, dx as Float32Array, m, C, scale);
       }
     }
-    new Float32Array(this.#init.sab, gradsAt, model.grads.length).set(model.grads);
+    const g = this.#init.gradSab;
+    if (g && grad >= 0) {
+      new Float32Array(g, grad * model.grads.length * 4, model.grads.length).set(model.grads);
+    }
     reply.stack = model.layerStats();
   }
 }

@@ -386,6 +386,7 @@ function start(
       batchTokensFor(format === "npy" ? parseNpyHeader(head.bytes).shape : undefined),
     );
     let setupDone: TaskSetup | null = null;
+    // a ring of inFlight gradient buffers: one per batch in the stage, never one per slot
     const slots = new SlotPool(inFlight + 3, batchTokens, gradFloatsFor, (p) => {
       setupDone = setup(p.C);
       const init: StageInit = {
@@ -393,24 +394,28 @@ function start(
         sab: p.sab!,
         capTokens: p.capTokens,
         C: p.C,
+        gradSab: p.gradSab,
         gradFloats: p.gradFloats,
         task: setupDone.task,
       };
       pool = new WorkerPool(workers, init, o.workerUrl);
-    });
+    }, inFlight);
     const batches = decodeInput(read, head, info, slots, o, batchTokens);
     const outFormat = o.outFormat ?? format ?? "raw";
     const encodable = batches.pipeThrough(orderedStage(async (batch): Promise<Computed> => {
       if (batch.slot < 0 || batch.tokens === 0) return { batch, reply: null };
+      const grad = slots.gradSab ? await slots.acquireGrad() : -1;
       try {
         const reply = await pool!.run({
           type: "job",
           slot: batch.slot,
           tokens: batch.tokens,
           offset: first + batch.offset,
+          grad,
         });
-        return { batch, reply };
+        return { batch, reply, grad };
       } catch (e) {
+        if (grad >= 0) slots.releaseGrad(grad);
         return { batch: { ...batch, tokens: 0, fault: e as Error }, reply: null };
       }
     }, inFlight)).pipeThrough(collector({

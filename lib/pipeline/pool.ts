@@ -13,8 +13,9 @@ export const BATCH_LIMIT_BYTES = 256 * 2 ** 20;
 import { type SlotLayout, slotLayout, TOKEN_FIELDS } from "./protocol.ts";
 
 /**
- * K slots of `capTokens` rows; `open(C)` allocates them once C is known (with
- * `gradFloatsFor(C)` floats of gradient per slot).
+ * K slots of `capTokens` rows; `open(C)` allocates them once C is known, and a ring of
+ * `gradRing` gradient buffers of `gradFloatsFor(C)` floats (run: a batch's parameter
+ * gradients, summed in batch order by the collector, then handed back).
  *
  * @example
  * ```ts
@@ -48,6 +49,11 @@ export class SlotPool implements SlotSink {
   #free: number[] = [];
   #waiters: ((slot: number) => void)[] = [];
   #onOpen: ((pool: SlotPool) => void) | null;
+  /** the gradient buffers (after `open`, when gradFloats > 0) */
+  gradSab: SharedArrayBuffer | null = null;
+  readonly #gradRing: number;
+  #freeGrads: number[] = [];
+  #gradWaiters: ((g: number) => void)[] = [];
 
   /** `onOpen` runs once the memory exists (to start workers on it). */
   constructor(
@@ -55,7 +61,9 @@ export class SlotPool implements SlotSink {
     capTokens: number,
     gradFloatsFor: (C: number) => number = () => 0,
     onOpen: ((pool: SlotPool) => void) | null = null,
+    gradRing = 0,
   ) {
+    this.#gradRing = gradRing;
     this.slots = slots;
     this.capTokens = capTokens;
     this.#gradFloatsFor = gradFloatsFor;
@@ -69,14 +77,14 @@ export class SlotPool implements SlotSink {
    */
   open(C: number): void {
     if (this.sab !== null) return;
-    const row = slotLayout(1, C, 0).slotBytes, mib = (b: number) => (b / 2 ** 20).toFixed(1);
+    const row = slotLayout(1, C).slotBytes, mib = (b: number) => (b / 2 ** 20).toFixed(1);
     if (row > BATCH_LIMIT_BYTES) {
       throw new DataError(
         `a token of ${C} channels needs ${mib(row)} MiB, more than a batch may hold ` +
           `(limit ${mib(BATCH_LIMIT_BYTES)} MiB)`,
       );
     }
-    const rows = slotLayout(this.capTokens, C, 0).slotBytes;
+    const rows = slotLayout(this.capTokens, C).slotBytes;
     if (rows > BATCH_LIMIT_BYTES) {
       const fit = Math.floor(BATCH_LIMIT_BYTES / row);
       throw new UsageError(
@@ -86,8 +94,12 @@ export class SlotPool implements SlotSink {
     }
     this.C = C;
     this.gradFloats = this.#gradFloatsFor(C);
-    this.layout = slotLayout(this.capTokens, C, this.gradFloats);
+    this.layout = slotLayout(this.capTokens, C);
     this.sab = new SharedArrayBuffer(this.layout.slotBytes * this.slots);
+    if (this.gradFloats > 0 && this.#gradRing > 0) {
+      this.gradSab = new SharedArrayBuffer(this.gradFloats * 4 * this.#gradRing);
+      for (let i = 0; i < this.#gradRing; i++) this.#freeGrads.push(i);
+    }
     for (let i = 0; i < this.slots; i++) this.#free.push(i);
     this.#onOpen?.(this);
   }
@@ -136,8 +148,22 @@ export class SlotPool implements SlotSink {
       this.capTokens * TOKEN_FIELDS,
     );
   }
-  /** A slot's gradient region. */
-  grads(slot: number): Float32Array {
-    return new Float32Array(this.sab!, this.#at(slot, this.layout!.grads), this.gradFloats);
+  /** Waits for a free gradient buffer of the ring; returns its index. */
+  acquireGrad(): Promise<number> {
+    const g = this.#freeGrads.pop();
+    if (g !== undefined) return Promise.resolve(g);
+    return new Promise((resolve) => this.#gradWaiters.push(resolve));
+  }
+
+  /** Hands a gradient buffer back (to the oldest waiter, or the ring). */
+  releaseGrad(g: number): void {
+    const w = this.#gradWaiters.shift();
+    if (w) w(g);
+    else this.#freeGrads.push(g);
+  }
+
+  /** Gradient buffer `g` of the ring. */
+  grads(g: number): Float32Array {
+    return new Float32Array(this.gradSab!, g * this.gradFloats * 4, this.gradFloats);
   }
 }

@@ -48,27 +48,25 @@ export interface SlotLayout {
   output: number;
   /** per-token statistics (float64, capTokens × TOKEN_FIELDS) */
   stats: number;
-  /** the batch's parameter gradients (float32, gradFloats) */
-  grads: number;
 }
 
 /**
- * The layout of a slot for rows of C channels.
+ * The layout of a slot for rows of C channels. (A batch's parameter gradients live apart, in
+ * a small ring of gradient buffers: see `SlotPool.acquireGrad`.)
  *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
- * const l = slotLayout(4, 3, 0);
+ * const l = slotLayout(4, 3);
  * assert(l.output === 48 && l.stats % 8 === 0 && l.slotBytes % 8 === 0);
  * ```
  */
-export function slotLayout(capTokens: number, C: number, gradFloats: number): SlotLayout {
+export function slotLayout(capTokens: number, C: number): SlotLayout {
   const a8 = (n: number) => Math.ceil(n / 8) * 8;
   const input = 0;
   const output = a8(capTokens * C * 4);
   const stats = a8(output + capTokens * C * 4);
-  const grads = stats + capTokens * TOKEN_FIELDS * 8;
-  return { input, output, stats, grads, slotBytes: a8(grads + gradFloats * 4) };
+  return { input, output, stats, slotBytes: a8(stats + capTokens * TOKEN_FIELDS * 8) };
 }
 
 /** Per-token normalization with a probe-loss backward pass. */
@@ -127,7 +125,9 @@ export interface StageInit {
   capTokens: number;
   /** channels */
   C: number;
-  /** floats in each slot's gradient region */
+  /** the ring of gradient buffers (run), each `gradFloats` float32 */
+  gradSab: SharedArrayBuffer | null;
+  /** floats in each gradient buffer (0 for normalize) */
   gradFloats: number;
   /** what to compute */
   task: NormalizeTask | RunTask;
@@ -143,6 +143,8 @@ export interface Job {
   tokens: number;
   /** global index of the first row */
   offset: number;
+  /** run: the gradient buffer this batch's gradients go to (−1: none) */
+  grad: number;
 }
 
 /** A worker's answer to a job. */
