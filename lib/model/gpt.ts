@@ -116,8 +116,7 @@ export class GPT {
   readonly layout: ParamSpec[];
   /** every parameter, in layout order */
   readonly params: Floats;
-  /** every gradient, same layout */
-  readonly grads: Floats;
+  #grads: Floats;
   #byName = new Map<string, ParamSpec>();
   #p: BlockViews[] = [];
   #g: BlockViews[] = [];
@@ -152,9 +151,9 @@ export class GPT {
    *
    * `buffers` attaches to existing storage: for the ts backend, `params`/`grads` are buffers
    * whose start holds the tensors; for wasm and blas, `arena` is an arena to allocate from
-   * (e.g. one attached in a worker to a model's memory) and `paramsAt` the byte offset of
-   * existing parameters in it (shared, not copied). A `params` buffer given to wasm or blas is
-   * copied into the arena.
+   * (e.g. one attached in a worker to a model's memory), `paramsAt` the byte offset of
+   * existing parameters in it (shared, not copied) and `gradsAt` that of a gradient buffer to
+   * use instead of a new one. A `params` buffer given to wasm or blas is copied into the arena.
    */
   constructor(
     config: GPTConfig,
@@ -163,6 +162,7 @@ export class GPT {
       grads?: ArrayBufferLike;
       arena?: Arena;
       paramsAt?: number;
+      gradsAt?: number;
     } = {},
   ) {
     const c = this.config = resolveConfig(config);
@@ -182,7 +182,7 @@ export class GPT {
           : new Float32Array(b, 0, total);
       };
       this.params = buf(buffers.params);
-      this.grads = buf(buffers.grads);
+      this.#grads = buf(buffers.grads);
     } else {
       // parameters and gradients first; activations are added when a batch size is known
       const arena = this.arena = buffers.arena ?? new Arena({ bytes: 2 * total * 4 + (1 << 20) });
@@ -204,19 +204,18 @@ export class GPT {
           this.params.set(new Float32Array(buffers.params, 0, total));
         }
       }
-      this.grads = arena.alloc(total);
+      this.#grads = buffers.gradsAt !== undefined
+        ? arena.f32(buffers.gradsAt, total)
+        : arena.alloc(total);
     }
     this.kernels = createKernels(c.backend, this.arena, c.blasLib);
     for (const s of this.layout) this.#byName.set(s.name, s);
     for (let l = 0; l < c.nLayer; l++) {
-      const p = {} as BlockViews, g = {} as BlockViews;
-      for (const name of BLOCK_PARAMS) {
-        p[name] = this.param(`blocks.${l}.${name}`);
-        g[name] = this.grad(`blocks.${l}.${name}`);
-      }
+      const p = {} as BlockViews;
+      for (const name of BLOCK_PARAMS) p[name] = this.param(`blocks.${l}.${name}`);
       this.#p.push(p);
-      this.#g.push(g);
     }
+    this.#bindGrads();
     const none = this.#alloc(0);
     this.#x =
       this.#lnf =
@@ -251,6 +250,37 @@ export class GPT {
   param(name: string): Floats {
     const s = this.#spec(name);
     return this.params.subarray(s.offset, s.offset + s.size);
+  }
+
+  /** every gradient, in the parameters' layout */
+  get grads(): Floats {
+    return this.#grads;
+  }
+
+  /**
+   * Makes `buffer` the gradient buffer (the layout's length, this model's precision; in its
+   * arena for wasm and blas): the next backward accumulates there. Workers point their model
+   * at a shared ring buffer per batch this way, with no copy.
+   */
+  useGrads(buffer: Floats): void {
+    const n = this.#grads.length;
+    if (buffer.length !== n || buffer.constructor !== this.#grads.constructor) {
+      throw new RangeError(`a gradient buffer holds ${n} ${this.config.dtype} numbers`);
+    }
+    if (this.arena !== null && Arena.of(buffer) !== this.arena) {
+      throw new RangeError("the gradient buffer must live in the model's arena");
+    }
+    this.#grads = buffer;
+    this.#bindGrads();
+  }
+
+  #bindGrads() {
+    this.#g = [];
+    for (let l = 0; l < this.config.nLayer; l++) {
+      const g = {} as BlockViews;
+      for (const name of BLOCK_PARAMS) g[name] = this.grad(`blocks.${l}.${name}`);
+      this.#g.push(g);
+    }
   }
 
   /** A view into the flat gradient buffer, same names as `param`. */

@@ -118,6 +118,14 @@ export interface Summary {
   timing: { wall_s: number; tokens_per_s: number };
 }
 
+/** run: where the stream's gradient is summed (batch by batch, in order) and how. */
+export interface GradSum {
+  /** the running sum, in the parameter layout */
+  sum: Float32Array | Float64Array;
+  /** adds one batch's gradient to `sum` */
+  add(g: Float32Array): void;
+}
+
 /** Options of `collector`. */
 export interface CollectOptions {
   /** the slot pool holding the batches */
@@ -131,7 +139,12 @@ export interface CollectOptions {
    * is known): the summary's config block and, for run, the parameter layout
    * (gradients are accumulated in it) and whether there is a final LayerNorm.
    */
-  context: () => { config: Record<string, unknown>; layout?: ParamSpec[]; finalNorm?: boolean };
+  context: () => {
+    config: Record<string, unknown>;
+    layout?: ParamSpec[];
+    finalNorm?: boolean;
+    grads?: GradSum;
+  };
   /** receives each batch record, in order */
   onRecord?: (r: BatchRecord) => void;
   /** receives progress after each batch */
@@ -165,7 +178,7 @@ function probeGrad(dy: NormAcc, dx: NormAcc): ProbeGrad {
  * ```
  */
 export function stackStatsOf(
-  g: Float64Array,
+  g: Float32Array | Float64Array,
   layout: ParamSpec[],
   h: number[],
   dh: number[],
@@ -200,14 +213,14 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
   const loss = new ExactSum();
   let tokensIn = 0, tokensOut = 0, batches = 0, nonfinite = 0, nonfiniteOut = 0;
   let ctx: ReturnType<CollectOptions["context"]> | null = null;
-  let gradAcc: Float64Array | null = null;
+  let gradAcc: GradSum | null = null;
   let hSq: ExactSum[] = [], dhSq: ExactSum[] = [];
   const begin = () => {
     if (ctx !== null) return;
     ctx = o.context();
     if (ctx.layout) {
       const L = ctx.layout.filter((p) => p.name.endsWith(".W_fc")).length;
-      gradAcc = new Float64Array(o.pool.gradFloats);
+      gradAcc = ctx.grads ?? sumInFloat64(o.pool.gradFloats);
       hSq = Array.from({ length: L }, () => new ExactSum());
       dhSq = Array.from({ length: L }, () => new ExactSum());
     }
@@ -262,8 +275,7 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
       if (gradBuf !== undefined && gradBuf >= 0) {
         // in batch order: the same sum, bit for bit, for any --workers
         if (gradAcc && reply?.stack) {
-          const g = o.pool.grads(gradBuf);
-          for (let i = 0; i < gradAcc.length; i++) gradAcc[i] += g[i];
+          gradAcc.add(o.pool.grads(gradBuf));
         }
         o.pool.releaseGrad(gradBuf);
       }
@@ -306,7 +318,7 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
       if (gradAcc && ctx!.layout) {
         state.layers = hSq.map((h, l) => ({ h_sq: h.toJSON(), dh_sq: dhSq[l].toJSON() }));
         grad = stackStatsOf(
-          gradAcc,
+          gradAcc.sum,
           ctx!.layout,
           hSq.map((s) => Math.sqrt(s.value())),
           dhSq.map((s) => Math.sqrt(s.value())),
@@ -392,5 +404,16 @@ export function summaryFromState(p: SummaryParts, grad?: Summary["grad"]): Summa
     grad: g,
     state: st,
     timing: p.timing,
+  };
+}
+
+/** A float64 running sum of float32 gradients (when the task gives none of its own). */
+function sumInFloat64(n: number): GradSum {
+  const sum = new Float64Array(n);
+  return {
+    sum,
+    add(g) {
+      for (let i = 0; i < n; i++) sum[i] += g[i];
+    },
   };
 }

@@ -53,7 +53,7 @@ interface Fast {
  * const C = 4, cap = 2, l = slotLayout(cap, C);
  * const sab = new SharedArrayBuffer(l.slotBytes);
  * new Float32Array(sab, 0, 8).set([1, 2, 3, 4, 5, 5, 5, 9]);
- * const r = new StageRunner({ type: "init", sab, capTokens: cap, C, gradSab: null, gradFloats: 0,
+ * const r = new StageRunner({ type: "init", sab, capTokens: cap, C, gradSab: null, gradAt: 0, gradFloats: 0,
  *   task: { kind: "normalize", backend: "wasm", norm: "layer", eps: 1e-5, weight: null, bias: null,
  *     seed: 1, nonfinite: "error", gradients: true } });
  * r.run({ type: "job", slot: 0, tokens: 2, offset: 0, grad: -1 });
@@ -69,6 +69,7 @@ export class StageRunner {
   #dx: Float32Array;
   #model: GPT | null = null;
   #fast: Fast | null = null;
+  #ringBuffer: ((g: number) => Float32Array) | null = null;
 
   /** Prepares scratch buffers (and, for `run`, the model over shared parameters). */
   constructor(init: StageInit) {
@@ -82,9 +83,16 @@ export class StageRunner {
     this.#dx = new Float32Array(cap * C);
     if (task.kind === "run") {
       const config = { ...task.config, dtype: "float32" as const, shared: false };
-      this.#model = task.memory
-        ? new GPT(config, { arena: new Arena({ memory: task.memory }), paramsAt: task.paramsAt })
-        : new GPT({ ...config, backend: "ts" }, { params: task.params });
+      // the model accumulates straight into the ring buffer of each batch: no gradients of its own
+      const ring = (g: number) => init.gradAt + g * init.gradFloats * 4;
+      if (task.memory) {
+        const arena = new Arena({ memory: task.memory });
+        this.#model = new GPT(config, { arena, paramsAt: task.paramsAt, gradsAt: ring(0) });
+        this.#ringBuffer = (g) => arena.f32(ring(g), init.gradFloats);
+      } else {
+        this.#model = new GPT({ ...config, backend: "ts" }, { params: task.params });
+        this.#ringBuffer = (g) => new Float32Array(init.gradSab!, ring(g), init.gradFloats);
+      }
       if (this.#model.arena) this.#fast = fastBuffers(this.#model.arena, cap, C, null, null);
     } else if (task.backend !== "ts" && task.norm !== "batch") {
       const arena = new Arena({ bytes: (6 * cap * C + 16 * cap + 2 * C) * 4 + (1 << 20) });
@@ -184,6 +192,7 @@ export class StageRunner {
     const dy = f ? f.dy : this.#dy;
     const ts = f ? f.stats : this.#slotStats(out);
     const scale = task.loss === "l2" ? 0.5 : 1; // l2: R = y, and the loss is half of Σ y·R
+    if (grad >= 0) model.useGrads(this.#ringBuffer!(grad));
     model.zeroGrad();
     // full sequences as one [B, T] pass, then a shorter last sequence on its own
     const full = Math.floor(n / T), rest = n - full * T;
@@ -218,10 +227,6 @@ export class StageRunner {
         rowMoments(at, TOKEN.OUT, y as Float32Array, m, C);
         gradientStats(at, y as Float32Array, d, dx as Float32Array, m, C, scale);
       }
-    }
-    const g = this.#init.gradSab;
-    if (g && grad >= 0) {
-      new Float32Array(g, grad * model.grads.length * 4, model.grads.length).set(model.grads);
     }
     reply.stack = model.layerStats();
   }

@@ -26,7 +26,13 @@ import type { NormalizeTask, RunTask, StageInit } from "./protocol.ts";
 import { SlotPool } from "./pool.ts";
 import { WorkerPool } from "./workers.ts";
 import { orderedStage } from "./stage.ts";
-import { type BatchRecord, collector, type Computed, type Summary } from "./collect.ts";
+import {
+  type BatchRecord,
+  collector,
+  type Computed,
+  type GradSum,
+  type Summary,
+} from "./collect.ts";
 
 /** Options shared by `normalizeStream` and `runStream`. */
 export interface StreamOptions {
@@ -266,16 +272,30 @@ export function runStream(input: Input, o: RunOptions = {}): Lnstream {
         seed,
         nonfinite: o.nonfinite ?? "error",
       };
+      // the stream's gradient is summed into the model's own gradient buffer, in batch order
+      m.zeroGrad();
+      const n = m.grads.length, sum = m.grads;
       return {
         task,
-        gradFloats: m.params.length,
+        gradFloats: n,
         config: config(C),
         layout: m.layout,
         finalNorm: m.config.finalNorm,
+        grads: {
+          sum,
+          add: (g: Float32Array) => m.kernels.add(sum, sum, g, n),
+        },
       };
     },
     config,
     (C) => (model ?? make(C)).params.length,
+    // wasm/blas: the ring of gradient buffers lives in the model's arena, where workers use it
+    (bytes) => {
+      const a = model?.arena;
+      if (!a) return { sab: new SharedArrayBuffer(bytes), at: 0 };
+      const at = a.allocBytes(bytes);
+      return { sab: a.buffer, at };
+    },
   );
 }
 
@@ -286,14 +306,15 @@ export function runStream(input: Input, o: RunOptions = {}): Lnstream {
 function fitsArena(model: GPT, B: number, T: number, workers?: number) {
   const n = workers ?? navigator.hardwareConcurrency ?? 1;
   const { params, activations } = GPT.bytesFor(model.config, B, T);
-  const need = 2 * params + n * (params + activations);
+  // parameters, the summed gradient, a ring of n + 1 gradient buffers, each worker's activations
+  const need = (n + 3) * params + n * activations;
   if (need > 2 ** 32) {
     const gib = (b: number) => (b / 2 ** 30).toFixed(2);
     throw new UsageError(
       `the model needs ${gib(need)} GiB of WebAssembly memory (limit 4 GiB): parameters and ` +
-        `gradients ${gib(2 * params)} GiB, each of ${n} workers ${gib(params + activations)} GiB ` +
-        `(${B} sequences of ${T} tokens); use a smaller --batch or --seq, fewer --workers, or ` +
-        `--backend ts`,
+        `${n + 2} gradient buffers ${gib((n + 3) * params)} GiB, each of ${n} workers ` +
+        `${gib(activations)} GiB (${B} sequences of ${T} tokens); use a smaller --batch or ` +
+        `--seq, fewer --workers, or --backend ts`,
     );
   }
 }
@@ -336,6 +357,7 @@ interface TaskSetup {
   config: Record<string, unknown>;
   layout?: GPT["layout"];
   finalNorm?: boolean;
+  grads?: GradSum;
 }
 
 function start(
@@ -346,6 +368,7 @@ function start(
   setup: (C: number) => TaskSetup,
   configFor: (C: number | null) => Record<string, unknown>,
   gradFloatsFor: (C: number) => number = () => 0,
+  gradStore?: (bytes: number) => { sab: SharedArrayBuffer; at: number },
 ): Lnstream {
   const workers = o.workers ?? navigator.hardwareConcurrency ?? 1;
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
@@ -387,19 +410,27 @@ function start(
     );
     let setupDone: TaskSetup | null = null;
     // a ring of inFlight gradient buffers: one per batch in the stage, never one per slot
-    const slots = new SlotPool(inFlight + 3, batchTokens, gradFloatsFor, (p) => {
-      setupDone = setup(p.C);
-      const init: StageInit = {
-        type: "init",
-        sab: p.sab!,
-        capTokens: p.capTokens,
-        C: p.C,
-        gradSab: p.gradSab,
-        gradFloats: p.gradFloats,
-        task: setupDone.task,
-      };
-      pool = new WorkerPool(workers, init, o.workerUrl);
-    }, inFlight);
+    const slots = new SlotPool(
+      inFlight + 3,
+      batchTokens,
+      gradFloatsFor,
+      (p) => {
+        setupDone = setup(p.C);
+        const init: StageInit = {
+          type: "init",
+          sab: p.sab!,
+          capTokens: p.capTokens,
+          C: p.C,
+          gradSab: p.gradSab,
+          gradAt: p.gradAt,
+          gradFloats: p.gradFloats,
+          task: setupDone.task,
+        };
+        pool = new WorkerPool(workers, init, o.workerUrl);
+      },
+      inFlight,
+      gradStore,
+    );
     const batches = decodeInput(read, head, info, slots, o, batchTokens);
     const outFormat = o.outFormat ?? format ?? "raw";
     const encodable = batches.pipeThrough(orderedStage(async (batch): Promise<Computed> => {

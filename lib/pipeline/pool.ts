@@ -51,7 +51,10 @@ export class SlotPool implements SlotSink {
   #onOpen: ((pool: SlotPool) => void) | null;
   /** the gradient buffers (after `open`, when gradFloats > 0) */
   gradSab: SharedArrayBuffer | null = null;
+  /** byte offset of the ring in `gradSab` */
+  gradAt = 0;
   readonly #gradRing: number;
+  #gradStore: (bytes: number) => { sab: SharedArrayBuffer; at: number };
   #freeGrads: number[] = [];
   #gradWaiters: ((g: number) => void)[] = [];
 
@@ -62,8 +65,13 @@ export class SlotPool implements SlotSink {
     gradFloatsFor: (C: number) => number = () => 0,
     onOpen: ((pool: SlotPool) => void) | null = null,
     gradRing = 0,
+    gradStore: (bytes: number) => { sab: SharedArrayBuffer; at: number } = (bytes) => ({
+      sab: new SharedArrayBuffer(bytes),
+      at: 0,
+    }),
   ) {
     this.#gradRing = gradRing;
+    this.#gradStore = gradStore;
     this.slots = slots;
     this.capTokens = capTokens;
     this.#gradFloatsFor = gradFloatsFor;
@@ -97,7 +105,9 @@ export class SlotPool implements SlotSink {
     this.layout = slotLayout(this.capTokens, C);
     this.sab = new SharedArrayBuffer(this.layout.slotBytes * this.slots);
     if (this.gradFloats > 0 && this.#gradRing > 0) {
-      this.gradSab = new SharedArrayBuffer(this.gradFloats * 4 * this.#gradRing);
+      const { sab, at } = this.#gradStore(this.gradFloats * 4 * this.#gradRing);
+      this.gradSab = sab;
+      this.gradAt = at;
       for (let i = 0; i < this.#gradRing; i++) this.#freeGrads.push(i);
     }
     for (let i = 0; i < this.slots; i++) this.#free.push(i);
@@ -164,6 +174,6 @@ export class SlotPool implements SlotSink {
 
   /** Gradient buffer `g` of the ring. */
   grads(g: number): Float32Array {
-    return new Float32Array(this.gradSab!, g * this.gradFloats * 4, this.gradFloats);
+    return new Float32Array(this.gradSab!, this.gradAt + g * this.gradFloats * 4, this.gradFloats);
   }
 }

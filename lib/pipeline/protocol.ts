@@ -125,8 +125,10 @@ export interface StageInit {
   capTokens: number;
   /** channels */
   C: number;
-  /** the ring of gradient buffers (run), each `gradFloats` float32 */
+  /** the ring of gradient buffers (run), each `gradFloats` float32 (in the arena for wasm) */
   gradSab: SharedArrayBuffer | null;
+  /** byte offset of the ring in `gradSab` (in the model's memory for wasm and blas) */
+  gradAt: number;
   /** floats in each gradient buffer (0 for normalize) */
   gradFloats: number;
   /** what to compute */
