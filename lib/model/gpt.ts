@@ -578,27 +578,62 @@ export class GPT {
 
   /** Per-layer gradient statistics of the gradients accumulated since `zeroGrad`. */
   layerStats(): StackStats {
-    const c = this.config;
-    const layer_stats: LayerStat[] = [];
-    for (let l = 0; l < c.nLayer; l++) {
-      const grad = {} as Record<BlockParam, GradStat>;
-      for (const name of BLOCK_PARAMS) grad[name] = gradStat(this.#g[l][name]);
-      layer_stats.push({
-        layer: l,
-        grad,
-        h_l2: Math.sqrt(this.#hSq[l]),
-        dh_l2: Math.sqrt(this.#dhSq[l]),
-      });
-    }
-    const out: StackStats = { layer_stats, dx_l2: Math.sqrt(this.#dxSq) };
-    if (c.finalNorm) {
-      out.ln_f_grad = {
-        ln_f_g: gradStat(this.grad("ln_f_g")),
-        ln_f_b: gradStat(this.grad("ln_f_b")),
-      };
-    }
-    return out;
+    return stackStats(this.grads, this.layout, this.normSums(), this.config.finalNorm);
   }
+
+  /**
+   * The squared norms behind `layerStats`, summed over every backward since `zeroGrad`:
+   * Σ‖h_l‖², Σ‖∂L/∂h_l‖² per layer and Σ‖∂L/∂x‖² (exact to add across batches).
+   */
+  normSums(): NormSums {
+    return { h_sq: [...this.#hSq], dh_sq: [...this.#dhSq], dx_sq: this.#dxSq };
+  }
+}
+
+/** Squared activation and gradient norms of a stack, per layer (input side first). */
+export interface NormSums {
+  /** Σ‖h_l‖² of each block's output */
+  h_sq: number[];
+  /** Σ‖∂L/∂h_l‖² */
+  dh_sq: number[];
+  /** Σ‖∂L/∂x‖² of the stack input */
+  dx_sq: number;
+}
+
+/**
+ * The stack statistics of a flat gradient in `layout` order and its norm sums: what
+ * `GPT.layerStats` returns, and what `run`'s summary gives for the gradient summed over a
+ * stream (one function for both).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const m = new GPT({ nLayer: 1, nHead: 1, nEmbd: 4, placement: "pre" });
+ * const s = stackStats(new Float64Array(m.grads.length).fill(1), m.layout,
+ *   { h_sq: [1], dh_sq: [4], dx_sq: 9 }, true);
+ * assert(s.layer_stats[0].grad.W_attn.l2 === Math.sqrt(48) && s.dx_l2 === 3);
+ * assert(s.ln_f_grad!.ln_f_g.numel === 4);
+ * ```
+ */
+export function stackStats(
+  grads: Floats,
+  layout: ParamSpec[],
+  sums: NormSums,
+  finalNorm: boolean,
+): StackStats {
+  const at = (name: string): GradStat => {
+    const s = layout.find((p) => p.name === name);
+    if (!s) throw new RangeError(`no parameter named '${name}' in the layout`);
+    return gradStat(grads.subarray(s.offset, s.offset + s.size));
+  };
+  const layer_stats: LayerStat[] = sums.h_sq.map((h, l) => {
+    const grad = {} as Record<BlockParam, GradStat>;
+    for (const p of BLOCK_PARAMS) grad[p] = at(`blocks.${l}.${p}`);
+    return { layer: l, grad, h_l2: Math.sqrt(h), dh_l2: Math.sqrt(sums.dh_sq[l]) };
+  });
+  const out: StackStats = { layer_stats, dx_l2: Math.sqrt(sums.dx_sq) };
+  if (finalNorm) out.ln_f_grad = { ln_f_g: at("ln_f_g"), ln_f_b: at("ln_f_b") };
+  return out;
 }
 
 /**

@@ -32,7 +32,9 @@ export {
   gradStat,
   type InitOptions,
   type LayerStat,
+  type NormSums,
   type StackStats,
+  stackStats,
 } from "./gpt.ts";
 export { L2Loss, type Loss, ProbeLoss, XentLoss } from "./loss.ts";
 export { normalAt, probeKey, probeRow, Rng, uniformAt } from "./rng.ts";

@@ -16,14 +16,7 @@ import {
   NormAcc,
   type Partials,
 } from "../stats/mod.ts";
-import {
-  BLOCK_PARAMS,
-  type GradStat,
-  gradStat,
-  type LayerStat,
-  type ParamSpec,
-  type StackStats,
-} from "../model/mod.ts";
+import { type ParamSpec, type StackStats, stackStats } from "../model/mod.ts";
 import { TOKEN, TOKEN_FIELDS } from "./protocol.ts";
 import type { Reply } from "./protocol.ts";
 import type { SlotPool } from "./pool.ts";
@@ -110,12 +103,28 @@ export interface Summary {
   output: MomentSummary;
   /** total loss */
   loss: number;
-  /** normalize: probe norms; run: layer statistics of the gradient accumulated over the stream */
-  grad: ProbeGrad | (StackStats & { note?: string });
+  /**
+   * normalize: probe norms; run: layer statistics of the gradient accumulated over the stream
+   * (merged shards: the norms that merge exactly, see `MergedStackStats`)
+   */
+  grad: ProbeGrad | StackStats | MergedStackStats;
   /** exact state for `stats merge` */
   state: SummaryState;
   /** wall time and throughput: the only fields that differ between identical runs */
   timing: { wall_s: number; tokens_per_s: number };
+}
+
+/**
+ * The stack statistics of merged `run` shards: the activation and gradient norms that merge
+ * exactly (per-parameter norms of a summed gradient cannot be rebuilt from norms).
+ */
+export interface MergedStackStats {
+  /** per layer: ‖h_l‖₂ and ‖∂L/∂h_l‖₂ over all shards */
+  layer_stats: { layer: number; h_l2: number; dh_l2: number }[];
+  /** ‖∂L/∂x‖₂ over all shards */
+  dx_l2: number;
+  /** what the merge could not rebuild */
+  note: string;
 }
 
 /** run: where the stream's gradient is summed (batch by batch, in order) and how. */
@@ -163,40 +172,6 @@ function probeGrad(dy: NormAcc, dx: NormAcc): ProbeGrad {
     dy_max_abs: dy.maxAbs,
     dx_max_abs: dx.maxAbs,
   };
-}
-
-/**
- * Layer statistics of a flat gradient (`layout` order), with h/dh/dx norms given.
- *
- * @example
- * ```ts
- * import { assert } from "@std/assert";
- * import { GPT } from "../model/mod.ts";
- * const m = new GPT({ nLayer: 1, nHead: 1, nEmbd: 4, placement: "pre" });
- * const s = stackStatsOf(new Float64Array(m.grads.length).fill(1), m.layout, [1], [2], 3, true);
- * assert(s.layer_stats[0].grad.W_attn.l2 === Math.sqrt(48) && s.ln_f_grad!.ln_f_g.numel === 4);
- * ```
- */
-export function stackStatsOf(
-  g: Float32Array | Float64Array,
-  layout: ParamSpec[],
-  h: number[],
-  dh: number[],
-  dx: number,
-  finalNorm: boolean,
-): StackStats {
-  const at = (name: string): GradStat => {
-    const s = layout.find((p) => p.name === name)!;
-    return gradStat(g.subarray(s.offset, s.offset + s.size));
-  };
-  const layer_stats: LayerStat[] = h.map((_, l) => {
-    const grad = {} as LayerStat["grad"];
-    for (const p of BLOCK_PARAMS) grad[p] = at(`blocks.${l}.${p}`);
-    return { layer: l, grad, h_l2: h[l], dh_l2: dh[l] };
-  });
-  const out: StackStats = { layer_stats, dx_l2: dx };
-  if (finalNorm) out.ln_f_grad = { ln_f_g: at("ln_f_g"), ln_f_b: at("ln_f_b") };
-  return out;
 }
 
 /**
@@ -280,10 +255,8 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
         o.pool.releaseGrad(gradBuf);
       }
       if (gradAcc && reply?.stack) {
-        reply.stack.layer_stats.forEach((s, l) => {
-          hSq[l].add(s.h_l2 * s.h_l2);
-          dhSq[l].add(s.dh_l2 * s.dh_l2);
-        });
+        reply.sums?.h_sq.forEach((v, l) => hSq[l].add(v));
+        reply.sums?.dh_sq.forEach((v, l) => dhSq[l].add(v));
         grad = reply.stack;
       }
       if (n > 0 || batch.fault === undefined) {
@@ -317,14 +290,12 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
       let grad: Summary["grad"] | undefined;
       if (gradAcc && ctx!.layout) {
         state.layers = hSq.map((h, l) => ({ h_sq: h.toJSON(), dh_sq: dhSq[l].toJSON() }));
-        grad = stackStatsOf(
-          gradAcc.sum,
-          ctx!.layout,
-          hSq.map((s) => Math.sqrt(s.value())),
-          dhSq.map((s) => Math.sqrt(s.value())),
-          dx.l2(),
-          ctx!.finalNorm ?? false,
-        );
+        const dxl2 = dx.l2();
+        grad = stackStats(gradAcc.sum, ctx!.layout, {
+          h_sq: hSq.map((s) => s.value()),
+          dh_sq: dhSq.map((s) => s.value()),
+          dx_sq: dxl2 * dxl2,
+        }, ctx!.finalNorm ?? false);
       }
       o.onSummary(summaryFromState({
         command: o.command,
@@ -378,16 +349,17 @@ export function summaryFromState(p: SummaryParts, grad?: Summary["grad"]): Summa
   const dy = NormAcc.from(st.dy), dx = NormAcc.from(st.dx);
   let g: Summary["grad"] = grad ?? probeGrad(dy, dx);
   if (!grad && st.layers) {
-    g = {
+    const merged: MergedStackStats = {
       layer_stats: st.layers.map((l, i) => ({
         layer: i,
         h_l2: Math.sqrt(ExactSum.from(l.h_sq).value()),
         dh_l2: Math.sqrt(ExactSum.from(l.dh_sq).value()),
-      })) as unknown as LayerStat[],
+      })),
       dx_l2: dx.l2(),
       note: "merged: per-parameter norms of the accumulated gradient need the gradient itself, " +
         "which stats files do not hold; h_l2, dh_l2 and dx_l2 are exact",
     };
+    g = merged;
   }
   return {
     type: "summary",

@@ -229,6 +229,7 @@ export class StageRunner {
       }
     }
     reply.stack = model.layerStats();
+    reply.sums = model.normSums();
   }
 }
 

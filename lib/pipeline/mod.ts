@@ -25,6 +25,7 @@ export {
 } from "./pipeline.ts";
 export {
   type BatchRecord,
+  type MergedStackStats,
   type ProbeGrad,
   type Summary,
   summaryFromState,

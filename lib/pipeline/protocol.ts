@@ -5,7 +5,7 @@
  * @module
  */
 import type { Backend } from "../kernels/backend.ts";
-import type { GPTConfig, StackStats } from "../model/mod.ts";
+import type { GPTConfig, NormSums, StackStats } from "../model/mod.ts";
 
 /**
  * The per-token float64 statistics a worker writes next to each row: where each field sits in
@@ -159,6 +159,8 @@ export interface Reply {
   bad?: { row: number; col: number; value: number };
   /** run: this batch's gradient statistics */
   stack?: StackStats;
+  /** run: this batch's squared norm sums (added exactly across batches by the collector) */
+  sums?: NormSums;
   /** an exception inside the worker */
   error?: string;
 }
