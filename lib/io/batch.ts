@@ -60,21 +60,7 @@ export interface SlotSink {
   release(slot: number): void;
 }
 
-/** What the source learned about the input, shared with the encoder. */
-export interface InputInfo {
-  /** detected (or forced) format; null before the first byte, or for empty input */
-  format: Format | null;
-  /** channels per token */
-  C: number;
-  /** `.npy` input: its shape */
-  shape?: number[];
-  /** tokens the input declares (npy), when known */
-  totalTokens?: number;
-  /** binary input: byte offset of the first row */
-  dataOffset?: number;
-  /** binary input: bytes per element */
-  itemSize?: number;
-}
+export type { InputInfo } from "./input.ts";
 
 /**
  * Reads into `view`; resolves to the byte count, or null at end of input.

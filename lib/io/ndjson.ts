@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Batch, InputInfo, LineInfo, SlotSink } from "./batch.ts";
+import type { Batch, LineInfo, SlotSink } from "./batch.ts";
 import { DataError } from "./errors.ts";
 
 /** Options of `ndjsonDecoder`. */
@@ -24,7 +24,16 @@ export interface NdjsonOptions {
 const NONFINITE = /(?<![\w."])(-?Infinity|NaN)(?![\w"])/g;
 
 /** JSON.parse, also accepting the bare NaN / Infinity that Python writes. */
-function parseLine(line: string): unknown {
+/**
+ * Parses one NDJSON line; bare `NaN`, `Infinity` and `-Infinity` are accepted as numbers.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(Number.isNaN((parseLine("[1, NaN]") as number[])[1]));
+ * ```
+ */
+export function parseLine(line: string): unknown {
   try {
     return JSON.parse(line);
   } catch (e) {
@@ -50,17 +59,12 @@ function parseLine(line: string): unknown {
  * import { assert } from "@std/assert";
  * const slot = new Float32Array(8);
  * const sink = { capTokens: 4, open() {}, release() {}, acquire: async () => ({ slot: 0, input: slot }) };
- * const info = { format: "ndjson" as const, C: 0 };
  * const out = await Array.fromAsync(ReadableStream.from(["[1, 2]", '{"embedding": [[3, 4]]}'])
- *   .pipeThrough(ndjsonDecoder(sink, { field: "embedding", batchTokens: 4, nonfinite: "error" }, info)));
+ *   .pipeThrough(ndjsonDecoder(sink, { field: "embedding", batchTokens: 4, nonfinite: "error" })));
  * assert(out[0].tokens === 2 && slot[3] === 4 && out[0].lines[1].kind === "obj");
  * ```
  */
-export function ndjsonDecoder(
-  sink: SlotSink,
-  o: NdjsonOptions,
-  info: InputInfo,
-): TransformStream<string, Batch> {
+export function ndjsonDecoder(sink: SlotSink, o: NdjsonOptions): TransformStream<string, Batch> {
   let C = o.C ?? 0;
   let lineNo = 0, index = 0, offset = 0, rows = 0;
   let cur: { slot: number; input: Float32Array } | null = null;
@@ -157,8 +161,7 @@ export function ndjsonDecoder(
       }
       if (!opened && C > 0) {
         opened = true;
-        info.C = C;
-        sink.open(C);
+        sink.open(C); // once (openInput normally knows C and the pool is open already)
       }
       lines.push(info_);
       for (const tok of tokens) {
@@ -255,4 +258,27 @@ export function fieldSpan(text: string, field: string): [number, number] | null 
     if (text[i] !== ",") return found;
     i++;
   }
+}
+
+/**
+ * The length of the first token a parsed NDJSON line holds: a token's, or the first of a
+ * sequence (in an object, under `field`). 0 when the line holds no token (an empty sequence);
+ * null when it is not a token line at all.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(firstTokenLength({ embedding: [[1, 2], [3, 4]] }, "embedding") === 2);
+ * assert(firstTokenLength([], "embedding") === 0 && firstTokenLength("x", "embedding") === null);
+ * ```
+ */
+export function firstTokenLength(v: unknown, field: string): number | null {
+  if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+    const inner = (v as Record<string, unknown>)[field];
+    return inner === undefined ? null : firstTokenLength(inner, field);
+  }
+  if (!Array.isArray(v)) return null;
+  if (v.length === 0) return 0;
+  if (Array.isArray(v[0])) return (v[0] as unknown[]).length;
+  return v.length;
 }

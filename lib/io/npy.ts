@@ -94,7 +94,7 @@ export function parseNpyHeader(b: Uint8Array): NpyHeader {
  * assert(npyHeader([10, 4]).length % 64 === 0);
  * ```
  */
-export function npyHeader(shape: number[]): Uint8Array {
+export function npyHeader(shape: readonly number[]): Uint8Array {
   const dims = shape.length === 1 ? `${shape[0]},` : shape.join(", ");
   let dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`;
   const pad = 64 - ((10 + dict.length + 1) % 64);

@@ -144,11 +144,10 @@ export interface CollectOptions {
   /** what the source learned (for byte offsets in messages) */
   info: InputInfo;
   /**
-   * What the task turned out to be, asked for once at the first batch (after C
-   * is known): the summary's config block and, for run, the parameter layout
-   * (gradients are accumulated in it) and whether there is a final LayerNorm.
+   * What the task is: the summary's config block and, for run, the parameter layout,
+   * whether there is a final LayerNorm, and where the stream's gradient is summed.
    */
-  context: () => {
+  context: {
     config: Record<string, unknown>;
     layout?: ParamSpec[];
     finalNorm?: boolean;
@@ -187,12 +186,12 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
   const inp = new Moments(), out = new Moments(), dy = new NormAcc(), dx = new NormAcc();
   const loss = new ExactSum();
   let tokensIn = 0, tokensOut = 0, batches = 0, nonfinite = 0, nonfiniteOut = 0;
-  let ctx: ReturnType<CollectOptions["context"]> | null = null;
+  let ctx: CollectOptions["context"] | null = null;
   let gradAcc: GradSum | null = null;
   let hSq: ExactSum[] = [], dhSq: ExactSum[] = [];
   const begin = () => {
     if (ctx !== null) return;
-    ctx = o.context();
+    ctx = o.context;
     if (ctx.layout) {
       const L = ctx.layout.filter((p) => p.name.endsWith(".W_fc")).length;
       gradAcc = ctx.grads ?? sumInFloat64(o.pool.gradFloats);

@@ -16,13 +16,12 @@ import {
 import { binaryBatches } from "../io/binary.ts";
 import { ndjsonDecoder } from "../io/ndjson.ts";
 import { encoder } from "../io/encode.ts";
-import { parseNpyHeader } from "../io/npy.ts";
-import { readHead } from "../io/sniff.ts";
-import { DataError, PermissionError, UsageError } from "../io/errors.ts";
+import { openInput } from "../io/input.ts";
+import { PermissionError, UsageError } from "../io/errors.ts";
 import { GPT, type Placement } from "../model/mod.ts";
 import { type Backend, checkBackend } from "../kernels/backend.ts";
 import { openBlas } from "../kernels/blas.ts";
-import type { NormalizeTask, RunTask, StageInit } from "./protocol.ts";
+import type { NormalizeTask, RunTask } from "./protocol.ts";
 import { SlotPool } from "./pool.ts";
 import { WorkerPool } from "./workers.ts";
 import { orderedStage } from "./stage.ts";
@@ -204,7 +203,7 @@ export function runStream(input: Input, o: RunOptions = {}): Lnstream {
   }
   // sequences of --seq tokens; without it, a [B, T, C] .npy gives T, anything else 64
   let seq = o.seq ?? 64;
-  const tokensPerBatch = (shape?: number[]) => {
+  const tokensPerBatch = (shape?: readonly number[]) => {
     if (o.seq === undefined && shape?.length === 3 && shape[1] > 0) seq = shape[1];
     return batchSeqs * seq;
   };
@@ -364,7 +363,7 @@ function start(
   input: Input,
   o: StreamOptions,
   command: "normalize" | "run",
-  batchTokensFor: (npyShape?: number[]) => number,
+  batchTokensFor: (npyShape?: readonly number[]) => number,
   setup: (C: number) => TaskSetup,
   configFor: (C: number | null) => Record<string, unknown>,
   gradFloatsFor: (C: number) => number = () => 0,
@@ -402,37 +401,28 @@ function start(
   const out = new TransformStream<Uint8Array, Uint8Array>();
   const read: ByteReader = typeof input === "function" ? input : streamReader(input);
   (async () => {
-    const head = await readHead(read, o);
-    const format = head.format;
-    const info: InputInfo = { format, C: o.dim ?? 0 };
-    const batchTokens = checkBatch(
-      batchTokensFor(format === "npy" ? parseNpyHeader(head.bytes).shape : undefined),
-    );
-    let setupDone: TaskSetup | null = null;
+    // one straight line: open the input (format, C, shape), then the task, the slots and the
+    // workers, then decode → ordered stage → collect → encode
+    const info = await openInput(read, o);
+    const batchTokens = checkBatch(batchTokensFor(info.format === "npy" ? info.shape : undefined));
+    const task = info.C > 0 ? setup(info.C) : null;
     // a ring of inFlight gradient buffers: one per batch in the stage, never one per slot
-    const slots = new SlotPool(
-      inFlight + 3,
-      batchTokens,
-      gradFloatsFor,
-      (p) => {
-        setupDone = setup(p.C);
-        const init: StageInit = {
-          type: "init",
-          sab: p.sab!,
-          capTokens: p.capTokens,
-          C: p.C,
-          gradSab: p.gradSab,
-          gradAt: p.gradAt,
-          gradFloats: p.gradFloats,
-          task: setupDone.task,
-        };
-        pool = new WorkerPool(workers, init, o.workerUrl);
-      },
-      inFlight,
-      gradStore,
-    );
-    const batches = decodeInput(read, head, info, slots, o, batchTokens);
-    const outFormat = o.outFormat ?? format ?? "raw";
+    const slots = new SlotPool(inFlight + 3, batchTokens, gradFloatsFor, inFlight, gradStore);
+    if (task !== null) {
+      slots.open(info.C);
+      pool = new WorkerPool(workers, {
+        type: "init",
+        sab: slots.sab!,
+        capTokens: slots.capTokens,
+        C: info.C,
+        gradSab: slots.gradSab,
+        gradAt: slots.gradAt,
+        gradFloats: slots.gradFloats,
+        task: task.task,
+      }, o.workerUrl);
+    }
+    const batches = decodeInput(read, info, slots, o, batchTokens);
+    const outFormat = o.outFormat ?? info.format ?? "raw";
     const encodable = batches.pipeThrough(orderedStage(async (batch): Promise<Computed> => {
       if (batch.slot < 0 || batch.tokens === 0) return { batch, reply: null };
       const grad = slots.gradSab ? await slots.acquireGrad() : -1;
@@ -453,7 +443,7 @@ function start(
       pool: slots,
       command,
       info,
-      context: () => setupDone ?? { config: configFor(null) },
+      context: task ?? { config: configFor(null) },
       onRecord: o.onRecord,
       onProgress: o.onProgress,
       onSummary: (s) => (summary = s),
@@ -482,61 +472,32 @@ function start(
 }
 
 /**
- * The decoder for an input whose first bytes (`head`) are read: npy or raw
- * binary batches read into `sink`'s slots, or NDJSON lines parsed into them.
- * Fills `info` (C, npy shape and offsets) as it learns them.
+ * The decoder for an opened input (its head bytes are processed first): npy or raw binary
+ * batches read into `sink`'s slots, or NDJSON lines parsed into them.
  *
  * @example
  * ```ts ignore
- * const head = await readHead(read);
- * const info = { format: head.format, C: 0 };
- * const batches = decodeInput(read, head, info, pool, {}, 1024);
+ * const info = await openInput(read, {});
+ * const batches = decodeInput(read, info, pool, {}, 1024);
  * ```
  */
 export function decodeInput(
   read: ByteReader,
-  head: { bytes: Uint8Array },
   info: InputInfo,
   sink: SlotSink,
-  o: Pick<StreamOptions, "dim" | "field" | "nonfinite">,
+  o: Pick<StreamOptions, "field" | "nonfinite">,
   batchTokens: number,
 ): ReadableStream<Batch> {
-  if (info.format === "npy") {
-    const h = parseNpyHeader(head.bytes);
-    if (h.shape.length !== 2 && h.shape.length !== 3) {
-      throw new DataError(`.npy shape (${h.shape.join(", ")}) must be [N, C] or [B, T, C]`);
-    }
-    const C = h.shape[h.shape.length - 1];
-    if (C < 1) throw new DataError(`.npy shape (${h.shape.join(", ")}) has 0 channels`);
-    if (o.dim !== undefined && o.dim !== C) {
-      throw new UsageError(`--dim ${o.dim} does not match the .npy shape (${h.shape.join(", ")})`);
-    }
-    info.C = C;
-    info.shape = h.shape;
-    info.totalTokens = h.shape.slice(0, -1).reduce((a, b) => a * b, 1);
-    info.dataOffset = h.dataOffset;
-    info.itemSize = h.dtype === "f4" ? 4 : 8;
-    return binaryBatches(read, head.bytes.subarray(h.dataOffset), sink, {
-      dtype: h.dtype,
-      C,
+  if (info.format === null) return ReadableStream.from<Batch>([]);
+  if (info.format === "npy" || info.format === "raw") {
+    const npy = info.format === "npy";
+    return binaryBatches(read, info.head.subarray(info.dataOffset), sink, {
+      dtype: info.itemSize === 4 ? "f4" : "f8",
+      C: info.C,
       batchTokens,
-      dataOffset: h.dataOffset,
+      dataOffset: info.dataOffset,
       expectedTokens: info.totalTokens,
-      what: ".npy",
-    });
-  }
-  if (info.format === "raw") {
-    if (o.dim === undefined) {
-      throw new UsageError("raw float32 input needs --dim C (or give .npy or NDJSON input)");
-    }
-    info.dataOffset = 0;
-    info.itemSize = 4;
-    return binaryBatches(read, head.bytes, sink, {
-      dtype: "f4",
-      C: o.dim,
-      batchTokens,
-      dataOffset: 0,
-      what: "raw float32",
+      what: npy ? ".npy" : "raw float32",
     });
   }
   const rest = new ReadableStream<Uint8Array>({
@@ -547,20 +508,20 @@ export function decodeInput(
       else ctrl.enqueue(buf.subarray(0, n));
     },
   });
-  return concatReadableStreams(ReadableStream.from([head.bytes]), rest)
+  return concatReadableStreams(ReadableStream.from([info.head]), rest)
     .pipeThrough(new TextDecoderStream())
     .pipeThrough(new TextLineStream({ allowCR: true }))
     .pipeThrough(ndjsonDecoder(sink, {
-      C: o.dim,
+      C: info.C || undefined,
       field: o.field ?? "embedding",
       batchTokens,
       nonfinite: o.nonfinite ?? "error",
-    }, info));
+    }));
 }
 
 /**
- * Reads up to `max` tokens of any input format into memory (for `compare`).
- * Throws the input's fault, if any, like the pipeline does.
+ * Reads up to `max` tokens of any input format into memory (for `compare`), with the same
+ * opener and decoders as the pipeline. Throws the input's fault, if any, like the pipeline.
  *
  * @example
  * ```ts
@@ -576,41 +537,43 @@ export async function readTokens(
   o: Pick<StreamOptions, "dim" | "field" | "format"> = {},
 ): Promise<{ tokens: Float32Array; C: number }> {
   const read: ByteReader = typeof input === "function" ? input : streamReader(input);
-  const head = await readHead(read, o);
-  const info: InputInfo = {
-    format: head.format,
-    C: o.dim ?? 0,
-  };
-  if (info.format === null) return { tokens: new Float32Array(0), C: info.C };
+  const info = await openInput(read, o);
+  if (info.format === null || info.C === 0) {
+    // nothing to read, or a first line the decoder will name
+    if (info.format === null) return { tokens: new Float32Array(0), C: info.C };
+  }
   const cap = 256;
+  let C = info.C;
   const parts: Float32Array[] = [];
   const sink: SlotSink = {
     capTokens: cap,
-    open() {},
+    open(c) {
+      C = c;
+    },
     release() {},
     acquire: () => {
-      const input = new Float32Array(cap * info.C);
+      const input = new Float32Array(cap * C);
       parts.push(input);
       return Promise.resolve({ slot: parts.length - 1, input });
     },
   };
   const out: Float32Array[] = [];
   let n = 0;
-  const reader = decodeInput(read, head, info, sink, { ...o, nonfinite: "error" }, cap).getReader();
+  const reader = decodeInput(read, info, sink, { ...o, nonfinite: "error" }, cap).getReader();
   while (n < max) {
     const { done, value } = await reader.read();
     if (done) break;
     const take = Math.min(value.tokens, max - n);
-    out.push(parts[value.slot].subarray(0, take * info.C));
+    if (take > 0) out.push(parts[value.slot].subarray(0, take * C));
     n += take;
     if (value.fault && n < max) throw value.fault;
   }
   await reader.cancel().catch(() => {});
-  const tokens = new Float32Array(n * info.C);
+  const tokens = new Float32Array(n * C);
   let off = 0;
   for (const p of out) {
     tokens.set(p, off);
     off += p.length;
   }
-  return { tokens, C: info.C };
+  return { tokens, C };
 }

@@ -48,7 +48,6 @@ export class SlotPool implements SlotSink {
   C = 0;
   #free: number[] = [];
   #waiters: ((slot: number) => void)[] = [];
-  #onOpen: ((pool: SlotPool) => void) | null;
   /** the gradient buffers (after `open`, when gradFloats > 0) */
   gradSab: SharedArrayBuffer | null = null;
   /** byte offset of the ring in `gradSab` */
@@ -58,12 +57,11 @@ export class SlotPool implements SlotSink {
   #freeGrads: number[] = [];
   #gradWaiters: ((g: number) => void)[] = [];
 
-  /** `onOpen` runs once the memory exists (to start workers on it). */
+  /** K slots of `capTokens` rows; `gradRing` gradient buffers, held in `gradStore`'s memory. */
   constructor(
     slots: number,
     capTokens: number,
     gradFloatsFor: (C: number) => number = () => 0,
-    onOpen: ((pool: SlotPool) => void) | null = null,
     gradRing = 0,
     gradStore: (bytes: number) => { sab: SharedArrayBuffer; at: number } = (bytes) => ({
       sab: new SharedArrayBuffer(bytes),
@@ -75,7 +73,6 @@ export class SlotPool implements SlotSink {
     this.slots = slots;
     this.capTokens = capTokens;
     this.#gradFloatsFor = gradFloatsFor;
-    this.#onOpen = onOpen;
   }
 
   /**
@@ -111,7 +108,6 @@ export class SlotPool implements SlotSink {
       for (let i = 0; i < this.#gradRing; i++) this.#freeGrads.push(i);
     }
     for (let i = 0; i < this.slots; i++) this.#free.push(i);
-    this.#onOpen?.(this);
   }
 
   /** Bytes of shared memory the pool holds. */

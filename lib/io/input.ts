@@ -1,0 +1,135 @@
+/**
+ * Opening an input: read its head, tell its format (`readHead`'s rules), parse the `.npy`
+ * header once, and for NDJSON read ahead to the first token, so the channel count C is known
+ * before anything else is built. The result is a frozen description the decoders, the
+ * collector and the encoder all read; nothing writes to it later.
+ *
+ * @module
+ */
+import type { ByteReader, Format } from "./batch.ts";
+import { DataError, UsageError } from "./errors.ts";
+import { parseNpyHeader } from "./npy.ts";
+import { firstTokenLength, parseLine } from "./ndjson.ts";
+import { readHead } from "./sniff.ts";
+
+/** What is known of an input once it is open. */
+export interface InputInfo {
+  /** the format (null: the input is empty) */
+  readonly format: Format | null;
+  /** channels per token (0 when the input holds no token, or its first line is malformed) */
+  readonly C: number;
+  /** `.npy` input: its shape */
+  readonly shape?: readonly number[];
+  /** tokens the input declares (`.npy`) */
+  readonly totalTokens?: number;
+  /** binary input: byte offset of the first row */
+  readonly dataOffset: number;
+  /** binary input: bytes per element (4 or 8) */
+  readonly itemSize: number;
+  /** the bytes read while opening (the decoder processes them first) */
+  readonly head: Uint8Array;
+}
+
+/** The longest NDJSON line read ahead while looking for the first token. */
+const MAX_LINE = 256 * 2 ** 20;
+
+/**
+ * Opens an input (see the module doc). `dim` is checked against a `.npy` shape; raw input
+ * needs it.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { streamReader } from "./batch.ts";
+ * const text = new TextEncoder().encode("\n{\"id\": 1, \"embedding\": [[1, 2, 3]]}\n[4, 5, 6]\n");
+ * const info = await openInput(streamReader(ReadableStream.from([text])), {});
+ * assert(info.format === "ndjson" && info.C === 3 && Object.isFrozen(info));
+ * ```
+ */
+export async function openInput(
+  read: ByteReader,
+  o: { format?: Format; dim?: number; field?: string },
+): Promise<InputInfo> {
+  if (o.dim !== undefined && (!Number.isInteger(o.dim) || o.dim < 1)) {
+    throw new UsageError(`--dim must be a whole number ≥ 1, got ${o.dim}`);
+  }
+  const { format, bytes } = await readHead(read, o);
+  if (format === null) {
+    return Object.freeze({ format, C: o.dim ?? 0, dataOffset: 0, itemSize: 4, head: bytes });
+  }
+  if (format === "npy") {
+    const h = parseNpyHeader(bytes);
+    if (h.shape.length !== 2 && h.shape.length !== 3) {
+      throw new DataError(`.npy shape (${h.shape.join(", ")}) must be [N, C] or [B, T, C]`);
+    }
+    const C = h.shape[h.shape.length - 1];
+    if (C < 1) throw new DataError(`.npy shape (${h.shape.join(", ")}) has 0 channels`);
+    if (o.dim !== undefined && o.dim !== C) {
+      throw new UsageError(`--dim ${o.dim} does not match the .npy shape (${h.shape.join(", ")})`);
+    }
+    return Object.freeze({
+      format,
+      C,
+      shape: Object.freeze([...h.shape]),
+      totalTokens: h.shape.slice(0, -1).reduce((a, b) => a * b, 1),
+      dataOffset: h.dataOffset,
+      itemSize: h.dtype === "f4" ? 4 : 8,
+      head: bytes,
+    });
+  }
+  if (format === "raw") {
+    if (o.dim === undefined) {
+      throw new UsageError("raw float32 input needs --dim C (or give .npy or NDJSON input)");
+    }
+    return Object.freeze({ format, C: o.dim, dataOffset: 0, itemSize: 4, head: bytes });
+  }
+  const { C, head } = o.dim !== undefined
+    ? { C: o.dim, head: bytes }
+    : await firstToken(read, bytes, o.field ?? "embedding");
+  return Object.freeze({ format, C, dataOffset: 0, itemSize: 4, head });
+}
+
+/**
+ * Reads NDJSON lines ahead (keeping every byte) until one holds a token: its length is C. A
+ * malformed line stops the search with C = 0 (the decoder then reports it by line number).
+ */
+async function firstToken(
+  read: ByteReader,
+  start: Uint8Array,
+  field: string,
+): Promise<{ C: number; head: Uint8Array }> {
+  let buf = start, got = start.length, eof = false, lineStart = 0, scan = 0;
+  const dec = new TextDecoder();
+  for (;;) {
+    const nl = buf.subarray(scan, got).indexOf(0x0a);
+    if (nl < 0 && !eof) {
+      if (got - lineStart > MAX_LINE) {
+        throw new DataError(`a line longer than ${MAX_LINE / 2 ** 20} MiB before the first token`);
+      }
+      scan = got;
+      if (got === buf.length) {
+        const nb = new Uint8Array(Math.max(64 * 1024, 2 * buf.length));
+        nb.set(buf.subarray(0, got));
+        buf = nb;
+      }
+      const n = await read(buf.subarray(got));
+      if (n === null) eof = true;
+      else got += n;
+      continue;
+    }
+    const end = nl < 0 ? got : scan + nl;
+    const line = dec.decode(buf.subarray(lineStart, end)).replace(/^\uFEFF/, "");
+    if (line.trim() !== "") {
+      let C: number | null;
+      try {
+        C = firstTokenLength(parseLine(line), field);
+      } catch {
+        C = null;
+      }
+      if (C === null) return { C: 0, head: buf.subarray(0, got) }; // malformed: the decoder says so
+      if (C > 0) return { C, head: buf.subarray(0, got) };
+    }
+    if (nl < 0) return { C: 0, head: buf.subarray(0, got) }; // the end: no token at all
+    lineStart = scan = end + 1;
+  }
+}
