@@ -64,6 +64,20 @@ Deno.test("CLI: --backend choices, --blas-lib, missing library and missing permi
   assertStringIncludes(missing.stderr, "/nonexistent/libopenblas.so.0");
   assertEquals(missing.stderr.trim().split("\n").length, 1, missing.stderr);
   if (BLAS_AVAILABLE) {
+    // FFI permission scoped to the library, as README advises, is enough (workers included)
+    const lib = BLAS_SEARCH_PATHS.find((p) => {
+      try {
+        return Deno.statSync(p).isFile;
+      } catch {
+        return false;
+      }
+    })!;
+    const scoped = await lnstream(
+      ["run", "--backend", "blas", "--layers", "1", "--workers", "2", "--quiet"],
+      npy,
+      [`--allow-ffi=${lib}`],
+    );
+    assertEquals(scoped.code, 0, scoped.stderr);
     const noFfi = await lnstream(["run", "--backend", "blas", "--layers", "1"], npy);
     assertEquals(noFfi.code, 77, noFfi.stderr);
     assertStringIncludes(noFfi.stderr, "--allow-ffi");

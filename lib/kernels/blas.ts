@@ -33,12 +33,12 @@ export const BLAS_SYMBOLS = {
       "i32", // N
       "i32", // K
       "f32", // alpha
-      "pointer", // A
+      "buffer", // A
       "i32", // lda
-      "pointer", // B
+      "buffer", // B
       "i32", // ldb
       "f32", // beta
-      "pointer", // C
+      "buffer", // C
       "i32", // ldc
     ],
     result: "void",
@@ -127,8 +127,6 @@ export class BlasKernels extends WasmKernels {
   /** which backend this is */
   override readonly name = "blas" as const;
   #lib: BlasLib;
-  #base: Deno.PointerValue = null;
-  #baseLength = -1;
 
   /** Kernels on `arena`, with OpenBLAS from `path` (or searched). */
   constructor(arena: Arena, path?: string) {
@@ -136,13 +134,12 @@ export class BlasKernels extends WasmKernels {
     this.#lib = openBlas(path);
   }
 
-  #ptr(byteOffset: number): Deno.PointerValue {
-    const buf = this.arena.buffer;
-    if (buf.byteLength !== this.#baseLength) {
-      this.#base = Deno.UnsafePointer.of(new Uint8Array(buf));
-      this.#baseLength = buf.byteLength;
-    }
-    return Deno.UnsafePointer.offset(this.#base as Deno.PointerObject, byteOffset);
+  /**
+   * A view starting at `byteOffset` of the arena, passed as a buffer (not a raw pointer:
+   * `Deno.UnsafePointer` would need FFI permission beyond the library's path).
+   */
+  #at(byteOffset: number): Uint8Array {
+    return new Uint8Array(this.arena.buffer, byteOffset, 1);
   }
 
   /** As `WasmKernels.gemm`, through `cblas_sgemm` (one operand stride must be 1 each). */
@@ -191,12 +188,12 @@ export class BlasKernels extends WasmKernels {
       N,
       K,
       alpha,
-      this.#ptr(A),
+      this.#at(A),
       lda,
-      this.#ptr(B),
+      this.#at(B),
       ldb,
       beta,
-      this.#ptr(C),
+      this.#at(C),
       ldc,
     );
   }
