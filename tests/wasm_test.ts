@@ -9,6 +9,7 @@ import { rmsNormForwardTs } from "../lib/kernels/rmsnorm.ts";
 import { matmulBackwardTs, matmulForwardTs } from "../lib/kernels/matmul.ts";
 import { softmaxBackwardTs, softmaxForwardTs } from "../lib/kernels/softmax.ts";
 import { assertClose, randn } from "./golden.ts";
+import { probeKey, probeRow } from "../lib/model/rng.ts";
 
 const arena = new Arena();
 const k = new WasmKernels(arena);
@@ -167,4 +168,50 @@ Deno.test("the arena grows on demand and says clearly when 4 GiB would not hold 
   assertThrows(() => a.allocBytes(2 ** 32), RangeError, "4096 MiB");
   assertThrows(() => a.allocBytes(-1), RangeError);
   assertThrows(() => new Arena({ bytes: 2 ** 33 }), RangeError, "4 GiB");
+});
+
+Deno.test("wasm probe direction equals probeRow bit for bit (tails, huge token indices)", () => {
+  for (const [C, first] of [[1, 0], [7, 5], [64, 2 ** 40 - 3], [13, 123456789]]) {
+    const N = 5, R = arena.alloc(N * C), ref = new Float32Array(N * C);
+    k.probeFill(R, 42, first, N, C, probeKey);
+    for (let t = 0; t < N; t++) probeRow(ref, t * C, 42, first + t, C);
+    assertEquals(R, ref, `C=${C} first=${first}`);
+  }
+  // unit variance and zero mean over many draws
+  const n = 1 << 16, R = arena.alloc(n);
+  k.probeFill(R, 7, 0, 1, n, probeKey);
+  let m = 0, v = 0;
+  for (const r of R) m += r / n;
+  for (const r of R) v += (r - m) ** 2 / n;
+  assert(Math.abs(m) < 0.02 && Math.abs(v - 1) < 0.02, `mean ${m}, variance ${v}`);
+});
+
+Deno.test("wasm row and gradient statistics agree with float64 sums", () => {
+  for (const C of [3, 8, 37, 768]) {
+    const N = 4, F = 13;
+    const x = f32(randn(N * C, C, 3, 1e3)), dy = f32(randn(N * C, 1)), dx = f32(randn(N * C, 2));
+    const st = arena.allocF64(N * F);
+    k.rowStats(st, x, N, C, F, 0);
+    k.gradStats(st, x, dy, dx, N, C, F, 8, 0.5);
+    for (let n = 0; n < N; n++) {
+      const row = (a: Float32Array) => Array.from(a.subarray(n * C, (n + 1) * C));
+      const xs = row(x), g = row(dy), d = row(dx);
+      const s = xs.reduce((a, b) => a + b, 0), mean = s / C;
+      const m2 = xs.reduce((a, b) => a + (b - mean) ** 2, 0);
+      const near = (a: number, b: number, what: string) =>
+        assert(
+          Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b)),
+          `C=${C} row ${n} ${what}: ${a} vs ${b}`,
+        );
+      near(st[n * F], s, "sum");
+      near(st[n * F + 1], m2, "M2");
+      assertEquals(st[n * F + 2], Math.min(...xs));
+      assertEquals(st[n * F + 3], Math.max(...xs));
+      near(st[n * F + 8], g.reduce((a, b) => a + b * b, 0), "dy²");
+      assertEquals(st[n * F + 9], Math.max(...g.map(Math.abs)));
+      near(st[n * F + 10], d.reduce((a, b) => a + b * b, 0), "dx²");
+      assertEquals(st[n * F + 11], Math.max(...d.map(Math.abs)));
+      near(st[n * F + 12], 0.5 * xs.reduce((a, b, i) => a + b * g[i], 0), "loss");
+    }
+  }
 });

@@ -878,20 +878,24 @@ function mix32(h0: u32): u32 {
 export function probeFill(out: usize, keys: usize, N: i32, C: i32): void {
   const sqrt3 = f32x4.splat(<f32>1.7320508075688772);
   const lo16 = i32x4.splat(0xffff), two = f32x4.splat(2), inv = f32x4.splat(<f32>1 / 65536);
-  const golden = i32x4.splat(0x9e3779b9);
+  const G: i32 = 0x9e3779b9;
+  // (2c + 1)·G and (2c + 2)·G for four channels, stepped by 8G (wrapping, as Math.imul)
+  const step = i32x4.splat(8 * G);
   for (let n = 0; n < N; n++) {
     const key = load<u32>(keys + (<usize>n << 2)), kv = i32x4.splat(key);
     const row = out + ((<usize>n * <usize>C) << 2);
+    let ga = i32x4(G, 3 * G, 5 * G, 7 * G), gb = i32x4(2 * G, 4 * G, 6 * G, 8 * G);
     let c = 0;
     for (; c + 4 <= C; c += 4) {
-      const cv = i32x4.add(i32x4.splat(2 * c), i32x4(0, 2, 4, 6)); // 2c for 4 channels
-      const a = mix4(v128.xor(kv, i32x4.mul(i32x4.add(cv, i32x4.splat(1)), golden)));
-      const b = mix4(v128.xor(kv, i32x4.mul(i32x4.add(cv, i32x4.splat(2)), golden)));
+      const a = mix4(v128.xor(kv, ga)), b = mix4(v128.xor(kv, gb));
+      ga = i32x4.add(ga, step);
+      gb = i32x4.add(gb, step);
       const s = i32x4.add(
         i32x4.add(v128.and(a, lo16), i32x4.shr_u(a, 16)),
         i32x4.add(i32x4.add(v128.and(b, lo16), i32x4.shr_u(b, 16)), i32x4.splat(2)),
       );
-      const u = f32x4.sub(f32x4.mul(f32x4.convert_i32x4_u(s), inv), two);
+      // s < 2^18: the signed conversion is exact (and one instruction, unlike the unsigned)
+      const u = f32x4.sub(f32x4.mul(f32x4.convert_i32x4_s(s), inv), two);
       v128.store(row + (<usize>c << 2), f32x4.mul(u, sqrt3));
     }
     for (; c < C; c++) {
@@ -930,34 +934,57 @@ export function rowStats(stats: usize, x: usize, N: i32, C: i32, stride: i32, fi
   }
 }
 
-// Per row: Σdy², max|dy|, Σdx², max|dx|, and scale·Σ y·dy into stats[n·stride + field …].
+// Per row: Σdy², max|dy|, Σdx², max|dx|, and scale·Σ y·dy into stats[n·stride + field …], in
+// one pass: squares in float32 lanes flushed into float64 every 32 elements, the loss in float64.
 export function gradStats(
   stats: usize, y: usize, dy: usize, dx: usize, N: i32, C: i32, stride: i32, field: i32,
   scale: f64,
 ): void {
+  const C4 = C & ~3;
   for (let n = 0; n < N; n++) {
     const off = (<usize>n * <usize>C) << 2;
+    const py = y + off, pg = dy + off, px = dx + off;
+    let sg = f64x2.splat(0), sx = f64x2.splat(0), sl = f64x2.splat(0);
+    let mg = f32x4.splat(0), mx = f32x4.splat(0);
+    let c = 0;
+    while (c < C4) {
+      const end = min(C4, c + 32);
+      let qg = f32x4.splat(0), qx = f32x4.splat(0);
+      for (; c < end; c += 4) {
+        const o = <usize>c << 2;
+        const g = v128.load(pg + o), d = v128.load(px + o), yv = v128.load(py + o);
+        qg = f32x4.add(qg, f32x4.mul(g, g));
+        qx = f32x4.add(qx, f32x4.mul(d, d));
+        // the loss's products in float64: y·dy may cancel across a row
+        sl = f64x2.add(sl, f64x2.mul(f64x2.promote_low_f32x4(yv), f64x2.promote_low_f32x4(g)));
+        sl = f64x2.add(
+          sl,
+          f64x2.mul(f64x2.promote_low_f32x4(hiHalf(yv)), f64x2.promote_low_f32x4(hiHalf(g))),
+        );
+        mg = f32x4.max(mg, f32x4.abs(g));
+        mx = f32x4.max(mx, f32x4.abs(d));
+      }
+      sg = f64x2.add(sg, f64x2.add(f64x2.promote_low_f32x4(qg), f64x2.promote_low_f32x4(hiHalf(qg))));
+      sx = f64x2.add(sx, f64x2.add(f64x2.promote_low_f32x4(qx), f64x2.promote_low_f32x4(hiHalf(qx))));
+    }
+    let tg = hsum64(sg), tx = hsum64(sx), tl = hsum64(sl);
+    let hg = max(max(f32x4.extract_lane(mg, 0), f32x4.extract_lane(mg, 1)), max(f32x4.extract_lane(mg, 2), f32x4.extract_lane(mg, 3)));
+    let hx = max(max(f32x4.extract_lane(mx, 0), f32x4.extract_lane(mx, 1)), max(f32x4.extract_lane(mx, 2), f32x4.extract_lane(mx, 3)));
+    for (; c < C; c++) {
+      const o = <usize>c << 2;
+      const g = <f64>f32at(pg + o), d = <f64>f32at(px + o);
+      tg += g * g;
+      tx += d * d;
+      tl += <f64>f32at(py + o) * g;
+      hg = max(hg, abs(<f32>g));
+      hx = max(hx, abs(<f32>d));
+    }
     const o = stats + ((<usize>n * <usize>stride + <usize>field) << 3);
-    store<f64>(o, sumSq(dy + off, C));
-    store<f64>(o, <f64>maxAbs(dy + off, C), 8);
-    store<f64>(o, sumSq(dx + off, C), 16);
-    store<f64>(o, <f64>maxAbs(dx + off, C), 24);
-    store<f64>(o, scale * dot64(y + off, dy + off, C), 32);
+    store<f64>(o, tg);
+    store<f64>(o, <f64>hg, 8);
+    store<f64>(o, tx, 16);
+    store<f64>(o, <f64>hx, 24);
+    store<f64>(o, scale * tl, 32);
   }
 }
 
-// Σ a·b over [n], products in float32 summed in float64 lanes
-function dot64(a: usize, b: usize, n: i32): f64 {
-  let s0 = f64x2.splat(0), s1 = f64x2.splat(0);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    const lo = f64x2.mul(f64x2.promote_low_f32x4(v128.load(a + o)), f64x2.promote_low_f32x4(v128.load(b + o)));
-    const hi = f64x2.mul(f64x2.promote_low_f32x4(hiHalf(v128.load(a + o))), f64x2.promote_low_f32x4(hiHalf(v128.load(b + o))));
-    s0 = f64x2.add(s0, lo);
-    s1 = f64x2.add(s1, hi);
-  }
-  let s = hsum64(f64x2.add(s0, s1));
-  for (; i < n; i++) s += <f64>f32at(a + (<usize>i << 2)) * <f64>f32at(b + (<usize>i << 2));
-  return s;
-}
