@@ -54,7 +54,7 @@ Deno.test("CLI: --backend choices, --blas-lib, missing library and missing permi
   assertStringIncludes(bad.stderr, "--backend must be one of wasm, blas, ts");
   const lone = await lnstream(["normalize", "--blas-lib", "/x.so", "--quiet"], npy);
   assertEquals(lone.code, 64);
-  assertStringIncludes(lone.stderr, "--blas-lib goes with --backend blas");
+  assertStringIncludes(lone.stderr, "--blas-lib is only for the blas backend");
   const missing = await lnstream(
     ["run", "--backend", "blas", "--blas-lib", "/nonexistent/libopenblas.so.0", "--layers", "1"],
     npy,

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { flagOf, OptionError } from "../pipeline/options.ts";
 import { parseArgs } from "@std/cli/parse-args";
 import { compare } from "./compare.ts";
 import { gen } from "./gen.ts";
@@ -64,7 +65,11 @@ export async function main(args: string[]): Promise<number> {
   } catch (e) {
     const code = (e as { exitCode?: number }).exitCode;
     if (code === 64 || code === 65 || code === 70 || code === 74 || code === 77) {
-      console.error(`lnstream ${cmd}: ${(e as Error).message}`);
+      // the library names option fields; say the flag
+      const msg = e instanceof OptionError
+        ? flagOf(e) + e.message.slice(e.field.length)
+        : (e as Error).message;
+      console.error(`lnstream ${cmd}: ${msg}`);
       return code;
     }
     if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {

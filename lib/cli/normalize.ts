@@ -97,7 +97,7 @@ export async function normalize(args: string[]): Promise<number> {
   if (f._.length > 0) {
     throw new UsageError(`normalize reads stdin; unexpected argument '${f._[0]}'`);
   }
-  const base = streamOptions(f, 1024);
+  const base = streamOptions(f);
   const norm = choiceFlag(f, "norm", ["layer", "rms", "batch"] as const, "layer");
   const eps = numFlag(f, "eps", 1e-5);
   const weight = f.weight ? await readVector(f.weight, "weight") : undefined;

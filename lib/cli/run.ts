@@ -89,7 +89,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   if (f._.length > 0) throw new UsageError(`run reads stdin; unexpected argument '${f._[0]}'`);
-  const base = streamOptions(f, 8);
+  const base = streamOptions(f);
   const opts = {
     layers: intFlag(f, "layers", 6),
     heads: intFlag(f, "heads", 4),

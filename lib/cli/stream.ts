@@ -8,7 +8,7 @@ import type { Format } from "../io/batch.ts";
 import { EXIT_CODES, IoError, UsageError } from "../io/errors.ts";
 import type { BatchRecord, Summary } from "../pipeline/collect.ts";
 import type { Lnstream, StreamOptions } from "../pipeline/pipeline.ts";
-import { choiceFlag, intFlag, optIntFlag } from "./args.ts";
+import { choiceFlag } from "./args.ts";
 import type { Backend } from "../kernels/backend.ts";
 
 /** Flags every streaming command takes (for parseArgs). */
@@ -66,21 +66,33 @@ Exit codes:
 ${EXIT_CODES.map(([c, what]) => `  ${String(c).padEnd(4)}${what}`).join("\n")}`;
 
 /** Common options from parsed flags. */
-export function streamOptions(f: Record<string, unknown>, batchDefault: number): StreamOptions {
-  const formats = ["npy", "ndjson", "raw"] as const;
+export function streamOptions(f: Record<string, unknown>): StreamOptions {
+  // values are only parsed here: the stream functions check them once (resolveStreamOptions)
+  // and the CLI turns their field names back into flags
+  const str = (name: string) => (f[name] === undefined ? undefined : String(f[name]));
   return {
-    format: f.format === undefined ? undefined : choiceFlag(f, "format", formats, "npy"),
-    outFormat: f["out-format"] === undefined
-      ? undefined
-      : choiceFlag(f, "out-format", formats, "npy") as Format,
-    dim: optIntFlag(f, "dim"),
-    field: f.field === undefined ? undefined : String(f.field),
-    batch: intFlag(f, "batch", batchDefault),
-    workers: intFlag(f, "workers", navigator.hardwareConcurrency || 1),
-    nonfinite: choiceFlag(f, "nonfinite", ["error", "pass"] as const, "error"),
-    offset: intFlag(f, "offset", 0, 0),
-    ...backendOptions(f),
+    format: str("format") as Format | undefined,
+    outFormat: str("out-format") as Format | undefined,
+    dim: numberFlag(f, "dim"),
+    field: str("field"),
+    batch: numberFlag(f, "batch"),
+    workers: numberFlag(f, "workers"),
+    nonfinite: str("nonfinite") as "error" | "pass" | undefined,
+    offset: numberFlag(f, "offset"),
+    backend: str("backend") as Backend | undefined,
+    blasLib: str("blas-lib"),
   };
+}
+
+/** A flag's number, parsed (not range-checked: the library does that once). */
+function numberFlag(f: Record<string, unknown>, name: string): number | undefined {
+  const v = f[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (String(v).trim() === "" || Number.isNaN(n)) {
+    throw new UsageError(`--${name} must be a number, got '${v}'`);
+  }
+  return n;
 }
 
 /** stdout as a sink; a closed pipe (`| head`) ends the run quietly. */

@@ -33,3 +33,11 @@ export {
   type SummaryState,
 } from "./collect.ts";
 export { WorkerError } from "./workers.ts";
+export {
+  flagOf,
+  MAX_WORKERS,
+  OptionError,
+  type ResolvedStreamOptions,
+  resolveStreamOptions,
+  type StreamOptionFields,
+} from "./options.ts";

@@ -19,10 +19,11 @@ import { encoder } from "../io/encode.ts";
 import { openInput } from "../io/input.ts";
 import { PermissionError, UsageError } from "../io/errors.ts";
 import { GPT, type Placement } from "../model/mod.ts";
-import { type Backend, checkBackend } from "../kernels/backend.ts";
+import type { Backend } from "../kernels/backend.ts";
 import { openBlas } from "../kernels/blas.ts";
 import type { NormalizeTask, RunTask } from "./protocol.ts";
 import { SlotPool } from "./pool.ts";
+import { OptionError, type ResolvedStreamOptions, resolveStreamOptions } from "./options.ts";
 import { WorkerPool } from "./workers.ts";
 import { orderedStage } from "./stage.ts";
 import {
@@ -142,12 +143,13 @@ export type Input = ReadableStream<Uint8Array> | ByteReader;
  * ```
  */
 export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstream {
-  const norm = o.norm ?? "layer", eps = o.eps ?? 1e-5, seed = o.seed ?? 0;
+  const r = resolveStreamOptions(o, 1024), backend = r.backend;
+  const norm = o.norm ?? "layer", eps = positive("eps", o.eps ?? 1e-5), seed = o.seed ?? 0;
   if (!["layer", "rms", "batch"].includes(norm)) {
-    throw new UsageError(`--norm must be layer, rms or batch, got ${norm}`);
+    throw new OptionError("norm", `must be layer, rms or batch, got ${JSON.stringify(norm)}`);
   }
-  if (norm === "rms" && o.bias) throw new UsageError("--bias has no meaning with --norm rms");
-  const backend = streamBackend(o);
+  if (norm === "rms" && o.bias) throw new OptionError("bias", "has no meaning with norm rms");
+  if (backend === "blas") openBlas(r.blasLib);
   const gradients = o.gradients ?? true;
   const config = (C: number | null) => ({
     norm,
@@ -157,10 +159,10 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
     backend,
     ...(gradients ? {} : { gradients }),
   });
-  return start(input, o, "normalize", () => o.batch ?? 1024, (C) => {
+  return start(input, r, o, "normalize", () => r.batch, (C) => {
     for (const [name, v] of [["weight", o.weight], ["bias", o.bias]] as const) {
       if (v && v.length !== C) {
-        throw new UsageError(`--${name} has ${v.length} values, the input has ${C} channels`);
+        throw new OptionError(name, `has ${v.length} values, the input has ${C} channels`);
       }
     }
     const task: NormalizeTask = {
@@ -172,7 +174,7 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
       weight: o.weight ?? null,
       bias: o.bias ?? null,
       seed,
-      nonfinite: o.nonfinite ?? "error",
+      nonfinite: r.nonfinite,
       gradients,
     };
     return { task, gradFloats: 0, config: config(C) };
@@ -195,11 +197,12 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
  * ```
  */
 export function runStream(input: Input, o: RunOptions = {}): Lnstream {
+  const r = resolveStreamOptions(o, 8), backend = r.backend;
   const layers = o.layers ?? 6, heads = o.heads ?? 4;
   const placement = o.placement ?? "pre", init = o.init ?? "gpt2", seed = o.seed ?? 0;
   const loss = o.loss ?? "probe";
   if (o.seq !== undefined && (!Number.isInteger(o.seq) || o.seq < 1)) {
-    throw new UsageError(`--seq must be ≥ 1, got ${o.seq}`);
+    throw new OptionError("seq", `must be a whole number ≥ 1, got ${o.seq}`);
   }
   // sequences of --seq tokens; without it, a [B, T, C] .npy gives T, anything else 64
   let seq = o.seq ?? 64;
@@ -208,13 +211,14 @@ export function runStream(input: Input, o: RunOptions = {}): Lnstream {
     return batchSeqs * seq;
   };
   if (loss !== "probe" && loss !== "l2") {
-    throw new UsageError(`--loss must be probe or l2, got ${loss}`);
+    throw new OptionError("loss", `must be probe or l2, got ${JSON.stringify(loss)}`);
   }
   if (init !== "gpt2" && init !== "xavier") {
-    throw new UsageError(`--init must be gpt2 or xavier, got ${init}`);
+    throw new OptionError("init", `must be gpt2 or xavier, got ${JSON.stringify(init)}`);
   }
-  const batchSeqs = o.batch ?? 8;
-  const backend = streamBackend(o);
+  if (o.eps !== undefined) positive("eps", o.eps);
+  const batchSeqs = r.batch;
+  if (backend === "blas") openBlas(r.blasLib);
   // the summary's config, also for an empty input (C null); the defaults are resolveConfig's
   const config = (C: number | null) => ({
     layers,
@@ -243,17 +247,18 @@ export function runStream(input: Input, o: RunOptions = {}): Lnstream {
         finalNorm: o.finalNorm,
         shared: true,
         backend,
-        ...(o.blasLib === undefined ? {} : { blasLib: o.blasLib }),
+        ...(r.blasLib === undefined ? {} : { blasLib: r.blasLib }),
       });
     } catch (e) {
       throw new UsageError(`${(e as Error).message} (the input has C = ${C} channels)`);
     }
     model.init({ scheme: init, seed });
-    if (backend !== "ts") fitsArena(model, batchSeqs, seq, o.workers);
+    if (backend !== "ts") fitsArena(model, batchSeqs, seq, r.workers);
     return model;
   };
   return start(
     input,
+    r,
     o,
     "run",
     tokensPerBatch,
@@ -302,8 +307,7 @@ export function runStream(input: Input, o: RunOptions = {}): Lnstream {
  * Refuses (64) a run whose model, with every worker's gradients and activations, would not fit
  * the 4 GiB WebAssembly arena the workers share, before any worker starts.
  */
-function fitsArena(model: GPT, B: number, T: number, workers?: number) {
-  const n = workers ?? navigator.hardwareConcurrency ?? 1;
+function fitsArena(model: GPT, B: number, T: number, n: number) {
   const { params, activations } = GPT.bytesFor(model.config, B, T);
   // parameters, the summed gradient, a ring of n + 1 gradient buffers, each worker's activations
   const need = (n + 3) * params + n * activations;
@@ -317,9 +321,6 @@ function fitsArena(model: GPT, B: number, T: number, workers?: number) {
     );
   }
 }
-
-/** The most worker threads a stream starts (each holds its own buffers). */
-export const MAX_WORKERS = 256;
 
 /**
  * Workers load lnstream's modules from disk: without read permission for its folder they
@@ -338,16 +339,12 @@ function canLoadWorkers(url?: URL) {
   }
 }
 
-/** The stream's backend, checked (and, for blas, the library loaded) before anything starts. */
-function streamBackend(o: StreamOptions): Backend {
-  let backend: Backend;
-  try {
-    backend = checkBackend(o.backend ?? "wasm");
-  } catch (e) {
-    throw new UsageError(`--backend: ${(e as Error).message}`);
+/** A positive finite number option. */
+function positive(field: string, v: number): number {
+  if (!(Number.isFinite(v) && v > 0)) {
+    throw new OptionError(field, `must be a positive number, got ${v}`);
   }
-  if (backend === "blas") openBlas(o.blasLib);
-  return backend;
+  return v;
 }
 
 interface TaskSetup {
@@ -361,7 +358,8 @@ interface TaskSetup {
 
 function start(
   input: Input,
-  o: StreamOptions,
+  r: ResolvedStreamOptions,
+  o: Pick<StreamOptions, "workerUrl" | "onRecord" | "onProgress">,
   command: "normalize" | "run",
   batchTokensFor: (npyShape?: readonly number[]) => number,
   setup: (C: number) => TaskSetup,
@@ -369,25 +367,8 @@ function start(
   gradFloatsFor: (C: number) => number = () => 0,
   gradStore?: (bytes: number) => { sab: SharedArrayBuffer; at: number },
 ): Lnstream {
-  const workers = o.workers ?? navigator.hardwareConcurrency ?? 1;
-  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
-    throw new UsageError(
-      `--workers must be a whole number from 1 to ${MAX_WORKERS}, got ${workers}`,
-    );
-  }
+  const workers = r.workers, first = r.offset;
   canLoadWorkers(o.workerUrl);
-  const checkBatch = (n: number) => {
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--batch must be a whole number ≥ 1`);
-    return n;
-  };
-  checkBatch(batchTokensFor());
-  const first = o.offset ?? 0;
-  if (!Number.isInteger(first) || first < 0) {
-    throw new UsageError(`--offset must be a whole number ≥ 0, got ${first}`);
-  }
-  if (o.dim !== undefined && (!Number.isInteger(o.dim) || o.dim < 1)) {
-    throw new UsageError(`--dim must be a whole number ≥ 1, got ${o.dim}`);
-  }
   let resolveDone!: (s: Summary) => void, rejectDone!: (e: Error) => void;
   const done = new Promise<Summary>((res, rej) => {
     resolveDone = res;
@@ -403,8 +384,8 @@ function start(
   (async () => {
     // one straight line: open the input (format, C, shape), then the task, the slots and the
     // workers, then decode → ordered stage → collect → encode
-    const info = await openInput(read, o);
-    const batchTokens = checkBatch(batchTokensFor(info.format === "npy" ? info.shape : undefined));
+    const info = await openInput(read, r);
+    const batchTokens = batchTokensFor(info.format === "npy" ? info.shape : undefined);
     const task = info.C > 0 ? setup(info.C) : null;
     // a ring of inFlight gradient buffers: one per batch in the stage, never one per slot
     const slots = new SlotPool(inFlight + 3, batchTokens, gradFloatsFor, inFlight, gradStore);
@@ -421,8 +402,8 @@ function start(
         task: task.task,
       }, o.workerUrl);
     }
-    const batches = decodeInput(read, info, slots, o, batchTokens);
-    const outFormat = o.outFormat ?? info.format ?? "raw";
+    const batches = decodeInput(read, info, slots, r, batchTokens);
+    const outFormat = r.outFormat ?? info.format ?? "raw";
     const encodable = batches.pipeThrough(orderedStage(async (batch): Promise<Computed> => {
       if (batch.slot < 0 || batch.tokens === 0) return { batch, reply: null };
       const grad = slots.gradSab ? await slots.acquireGrad() : -1;

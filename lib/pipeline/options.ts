@@ -1,0 +1,156 @@
+/**
+ * The stream functions' options, checked once (in the style of `resolveConfig`): every default
+ * filled in, every value in range, and a frozen result the pipeline reads. A bad value is an
+ * `OptionError` naming the option's field; the command line names the flag instead.
+ *
+ * @module
+ */
+import { UsageError } from "../io/errors.ts";
+import { type Backend, checkBackend } from "../kernels/backend.ts";
+import type { Format } from "../io/batch.ts";
+
+/**
+ * A bad option value (exit 64): `field` is the option's name in the API (`workers`,
+ * `outFormat`, …); the message begins with it.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const e = new OptionError("outFormat", "must be npy, ndjson or raw, got \"x\"");
+ * assert(e.message.startsWith("outFormat ") && e.exitCode === 64 && flagOf(e) === "--out-format");
+ * ```
+ */
+export class OptionError extends UsageError {
+  /** the option's field */
+  readonly field: string;
+  /** `field` and what is wrong with its value */
+  constructor(field: string, problem: string) {
+    super(`${field} ${problem}`);
+    this.name = "OptionError";
+    this.field = field;
+  }
+}
+
+/**
+ * The command-line flag of an option field (`outFormat` → `--out-format`).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(flagOf(new OptionError("blasLib", "x")) === "--blas-lib");
+ * ```
+ */
+export function flagOf(e: OptionError): string {
+  return "--" + e.field.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+}
+
+/** The most worker threads a stream starts (each holds its own buffers). */
+export const MAX_WORKERS = 256;
+
+/** What `resolveStreamOptions` checks (a subset of `StreamOptions`). */
+export interface StreamOptionFields {
+  /** worker threads */
+  workers?: number;
+  /** tokens (normalize) or sequences (run) per batch */
+  batch?: number;
+  /** input format */
+  format?: Format;
+  /** output format */
+  outFormat?: Format;
+  /** channels */
+  dim?: number;
+  /** NDJSON field */
+  field?: string;
+  /** non-finite input policy */
+  nonfinite?: "error" | "pass";
+  /** global index of the first token */
+  offset?: number;
+  /** kernels */
+  backend?: Backend;
+  /** OpenBLAS path */
+  blasLib?: string;
+}
+
+/** Options with every default filled in and every value checked. */
+export interface ResolvedStreamOptions {
+  /** worker threads, 1 … MAX_WORKERS */
+  readonly workers: number;
+  /** per batch (≥ 1) */
+  readonly batch: number;
+  /** forced input format, if any */
+  readonly format?: Format;
+  /** forced output format, if any */
+  readonly outFormat?: Format;
+  /** channels, when given */
+  readonly dim?: number;
+  /** NDJSON object field */
+  readonly field: string;
+  /** non-finite input policy */
+  readonly nonfinite: "error" | "pass";
+  /** global index of the first token */
+  readonly offset: number;
+  /** kernels */
+  readonly backend: Backend;
+  /** OpenBLAS path (blas) */
+  readonly blasLib?: string;
+}
+
+const FORMATS: readonly Format[] = ["npy", "ndjson", "raw"];
+
+/**
+ * Checks and completes the shared stream options; `batchDefault` is the command's.
+ *
+ * @example
+ * ```ts
+ * import { assert, assertThrows } from "@std/assert";
+ * const r = resolveStreamOptions({ workers: 2 }, 1024);
+ * assert(r.batch === 1024 && r.backend === "wasm" && Object.isFrozen(r));
+ * assertThrows(() => resolveStreamOptions({ workers: 0 }, 1024), OptionError, "workers must");
+ * ```
+ */
+export function resolveStreamOptions(
+  o: StreamOptionFields,
+  batchDefault: number,
+): ResolvedStreamOptions {
+  const whole = (field: string, v: number | undefined, min: number, max = Infinity) => {
+    if (v !== undefined && !(Number.isInteger(v) && v >= min && v <= max)) {
+      const range = max === Infinity ? `≥ ${min}` : `from ${min} to ${max}`;
+      throw new OptionError(field, `must be a whole number ${range}, got ${v}`);
+    }
+    return v;
+  };
+  const oneOf = <T extends string>(field: string, v: T | undefined, choices: readonly T[]) => {
+    if (v !== undefined && !choices.includes(v)) {
+      throw new OptionError(
+        field,
+        `must be one of ${choices.join(", ")}, got ${JSON.stringify(v)}`,
+      );
+    }
+    return v;
+  };
+  const workers = whole(
+    "workers",
+    o.workers ?? navigator.hardwareConcurrency ?? 1,
+    1,
+    MAX_WORKERS,
+  )!;
+  const batch = whole("batch", o.batch ?? batchDefault, 1)!;
+  const backend = oneOf("backend", o.backend ?? "wasm", ["wasm", "blas", "ts"] as Backend[])!;
+  checkBackend(backend);
+  if (o.blasLib !== undefined && backend !== "blas") {
+    throw new OptionError("blasLib", "is only for the blas backend");
+  }
+  const r: ResolvedStreamOptions = {
+    workers,
+    batch,
+    format: oneOf("format", o.format, FORMATS),
+    outFormat: oneOf("outFormat", o.outFormat, FORMATS),
+    dim: whole("dim", o.dim, 1),
+    field: o.field ?? "embedding",
+    nonfinite: oneOf("nonfinite", o.nonfinite ?? "error", ["error", "pass"] as const)!,
+    offset: whole("offset", o.offset ?? 0, 0, Number.MAX_SAFE_INTEGER)!,
+    backend,
+    ...(o.blasLib === undefined ? {} : { blasLib: o.blasLib }),
+  };
+  return Object.freeze(r);
+}
