@@ -29,18 +29,20 @@ import {
   TOKEN_FIELDS,
 } from "./protocol.ts";
 
-/** Worker-local arena buffers for the wasm path, sized for a full slot. */
+/**
+ * Arena buffers of the wasm path, sized for a full slot. `copy` holds rows and statistics
+ * only when the slots are not in the arena (they are copied in and out); otherwise the
+ * kernels read and write the slots in place.
+ */
 interface Fast {
   k: WasmKernels;
-  inp: Float32Array;
-  out: Float32Array;
   dy: Float32Array;
   dx: Float32Array;
   mean: Float32Array;
   rstd: Float32Array;
-  stats: Float64Array;
   weight: Float32Array | null;
   bias: Float32Array | null;
+  copy: { inp: Float32Array; out: Float32Array; stats: Float64Array } | null;
 }
 
 /**
@@ -70,6 +72,7 @@ export class StageRunner {
   #model: GPT | null = null;
   #fast: Fast | null = null;
   #ringBuffer: ((g: number) => Float32Array) | null = null;
+  #slotArena: Arena | null = null;
 
   /** Prepares scratch buffers (and, for `run`, the model over shared parameters). */
   constructor(init: StageInit) {
@@ -81,79 +84,100 @@ export class StageRunner {
     this.#rstd = new Float32Array(Math.max(cap, C));
     this.#dy = new Float32Array(cap * C);
     this.#dx = new Float32Array(cap * C);
+    // slots in an arena: this thread's handle on it (the model's too, for run)
+    const shared = init.memory ? new Arena({ memory: init.memory }) : null;
+    this.#slotArena = shared;
     if (task.kind === "run") {
       const config = { ...task.config, dtype: "float32" as const, shared: false };
       // the model accumulates straight into the ring buffer of each batch: no gradients of its own
       const ring = (g: number) => init.gradAt + g * init.gradFloats * 4;
       if (task.memory) {
-        const arena = new Arena({ memory: task.memory });
+        const arena = shared && init.memory === task.memory
+          ? shared
+          : new Arena({ memory: task.memory });
         this.#model = new GPT(config, { arena, paramsAt: task.paramsAt, gradsAt: ring(0) });
         this.#ringBuffer = (g) => arena.f32(ring(g), init.gradFloats);
+        const inPlace = Arena.of(this.#slotView(0).inp) === arena;
+        this.#fast = fastBuffers(arena, cap, C, null, null, !inPlace);
       } else {
         this.#model = new GPT({ ...config, backend: "ts" }, { params: task.params });
         this.#ringBuffer = (g) => new Float32Array(init.gradSab!, ring(g), init.gradFloats);
       }
-      if (this.#model.arena) this.#fast = fastBuffers(this.#model.arena, cap, C, null, null);
     } else if (task.backend !== "ts" && task.norm !== "batch") {
-      const arena = new Arena({ bytes: (6 * cap * C + 16 * cap + 2 * C) * 4 + (1 << 20) });
-      this.#fast = fastBuffers(arena, cap, C, task.weight, task.bias);
+      const arena = shared ??
+        new Arena({ bytes: (6 * cap * C + 16 * cap + 2 * C) * 4 + (1 << 20) });
+      this.#fast = fastBuffers(arena, cap, C, task.weight, task.bias, shared === null);
     }
+  }
+
+  /** Slot `slot`'s rows and statistics (views the arena's kernels accept when it has one). */
+  #slotView(slot: number) {
+    const { C, capTokens: cap } = this.#init, l = this.#layout;
+    const buf = this.#slotArena?.buffer ?? this.#init.sab;
+    const base = this.#init.slotsAt + slot * l.slotBytes;
+    return {
+      inp: new Float32Array(buf, base + l.input, cap * C),
+      out: new Float32Array(buf, base + l.output, cap * C),
+      stats: new Float64Array(buf, base + l.stats, cap * TOKEN_FIELDS),
+    };
   }
 
   /** Computes one batch in place and returns the reply. */
   run(job: Job): Reply {
-    const { C, sab } = this.#init, l = this.#layout;
-    const base = job.slot * l.slotBytes;
-    const cap = this.#init.capTokens;
-    const inp = new Float32Array(sab, base + l.input, cap * C);
-    const out = new Float32Array(sab, base + l.output, cap * C);
-    const ts = new Float64Array(sab, base + l.stats, cap * TOKEN_FIELDS);
+    const C = this.#init.C;
+    const slot = this.#slotView(job.slot);
     const reply: Reply = { slot: job.slot, tokens: job.tokens };
     const fast = this.#fast;
     let n = job.tokens;
+    // where the kernels work: the slot itself, or copies in the worker's arena
+    const w = fast?.copy ?? slot;
+    if (fast?.copy) fast.copy.inp.set(slot.inp.subarray(0, n * C));
     // the input rows' moments first: a non-finite element makes its row's sum non-finite
-    const stats = fast ? fast.stats : ts;
-    if (fast) {
-      fast.inp.set(inp.subarray(0, n * C));
-      fast.k.rowStats(fast.stats, fast.inp, n, C, TOKEN_FIELDS, TOKEN.IN);
-    } else rowMoments(ts, TOKEN.IN, inp, n, C);
+    if (fast) fast.k.rowStats(w.stats, w.inp, n, C, TOKEN_FIELDS, TOKEN.IN);
+    else rowMoments(w.stats, TOKEN.IN, w.inp, n, C);
     if (this.#init.task.nonfinite === "error") {
       for (let t = 0; t < n; t++) {
-        if (Number.isFinite(stats[t * TOKEN_FIELDS + TOKEN.IN])) continue;
-        const c = inp.subarray(t * C, t * C + C).findIndex((v) => !Number.isFinite(v));
+        if (Number.isFinite(w.stats[t * TOKEN_FIELDS + TOKEN.IN])) continue;
+        const c = w.inp.subarray(t * C, t * C + C).findIndex((v) => !Number.isFinite(v));
         if (c < 0) continue; // finite values whose sum overflowed
-        reply.bad = { row: t, col: c, value: inp[t * C + c] };
+        reply.bad = { row: t, col: c, value: w.inp[t * C + c] };
         n = reply.tokens = t;
         break;
       }
     }
     const task = this.#init.task;
-    if (task.kind === "normalize") this.#normalize(out, inp, n, job.offset);
-    else this.#runStack(out, inp, n, job.offset, job.grad, reply);
-    if (fast) ts.set(fast.stats.subarray(0, n * TOKEN_FIELDS));
+    if (task.kind === "normalize") this.#normalize(w.out, w.inp, w.stats, n, job.offset);
+    else this.#runStack(w.out, w.inp, w.stats, n, job.offset, job.grad, reply);
+    if (fast?.copy) {
+      slot.out.set(fast.copy.out.subarray(0, n * C));
+      slot.stats.set(fast.copy.stats.subarray(0, n * TOKEN_FIELDS));
+    }
     return reply;
   }
 
-  #normalize(out: Float32Array, inp: Float32Array, n: number, offset: number) {
+  #normalize(
+    out: Float32Array,
+    inp: Float32Array,
+    ts: Float64Array,
+    n: number,
+    offset: number,
+  ) {
     const task = this.#init.task;
     if (task.kind !== "normalize" || n === 0) return;
     const C = this.#init.C, eps = task.eps, grads = task.gradients;
     const f = this.#fast;
     if (f !== null) {
       // all in the arena: normalization, probe, backward and statistics in WebAssembly
-      const norm = task.norm === "layer";
-      if (norm) f.k.layerNormForward(f.out, f.mean, f.rstd, f.inp, f.weight, f.bias, n, C, eps);
-      else f.k.rmsNormForward(f.out, f.rstd, f.inp, f.weight, n, C, eps);
-      f.k.rowStats(f.stats, f.out, n, C, TOKEN_FIELDS, TOKEN.OUT);
-      if (grads) {
-        f.k.probeFill(f.dy, task.seed, offset, n, C, probeKey);
-        f.dx.fill(0, 0, n * C);
-        if (norm) {
-          f.k.layerNormBackward(f.dx, null, null, f.dy, f.inp, f.weight, f.mean, f.rstd, n, C);
-        } else f.k.rmsNormBackward(f.dx, null, f.dy, f.inp, f.weight, f.rstd, n, C);
-        f.k.gradStats(f.stats, f.out, f.dy, f.dx, n, C, TOKEN_FIELDS, TOKEN.DY_SQ, 1);
-      } else noGradients(f.stats, n);
-      out.set(f.out.subarray(0, n * C));
+      const k = f.k, norm = task.norm === "layer";
+      if (norm) k.layerNormForward(out, f.mean, f.rstd, inp, f.weight, f.bias, n, C, eps);
+      else k.rmsNormForward(out, f.rstd, inp, f.weight, n, C, eps);
+      k.rowStats(ts, out, n, C, TOKEN_FIELDS, TOKEN.OUT);
+      if (!grads) return noGradients(ts, n);
+      k.probeFill(f.dy, task.seed, offset, n, C, probeKey);
+      f.dx.fill(0, 0, n * C);
+      if (norm) k.layerNormBackward(f.dx, null, null, f.dy, inp, f.weight, f.mean, f.rstd, n, C);
+      else k.rmsNormBackward(f.dx, null, f.dy, inp, f.weight, f.rstd, n, C);
+      k.gradStats(ts, out, f.dy, f.dx, n, C, TOKEN_FIELDS, TOKEN.DY_SQ, 1);
       return;
     }
     const dy = this.#dy, dx = this.#dx, w = task.weight, b = task.bias;
@@ -161,7 +185,6 @@ export class StageRunner {
     if (task.norm === "layer") layerNormForward(out, mean, rstd, inp, w, b, n, C, eps);
     else if (task.norm === "rms") rmsNormForward(out, rstd, inp, w, n, C, eps);
     else batchNormForward(out, mean, rstd, inp, w, b, n, C, eps);
-    const ts = this.#slotStats(out);
     rowMoments(ts, TOKEN.OUT, out, n, C);
     if (!grads) return noGradients(ts, n);
     for (let t = 0; t < n; t++) probeRow(dy, t * C, task.seed, offset + t, C);
@@ -172,15 +195,10 @@ export class StageRunner {
     gradientStats(ts, out, dy, dx, n, C, 1);
   }
 
-  /** The statistics region of the slot whose output rows are `out`. */
-  #slotStats(out: Float32Array): Float64Array {
-    const l = this.#layout, cap = this.#init.capTokens;
-    return new Float64Array(out.buffer, out.byteOffset - l.output + l.stats, cap * TOKEN_FIELDS);
-  }
-
   #runStack(
     out: Float32Array,
     inp: Float32Array,
+    stats: Float64Array,
     n: number,
     offset: number,
     grad: number,
@@ -189,8 +207,7 @@ export class StageRunner {
     const task = this.#init.task, model = this.#model!;
     if (task.kind !== "run") return;
     const C = this.#init.C, T = task.seq, f = this.#fast;
-    const dy = f ? f.dy : this.#dy;
-    const ts = f ? f.stats : this.#slotStats(out);
+    const dy = f ? f.dy : this.#dy, ts = stats;
     const scale = task.loss === "l2" ? 0.5 : 1; // l2: R = y, and the loss is half of Σ y·R
     if (grad >= 0) model.useGrads(this.#ringBuffer!(grad));
     model.zeroGrad();
@@ -201,7 +218,7 @@ export class StageRunner {
     if (rest > 0) parts.push([full * T, 1, rest]);
     for (const [t0, B, len] of parts) {
       const m = B * len, lo = t0 * C, hi = lo + m * C;
-      const y = model.forward(f ? f.inp.subarray(lo, hi) : inp.subarray(lo, hi), B, len);
+      const y = model.forward(inp.subarray(lo, hi), B, len);
       out.set(y, lo);
       const d = dy.subarray(lo, hi);
       if (task.loss === "l2") d.set(y);
@@ -239,8 +256,9 @@ function fastBuffers(
   C: number,
   weight: Float32Array | null,
   bias: Float32Array | null,
+  copy: boolean,
 ): Fast {
-  const copy = (v: Float32Array | null) => {
+  const own = (v: Float32Array | null) => {
     if (v === null) return null;
     const a = arena.alloc(v.length);
     a.set(v);
@@ -248,15 +266,19 @@ function fastBuffers(
   };
   return {
     k: new WasmKernels(arena),
-    inp: arena.alloc(cap * C),
-    out: arena.alloc(cap * C),
     dy: arena.alloc(cap * C),
     dx: arena.alloc(cap * C),
     mean: arena.alloc(cap),
     rstd: arena.alloc(cap),
-    stats: arena.allocF64(cap * TOKEN_FIELDS),
-    weight: copy(weight),
-    bias: copy(bias),
+    weight: own(weight),
+    bias: own(bias),
+    copy: copy
+      ? {
+        inp: arena.alloc(cap * C),
+        out: arena.alloc(cap * C),
+        stats: arena.allocF64(cap * TOKEN_FIELDS),
+      }
+      : null,
   };
 }
 

@@ -20,6 +20,7 @@ import { openInput } from "../io/input.ts";
 import { PermissionError, UsageError } from "../io/errors.ts";
 import { GPT, type Placement } from "../model/mod.ts";
 import type { Backend } from "../kernels/backend.ts";
+import { Arena } from "../kernels/arena.ts";
 import { openBlas } from "../kernels/blas.ts";
 import type { NormalizeTask, RunTask } from "./protocol.ts";
 import { SlotPool } from "./pool.ts";
@@ -150,6 +151,8 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
   }
   if (norm === "rms" && o.bias) throw new OptionError("bias", "has no meaning with norm rms");
   if (backend === "blas") openBlas(r.blasLib);
+  // the wasm kernels compute in place on slots in the stream's arena (BatchNorm runs in ts)
+  const inPlace = backend !== "ts" && norm !== "batch";
   const gradients = o.gradients ?? true;
   const config = (C: number | null) => ({
     norm,
@@ -159,26 +162,36 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
     backend,
     ...(gradients ? {} : { gradients }),
   });
-  return start(input, r, o, "normalize", () => r.batch, (C) => {
-    for (const [name, v] of [["weight", o.weight], ["bias", o.bias]] as const) {
-      if (v && v.length !== C) {
-        throw new OptionError(name, `has ${v.length} values, the input has ${C} channels`);
+  return start(
+    input,
+    r,
+    o,
+    "normalize",
+    () => r.batch,
+    (C) => {
+      for (const [name, v] of [["weight", o.weight], ["bias", o.bias]] as const) {
+        if (v && v.length !== C) {
+          throw new OptionError(name, `has ${v.length} values, the input has ${C} channels`);
+        }
       }
-    }
-    const task: NormalizeTask = {
-      kind: "normalize",
-      backend,
-      ...(o.blasLib === undefined ? {} : { blasLib: o.blasLib }),
-      norm,
-      eps,
-      weight: o.weight ?? null,
-      bias: o.bias ?? null,
-      seed,
-      nonfinite: r.nonfinite,
-      gradients,
-    };
-    return { task, gradFloats: 0, config: config(C) };
-  }, config);
+      const task: NormalizeTask = {
+        kind: "normalize",
+        backend,
+        ...(o.blasLib === undefined ? {} : { blasLib: o.blasLib }),
+        norm,
+        eps,
+        weight: o.weight ?? null,
+        bias: o.bias ?? null,
+        seed,
+        nonfinite: r.nonfinite,
+        gradients,
+      };
+      return { task, gradFloats: 0, config: config(C) };
+    },
+    config,
+    undefined,
+    () => (inPlace ? new Arena({ bytes: 0 }) : null),
+  );
 }
 
 /**
@@ -293,13 +306,8 @@ export function runStream(input: Input, o: RunOptions = {}): Lnstream {
     },
     config,
     (C) => (model ?? make(C)).params.length,
-    // wasm/blas: the ring of gradient buffers lives in the model's arena, where workers use it
-    (bytes) => {
-      const a = model?.arena;
-      if (!a) return { sab: new SharedArrayBuffer(bytes), at: 0 };
-      const at = a.allocBytes(bytes);
-      return { sab: a.buffer, at };
-    },
+    // wasm/blas: slots and the gradient ring live in the model's arena, where workers use them
+    (C) => (model ?? make(C)).arena,
   );
 }
 
@@ -365,7 +373,7 @@ function start(
   setup: (C: number) => TaskSetup,
   configFor: (C: number | null) => Record<string, unknown>,
   gradFloatsFor: (C: number) => number = () => 0,
-  gradStore?: (bytes: number) => { sab: SharedArrayBuffer; at: number },
+  arenaFor: (C: number) => Arena | null = () => null,
 ): Lnstream {
   const workers = r.workers, first = r.offset;
   canLoadWorkers(o.workerUrl);
@@ -387,13 +395,29 @@ function start(
     const info = await openInput(read, r);
     const batchTokens = batchTokensFor(info.format === "npy" ? info.shape : undefined);
     const task = info.C > 0 ? setup(info.C) : null;
-    // a ring of inFlight gradient buffers: one per batch in the stage, never one per slot
-    const slots = new SlotPool(inFlight + 3, batchTokens, gradFloatsFor, inFlight, gradStore);
+    // slots (and run's ring of inFlight gradient buffers, one per batch in the stage, never
+    // one per slot) in the stream's arena when it has one, so workers compute in place
+    const arena = info.C > 0 ? arenaFor(info.C) : null;
+    const store = (bytes: number) => {
+      if (arena !== null) {
+        try {
+          const at = arena.allocBytes(bytes); // first: it may grow the memory
+          return { sab: arena.buffer, at };
+        } catch {
+          // past the arena's 4 GiB: plain shared memory (workers copy rows in and out)
+        }
+      }
+      return { sab: new SharedArrayBuffer(bytes), at: 0 };
+    };
+    const slots = new SlotPool(inFlight + 3, batchTokens, gradFloatsFor, inFlight, store);
     if (task !== null) {
       slots.open(info.C);
+      const inArena = arena !== null && slots.sab === arena.buffer;
       pool = new WorkerPool(workers, {
         type: "init",
         sab: slots.sab!,
+        slotsAt: slots.slotsAt,
+        ...(inArena ? { memory: arena.memory } : {}),
         capTokens: slots.capTokens,
         C: info.C,
         gradSab: slots.gradSab,

@@ -40,8 +40,10 @@ export class SlotPool implements SlotSink {
   /** floats of gradient per slot (after `open`) */
   gradFloats = 0;
   #gradFloatsFor: (C: number) => number;
-  /** the shared memory (after `open`) */
+  /** the shared memory holding the slots (after `open`) */
   sab: SharedArrayBuffer | null = null;
+  /** byte offset of slot 0 in `sab` */
+  slotsAt = 0;
   /** slot geometry (after `open`) */
   layout: SlotLayout | null = null;
   /** channels (after `open`) */
@@ -53,23 +55,26 @@ export class SlotPool implements SlotSink {
   /** byte offset of the ring in `gradSab` */
   gradAt = 0;
   readonly #gradRing: number;
-  #gradStore: (bytes: number) => { sab: SharedArrayBuffer; at: number };
+  #store: (bytes: number) => { sab: SharedArrayBuffer; at: number };
   #freeGrads: number[] = [];
   #gradWaiters: ((g: number) => void)[] = [];
 
-  /** K slots of `capTokens` rows; `gradRing` gradient buffers, held in `gradStore`'s memory. */
+  /**
+   * K slots of `capTokens` rows and `gradRing` gradient buffers, in memory from `store`
+   * (default: new SharedArrayBuffers; an arena's, so workers' kernels compute in place).
+   */
   constructor(
     slots: number,
     capTokens: number,
     gradFloatsFor: (C: number) => number = () => 0,
     gradRing = 0,
-    gradStore: (bytes: number) => { sab: SharedArrayBuffer; at: number } = (bytes) => ({
+    store: (bytes: number) => { sab: SharedArrayBuffer; at: number } = (bytes) => ({
       sab: new SharedArrayBuffer(bytes),
       at: 0,
     }),
   ) {
     this.#gradRing = gradRing;
-    this.#gradStore = gradStore;
+    this.#store = store;
     this.slots = slots;
     this.capTokens = capTokens;
     this.#gradFloatsFor = gradFloatsFor;
@@ -100,9 +105,11 @@ export class SlotPool implements SlotSink {
     this.C = C;
     this.gradFloats = this.#gradFloatsFor(C);
     this.layout = slotLayout(this.capTokens, C);
-    this.sab = new SharedArrayBuffer(this.layout.slotBytes * this.slots);
+    const slots = this.#store(this.layout.slotBytes * this.slots);
+    this.sab = slots.sab;
+    this.slotsAt = slots.at;
     if (this.gradFloats > 0 && this.#gradRing > 0) {
-      const { sab, at } = this.#gradStore(this.gradFloats * 4 * this.#gradRing);
+      const { sab, at } = this.#store(this.gradFloats * 4 * this.#gradRing);
       this.gradSab = sab;
       this.gradAt = at;
       for (let i = 0; i < this.#gradRing; i++) this.#freeGrads.push(i);
@@ -112,7 +119,7 @@ export class SlotPool implements SlotSink {
 
   /** Bytes of shared memory the pool holds. */
   get bytes(): number {
-    return this.sab?.byteLength ?? 0;
+    return this.layout ? this.layout.slotBytes * this.slots : 0;
   }
 
   /** Waits for a free slot. */
@@ -132,7 +139,7 @@ export class SlotPool implements SlotSink {
   }
 
   #at(slot: number, region: number): number {
-    return slot * this.layout!.slotBytes + region;
+    return this.slotsAt + slot * this.layout!.slotBytes + region;
   }
   /** A slot's input rows. */
   input(slot: number): Float32Array {

@@ -119,8 +119,12 @@ export interface RunTask {
 export interface StageInit {
   /** "init" */
   type: "init";
-  /** the slot pool */
+  /** the memory holding the slot pool */
   sab: SharedArrayBuffer;
+  /** byte offset of slot 0 in `sab` */
+  slotsAt: number;
+  /** the arena whose memory `sab` is, when the slots live in one (kernels compute in place) */
+  memory?: WebAssembly.Memory;
   /** rows per slot */
   capTokens: number;
   /** channels */
