@@ -55,7 +55,7 @@ interface Fast {
  * const C = 4, cap = 2, l = slotLayout(cap, C);
  * const sab = new SharedArrayBuffer(l.slotBytes);
  * new Float32Array(sab, 0, 8).set([1, 2, 3, 4, 5, 5, 5, 9]);
- * const r = new StageRunner({ type: "init", sab, capTokens: cap, C, gradSab: null, gradAt: 0, gradFloats: 0,
+ * const r = new StageRunner({ type: "init", sab, slotsAt: 0, capTokens: cap, C, gradSab: null, gradAt: 0, gradFloats: 0,
  *   task: { kind: "normalize", backend: "wasm", norm: "layer", eps: 1e-5, weight: null, bias: null,
  *     seed: 1, nonfinite: "error", gradients: true } });
  * r.run({ type: "job", slot: 0, tokens: 2, offset: 0, grad: -1 });
