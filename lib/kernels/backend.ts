@@ -8,11 +8,31 @@
  * @module
  */
 import type { Floats } from "./types.ts";
-import { layerNormBackwardTs, layerNormForwardTs } from "./layernorm.ts";
-import { rmsNormBackwardTs, rmsNormForwardTs } from "./rmsnorm.ts";
-import { geluBackwardTs, geluForwardTs } from "./gelu.ts";
-import { matmulBackwardTs, matmulForwardTs } from "./matmul.ts";
-import { attentionBackwardTs, attentionForwardTs } from "./attention.ts";
+import {
+  type layerNormBackward,
+  layerNormBackwardTs,
+  type layerNormForward,
+  layerNormForwardTs,
+} from "./layernorm.ts";
+import {
+  type rmsNormBackward,
+  rmsNormBackwardTs,
+  type rmsNormForward,
+  rmsNormForwardTs,
+} from "./rmsnorm.ts";
+import { type geluBackward, geluBackwardTs, type geluForward, geluForwardTs } from "./gelu.ts";
+import {
+  type matmulBackward,
+  matmulBackwardTs,
+  type matmulForward,
+  matmulForwardTs,
+} from "./matmul.ts";
+import {
+  type attentionBackward,
+  attentionBackwardTs,
+  type attentionForward,
+  attentionForwardTs,
+} from "./attention.ts";
 import { WasmKernels } from "./wasm.ts";
 import { BlasKernels } from "./blas.ts";
 import type { Arena } from "./arena.ts";
@@ -48,101 +68,26 @@ export interface Kernels {
   readonly name: Backend;
   /** the arena every argument must live in (`null` for `ts`: any array) */
   readonly arena: Arena | null;
-  /** LayerNorm forward (see the kernel of that name) */
-  layerNormForward(
-    out: Floats,
-    mean: Floats,
-    rstd: Floats,
-    inp: Floats,
-    weight: Floats | null,
-    bias: Floats | null,
-    N: number,
-    C: number,
-    eps?: number,
-  ): void;
-  /** LayerNorm backward, accumulating */
-  layerNormBackward(
-    dinp: Floats,
-    dweight: Floats | null,
-    dbias: Floats | null,
-    dout: Floats,
-    inp: Floats,
-    weight: Floats | null,
-    mean: Floats,
-    rstd: Floats,
-    N: number,
-    C: number,
-  ): void;
-  /** RMSNorm forward */
-  rmsNormForward(
-    out: Floats,
-    rstd: Floats,
-    inp: Floats,
-    weight: Floats | null,
-    N: number,
-    C: number,
-    eps?: number,
-  ): void;
-  /** RMSNorm backward, accumulating */
-  rmsNormBackward(
-    dinp: Floats,
-    dweight: Floats | null,
-    dout: Floats,
-    inp: Floats,
-    weight: Floats | null,
-    rstd: Floats,
-    N: number,
-    C: number,
-  ): void;
-  /** GELU forward */
-  geluForward(out: Floats, inp: Floats, n: number): void;
-  /** GELU backward, accumulating */
-  geluBackward(dinp: Floats, inp: Floats, dout: Floats, n: number): void;
-  /** dense layer forward */
-  matmulForward(
-    out: Floats,
-    inp: Floats,
-    weight: Floats,
-    bias: Floats | null,
-    N: number,
-    Cin: number,
-    Cout: number,
-  ): void;
-  /** dense layer backward, accumulating */
-  matmulBackward(
-    dinp: Floats | null,
-    dweight: Floats | null,
-    dbias: Floats | null,
-    dout: Floats,
-    inp: Floats,
-    weight: Floats,
-    N: number,
-    Cin: number,
-    Cout: number,
-  ): void;
-  /** causal self-attention forward */
-  attentionForward(
-    out: Floats,
-    att: Floats,
-    qkv: Floats,
-    B: number,
-    T: number,
-    C: number,
-    NH: number,
-    causal?: boolean,
-  ): void;
-  /** self-attention backward, accumulating */
-  attentionBackward(
-    dqkv: Floats,
-    dout: Floats,
-    qkv: Floats,
-    att: Floats,
-    B: number,
-    T: number,
-    C: number,
-    NH: number,
-    causal?: boolean,
-  ): void;
+  /** `layerNormForward` */
+  layerNormForward: typeof layerNormForward;
+  /** `layerNormBackward` */
+  layerNormBackward: typeof layerNormBackward;
+  /** `rmsNormForward` */
+  rmsNormForward: typeof rmsNormForward;
+  /** `rmsNormBackward` */
+  rmsNormBackward: typeof rmsNormBackward;
+  /** `geluForward` */
+  geluForward: typeof geluForward;
+  /** `geluBackward` */
+  geluBackward: typeof geluBackward;
+  /** `matmulForward` */
+  matmulForward: typeof matmulForward;
+  /** `matmulBackward` */
+  matmulBackward: typeof matmulBackward;
+  /** `attentionForward` */
+  attentionForward: typeof attentionForward;
+  /** `attentionBackward` */
+  attentionBackward: typeof attentionBackward;
   /** out = a + b over the first n elements */
   /** out = a + b (n elements) */
   add(out: Floats, a: Floats, b: Floats, n: number): void;

@@ -47,27 +47,33 @@ export function flagOf(e: OptionError): string {
 /** The most worker threads a stream starts (each holds its own buffers). */
 export const MAX_WORKERS = 256;
 
-/** What `resolveStreamOptions` checks (a subset of `StreamOptions`). */
+/** The stream options `resolveStreamOptions` checks (the core of `StreamOptions`). */
 export interface StreamOptionFields {
-  /** worker threads */
+  /** worker threads (default: available cores; at most `MAX_WORKERS`) */
   workers?: number;
-  /** tokens (normalize) or sequences (run) per batch */
+  /** tokens per batch (normalize, default 1024) or sequences per batch (run, default 8) */
   batch?: number;
-  /** input format */
+  /** input format (default: sniffed, see `readHead`) */
   format?: Format;
-  /** output format */
+  /** output format (default: the input's) */
   outFormat?: Format;
-  /** channels */
+  /** channels; required for raw input (and implies it), checked against npy/NDJSON */
   dim?: number;
-  /** NDJSON field */
+  /** NDJSON object field holding the embedding (default `embedding`) */
   field?: string;
-  /** non-finite input policy */
+  /** `error` (default): NaN/±Infinity input is a data error; `pass`: let through */
   nonfinite?: "error" | "pass";
-  /** global index of the first token */
+  /**
+   * global index of the first token (default 0): a shard of a larger stream passes its
+   * position, so per-token probe directions match one whole run
+   */
   offset?: number;
-  /** kernels */
+  /**
+   * kernels: `wasm` (WebAssembly SIMD, default), `blas` (matrix products in the system
+   * OpenBLAS; needs `--allow-ffi`) or `ts` (the TypeScript reference)
+   */
   backend?: Backend;
-  /** OpenBLAS path */
+  /** OpenBLAS library path for `blas` (default: searched, see `BLAS_SEARCH_PATHS`) */
   blasLib?: string;
 }
 

@@ -8,7 +8,6 @@ import { concatReadableStreams, TextLineStream } from "@std/streams";
 import {
   type Batch,
   type ByteReader,
-  type Format,
   type InputInfo,
   type SlotSink,
   streamReader,
@@ -19,12 +18,16 @@ import { encoder } from "../io/encode.ts";
 import { openInput } from "../io/input.ts";
 import { PermissionError, UsageError } from "../io/errors.ts";
 import { GPT, type Placement } from "../model/mod.ts";
-import type { Backend } from "../kernels/backend.ts";
 import { Arena } from "../kernels/arena.ts";
 import { openBlas } from "../kernels/blas.ts";
 import type { NormalizeTask, RunTask } from "./protocol.ts";
 import { SlotPool } from "./pool.ts";
-import { OptionError, type ResolvedStreamOptions, resolveStreamOptions } from "./options.ts";
+import {
+  OptionError,
+  type ResolvedStreamOptions,
+  resolveStreamOptions,
+  type StreamOptionFields,
+} from "./options.ts";
 import { WorkerPool } from "./workers.ts";
 import { orderedStage } from "./stage.ts";
 import {
@@ -35,34 +38,8 @@ import {
   type Summary,
 } from "./collect.ts";
 
-/** Options shared by `normalizeStream` and `runStream`. */
-export interface StreamOptions {
-  /** worker threads (default: available cores) */
-  workers?: number;
-  /** tokens per batch (normalize, default 1024) or sequences per batch (run, default 8) */
-  batch?: number;
-  /** input format (default: sniffed) */
-  format?: Format;
-  /** output format (default: the input's) */
-  outFormat?: Format;
-  /** channels; required for raw input, checked against npy/NDJSON */
-  dim?: number;
-  /** NDJSON object field holding the embedding (default `embedding`) */
-  field?: string;
-  /** `error` (default): NaN/±Infinity input is a data error; `pass`: let through */
-  nonfinite?: "error" | "pass";
-  /**
-   * global index of the first token (default 0): a shard of a larger stream
-   * passes its position, so per-token probe directions match one whole run
-   */
-  offset?: number;
-  /**
-   * kernels: `wasm` (WebAssembly SIMD, default), `blas` (matrix products in the system
-   * OpenBLAS; needs `--allow-ffi`) or `ts` (the TypeScript reference)
-   */
-  backend?: Backend;
-  /** OpenBLAS library path for `blas` (default: searched, see `BLAS_SEARCH_PATHS`) */
-  blasLib?: string;
+/** Options shared by `normalizeStream` and `runStream` (checked by `resolveStreamOptions`). */
+export interface StreamOptions extends StreamOptionFields {
   /**
    * normalize: backpropagate the probe loss for gradient statistics (default true); false
    * skips the probe and the backward pass, and the summary's `grad` and `loss` are 0
