@@ -20,7 +20,6 @@ export * from "./lib/model/mod.ts";
 export * from "./lib/stats/mod.ts";
 export * from "./lib/io/mod.ts";
 export * from "./lib/pipeline/mod.ts";
-export { type GenOptions, genStream } from "./lib/cli/gen.ts";
 
 if (import.meta.main) {
   const { main } = await import("./lib/cli/main.ts");

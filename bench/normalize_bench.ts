@@ -3,7 +3,7 @@
 // (--quiet alone skips them), against a pass-through process (stdin → stdout, no work) in the
 // same run: MB/s = 268.4 MB / time. Goal: ≥ 35 % of the pass-through's throughput with
 // statistics (time ratio ≤ 2.9), ≥ 50 % without (≤ 2.0).
-import { genStream } from "../lib/cli/gen.ts";
+import { genStream } from "../lib/io/gen.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const C = 768, N = Math.ceil((256 * 2 ** 20) / (C * 4));

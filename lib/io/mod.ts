@@ -15,3 +15,4 @@ export { DataError, EXIT_CODES, IoError, PermissionError, UsageError } from "./e
 export { type NpyHeader, npyHeader, parseNpyHeader } from "./npy.ts";
 export { sniffFormat } from "./sniff.ts";
 export { f32ToString, tokenToJson } from "./encode.ts";
+export { type GenOptions, genStream } from "./gen.ts";
