@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals } from "./std_assert.ts";
 import { attentionBackward, attentionForward } from "../lib/kernels/attention.ts";
 import { matmulBackward, matmulForward } from "../lib/kernels/matmul.ts";
 import {

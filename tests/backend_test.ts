@@ -1,5 +1,5 @@
 // Choosing a backend: names, errors a user sees, and the same answers from every backend.
-import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertStringIncludes, assertThrows } from "./std_assert.ts";
 import { checkBackend, createKernels, tsKernels } from "../lib/kernels/backend.ts";
 import { BLAS_SEARCH_PATHS, BlasUnavailableError, openBlas } from "../lib/kernels/blas.ts";
 import { Arena } from "../lib/kernels/arena.ts";

@@ -1,4 +1,4 @@
-import { assert } from "@std/assert";
+import { assert } from "./std_assert.ts";
 import fc from "fast-check";
 import { batchNormBackward, batchNormForward } from "../lib/kernels/batchnorm.ts";
 import {

@@ -1,6 +1,6 @@
 // Hostile inputs through the command line: every case must end (each run has a time limit),
 // with the documented exit code and one clear line, never a JavaScript stack.
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertStringIncludes } from "./std_assert.ts";
 import { Rng } from "../lib/model/rng.ts";
 import { lnstream, npyBytes, npyData, ROOT_PATH } from "./spawn.ts";
 

@@ -1,5 +1,5 @@
 // End-to-end tests of the command line: spawn `deno run mod.ts …` with stdin.
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertStringIncludes } from "./std_assert.ts";
 import { layerNormForward } from "../lib/kernels/layernorm.ts";
 import { Arena } from "../lib/kernels/arena.ts";
 import { GPT } from "../lib/model/gpt.ts";

@@ -1,4 +1,4 @@
-import { assert, assertAlmostEquals, assertEquals } from "@std/assert";
+import { assert, assertAlmostEquals, assertEquals } from "./std_assert.ts";
 import { compareRuns, logSlope } from "../lib/model/compare.ts";
 import { GPT } from "../lib/model/gpt.ts";
 import { XentLoss } from "../lib/model/loss.ts";

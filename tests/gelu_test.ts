@@ -1,4 +1,4 @@
-import { assert } from "@std/assert";
+import { assert } from "./std_assert.ts";
 import { geluBackward, geluForward } from "../lib/kernels/gelu.ts";
 import {
   arr,

@@ -1,6 +1,6 @@
 // Test helpers: read the PyTorch golden vectors in tests/fixtures/golden/ and
 // compare tensors with a relative-to-the-tensor tolerance.
-import { assert } from "@std/assert";
+import { assert } from "./std_assert.ts";
 import { Rng } from "../lib/model/rng.ts";
 import { Arena } from "../lib/kernels/arena.ts";
 import type { Backend } from "../lib/kernels/backend.ts";

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertThrows } from "./std_assert.ts";
 import { Arena } from "../lib/kernels/arena.ts";
 import { GPT, type StackStats } from "../lib/model/gpt.ts";
 import { BLOCK_PARAMS } from "../lib/model/params.ts";

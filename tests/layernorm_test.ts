@@ -1,4 +1,4 @@
-import { assert, assertAlmostEquals, assertEquals } from "@std/assert";
+import { assert, assertAlmostEquals, assertEquals } from "./std_assert.ts";
 import fc from "fast-check";
 import { layerNormBackward, layerNormForward } from "../lib/kernels/layernorm.ts";
 import { batchNormForward } from "../lib/kernels/batchnorm.ts";

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals } from "./std_assert.ts";
 import { L2Loss, ProbeLoss, XentLoss } from "../lib/model/loss.ts";
 import { probeRow } from "../lib/model/rng.ts";
 import { assertClose, numericGrad, randn } from "./golden.ts";

@@ -1,4 +1,4 @@
-import { assertEquals } from "@std/assert";
+import { assertEquals } from "./std_assert.ts";
 import { gemmNT, matmulBackward, matmulForward } from "../lib/kernels/matmul.ts";
 import { assertClose, dot, numericGrad, randn } from "./golden.ts";
 

@@ -1,6 +1,6 @@
 // lnstream used from another project (tests/consumer/, linked with "links"): the package root
 // and a sub-path export resolve, including lnstream's own npm dependencies, offline.
-import { assertEquals } from "@std/assert";
+import { assertEquals } from "./std_assert.ts";
 import { ROOT_PATH } from "./spawn.ts";
 
 Deno.test("another project imports lnstream through links and runs its tests", async () => {

@@ -1,4 +1,4 @@
-import { assert } from "@std/assert";
+import { assert } from "./std_assert.ts";
 import fc from "fast-check";
 import { rmsNormBackward, rmsNormForward } from "../lib/kernels/rmsnorm.ts";
 import {

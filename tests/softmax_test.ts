@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals } from "./std_assert.ts";
 import { softmaxBackward, softmaxForward } from "../lib/kernels/softmax.ts";
 import { assertClose, dot, numericGrad, randn } from "./golden.ts";
 

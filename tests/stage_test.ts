@@ -1,5 +1,5 @@
 // The ordered stage: results in input order, each as soon as it and all before it are done.
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals } from "./std_assert.ts";
 import { orderedStage } from "../lib/pipeline/stage.ts";
 import { ROOT_PATH } from "./spawn.ts";
 

@@ -1,6 +1,6 @@
 // The WebAssembly kernels against the TypeScript reference on awkward shapes and rows: the
 // norm statistics must stay exact on adversarial rows, and every shape's tails must agree.
-import { assert, assertEquals, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertThrows } from "./std_assert.ts";
 import fc from "fast-check";
 import { Arena } from "../lib/kernels/arena.ts";
 import { WasmKernels, wasmKernelsOf } from "../lib/kernels/wasm.ts";

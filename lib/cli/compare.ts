@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { parseArgs } from "@std/cli/parse-args";
+import { parseArgs } from "../std/mod.ts";
 import { UsageError } from "../io/errors.ts";
 import { type CompareResult, compareRuns } from "../model/compare.ts";
 import { BLOCK_PARAMS, type BlockParam } from "../model/params.ts";

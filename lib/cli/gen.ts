@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { parseArgs } from "@std/cli/parse-args";
+import { parseArgs } from "../std/mod.ts";
 import { genStream } from "../io/gen.ts";
 import { choiceFlag, intFlag, optIntFlag, refuseUnknown, seedFlag } from "./args.ts";
 

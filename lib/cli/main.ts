@@ -4,7 +4,7 @@
  * @module
  */
 import { flagOf, OptionError } from "../pipeline/options.ts";
-import { parseArgs } from "@std/cli/parse-args";
+import { parseArgs } from "../std/mod.ts";
 import { compare } from "./compare.ts";
 import { gen } from "./gen.ts";
 import { normalize } from "./normalize.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { parseArgs } from "@std/cli/parse-args";
+import { parseArgs } from "../std/mod.ts";
 import { DataError, UsageError } from "../io/errors.ts";
 import { parseNpyHeader } from "../io/npy.ts";
 import { normalizeStream } from "../pipeline/pipeline.ts";
@@ -100,8 +100,8 @@ export async function normalize(args: string[]): Promise<number> {
   const base = streamOptions(f);
   const norm = choiceFlag(f, "norm", ["layer", "rms", "batch"] as const, "layer");
   const eps = numFlag(f, "eps", 1e-5);
-  const weight = f.weight ? await readVector(f.weight, "weight") : undefined;
-  const bias = f.bias ? await readVector(f.bias, "bias") : undefined;
+  const weight = f.weight ? await readVector(String(f.weight), "weight") : undefined;
+  const bias = f.bias ? await readVector(String(f.bias), "bias") : undefined;
   const seed = seedFlag(f);
   return await runCommand(
     f,

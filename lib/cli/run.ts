@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { parseArgs } from "@std/cli/parse-args";
+import { parseArgs } from "../std/mod.ts";
 import { UsageError } from "../io/errors.ts";
 import { runStream } from "../pipeline/pipeline.ts";
 import type { Summary } from "../pipeline/collect.ts";

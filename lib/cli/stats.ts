@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { parseArgs } from "@std/cli/parse-args";
+import { parseArgs } from "../std/mod.ts";
 import { DataError, UsageError } from "../io/errors.ts";
 import { type Summary, summaryFromState, type SummaryState } from "../pipeline/collect.ts";
 import { ExactSum, Moments, NormAcc } from "../stats/mod.ts";

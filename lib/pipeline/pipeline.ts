@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { concatReadableStreams, TextLineStream } from "@std/streams";
+import { concatReadableStreams, TextLineStream } from "../std/mod.ts";
 import {
   type Batch,
   type ByteReader,

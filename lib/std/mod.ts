@@ -1,0 +1,86 @@
+/**
+ * The Deno std functions lnstream uses, with their types. `deno.json` maps `@std/...` to the
+ * npm repackaging `deno-std`, which ships JavaScript only: imported directly, every std
+ * function would be `any` and a wrong call would type-check. Re-exported here under the
+ * signatures of JSR's `@std` packages, so a wrong call fails `deno check` — and when JSR is
+ * reachable, swapping the import map is the only change (these declarations then just
+ * restate the real types). `tests/std_test.ts` proves the types are there.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const f = parseArgs(["--n", "3", "x"], { string: ["n"] });
+ * assert(f.n === "3" && f._[0] === "x");
+ * ```
+ *
+ * @module
+ */
+import { parseArgs as parseArgsJs } from "@std/cli/parse-args";
+import {
+  concatReadableStreams as concatJs,
+  TextLineStream as TextLineStreamJs,
+} from "@std/streams";
+
+/** Options of `parseArgs` (the subset lnstream uses). */
+export interface ParseOptions {
+  /** flags that take a string value */
+  string?: readonly string[];
+  /** flags that are booleans */
+  boolean?: readonly string[];
+  /** short names: `{ h: "help" }` */
+  alias?: Record<string, string | readonly string[]>;
+  /** stop parsing at the first non-flag argument */
+  stopEarly?: boolean;
+  /** called for an unknown flag; returning false drops it */
+  unknown?: (arg: string, key?: string, value?: unknown) => unknown;
+}
+
+/** What `parseArgs` returns: flag values by name, and the positional arguments in `_`. */
+export interface Args {
+  /** positional arguments */
+  _: (string | number)[];
+  /** `--` and after, when asked for */
+  "--"?: string[];
+  /** every flag, by name */
+  [flag: string]: unknown;
+}
+
+/**
+ * `@std/cli`'s `parseArgs`, typed.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(parseArgs(["-h"], { boolean: ["help"], alias: { h: "help" } }).help === true);
+ * ```
+ */
+export const parseArgs: (args: string[], options?: ParseOptions) => Args = parseArgsJs;
+
+/**
+ * `@std/streams`' `TextLineStream`: text in, one chunk per line out (`allowCR` splits on a
+ * lone `\r` too).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const lines = await Array.fromAsync(ReadableStream.from(["a\nb"]).pipeThrough(new TextLineStream()));
+ * assert(lines.length === 2 && lines[1] === "b");
+ * ```
+ */
+export const TextLineStream: new (options?: { allowCR?: boolean }) => TransformStream<
+  string,
+  string
+> = TextLineStreamJs;
+
+/**
+ * `@std/streams`' `concatReadableStreams`: the streams one after another.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const all = await Array.fromAsync(concatReadableStreams(ReadableStream.from([1]), ReadableStream.from([2])));
+ * assert(all.length === 2 && all[1] === 2);
+ * ```
+ */
+export const concatReadableStreams: <T>(...streams: ReadableStream<T>[]) => ReadableStream<T> =
+  concatJs;
