@@ -4,7 +4,7 @@ import { GPT } from "../lib/model/gpt.ts";
 import { XentLoss } from "../lib/model/loss.ts";
 import { Rng } from "../lib/model/rng.ts";
 import { BLOCK_PARAMS } from "../lib/model/params.ts";
-import { lnstream } from "./spawn.ts";
+import { lnstream, npyBytes } from "./spawn.ts";
 
 const small = { dim: 32, heads: 4, seq: 16, batch: 2, seeds: 3, seed: 0 };
 
@@ -41,7 +41,7 @@ Deno.test("compare's per-layer norms equal layerStats() of each stack run alone"
       new Rng(k ^ 0x1f2e3d).fillNormal(x);
       const y = model.forward(x, 2, 16);
       const dy = new Float32Array(y.length);
-      new XentLoss({ vocab: 256, nEmbd: 32, seed: k }).lossAndGrad(y, dy, 32, 32);
+      new XentLoss({ vocab: 256, nEmbd: 32, seed: k, scheme: run.init }).lossAndGrad(y, dy, 32, 32);
       model.zeroGrad();
       model.backward(dy);
       const want = model.layerStats().layer_stats.map((l) => l.grad[run.param].l2);
@@ -59,8 +59,11 @@ Deno.test("depth scaling under Xavier init: pre-LN's last layer falls with L, po
   for (const causal of [true, false]) {
     const pre = r.depth.find((d) => d.causal === causal && d.placement === "pre")!;
     const post = r.depth.find((d) => d.causal === causal && d.placement === "post")!;
-    assert(pre.exponent < -0.2, `pre-LN exponent ${pre.exponent}`);
-    assert(Math.abs(post.exponent) < 0.12, `post-LN exponent ${post.exponent}`);
+    assert(pre.exponent !== null && pre.exponent < -0.2, `pre-LN exponent ${pre.exponent}`);
+    assert(
+      post.exponent !== null && Math.abs(post.exponent) < 0.12,
+      `post-LN exponent ${post.exponent}`,
+    );
     assert(pre.last[0] > pre.last[1] && pre.last[1] > pre.last[2], `pre-LN last ${pre.last}`);
     const ratio = r.post_pre.find((p) => p.causal === causal)!.ratio;
     assert(ratio[2] > 1.4 && ratio[0] < ratio[1] && ratio[1] < ratio[2], `post/pre ${ratio}`);
@@ -71,7 +74,9 @@ Deno.test("under GPT-2 init both placements look alike at every depth", () => {
   // measured: post/pre 0.94…0.97, both exponents −0.48…−0.52 (W_proj2 ∝ 1/√(2L))
   const r = compareRuns({ ...small, layers: [2, 4, 8], inits: ["gpt2"] });
   for (const ratio of r.post_pre[0].ratio) assert(Math.abs(ratio - 1) < 0.1, `post/pre ${ratio}`);
-  for (const d of r.depth) assert(Math.abs(d.exponent + 0.5) < 0.1, `${d.placement} ${d.exponent}`);
+  for (const d of r.depth) {
+    assert(Math.abs(d.exponent! + 0.5) < 0.1, `${d.placement} ${d.exponent}`);
+  }
 });
 
 Deno.test("logSlope fits a power law", () => {
@@ -171,4 +176,36 @@ Deno.test("compare --stdin takes its input tokens from a dataset", async () => {
   assertEquals(doc.config.input, "stdin");
   const few = await lnstream(args, gen.stdout.slice(0, 200));
   assertEquals(few.code, 65);
+});
+
+Deno.test("the xent head follows the init scheme (mean |W| = √(2/π)·std)", () => {
+  const C = 64, V = 256;
+  for (
+    const [scheme, std] of [["xavier", Math.sqrt(2 / (C + V))], ["gpt2", 0.02]] as const
+  ) {
+    const W = new XentLoss({ vocab: V, nEmbd: C, seed: 3, scheme }).W;
+    const meanAbs = W.reduce((a, v) => a + Math.abs(v), 0) / W.length;
+    const want = Math.sqrt(2 / Math.PI) * std;
+    assert(Math.abs(meanAbs / want - 1) < 0.03, `${scheme}: mean |W| ${meanAbs} vs ${want}`);
+  }
+});
+
+Deno.test("compare CLI: one depth has no exponent (— and null); --layers , is a usage error", async () => {
+  const r = await lnstream(["compare", "--layers", "2", "--seeds", "1", "--dim", "16", "--json"]);
+  assertEquals(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.text);
+  assert(doc.depth.every((d: { exponent: number | null }) => d.exponent === null));
+  const table = await lnstream(["compare", "--layers", "2", "--seeds", "1", "--dim", "16"]);
+  assert(table.text.includes("—"), table.text);
+  const empty = await lnstream(["compare", "--layers", ","]);
+  assertEquals(empty.code, 64);
+  assert(empty.stderr.includes("--layers needs at least one value"), empty.stderr);
+  // --stdin says when the input holds more than the B·T tokens it uses
+  const x = new Float32Array(3 * 4 * 16).map((_, i) => Math.sin(i));
+  const more = await lnstream(
+    ["compare", "--stdin", "--layers", "2", "--seeds", "1", "--batch", "2", "--seq", "4", "--json"],
+    npyBytes(x, [12, 16]),
+  );
+  assertEquals(more.code, 0, more.stderr);
+  assert(more.stderr.includes("used the first 8 tokens"), more.stderr);
 });

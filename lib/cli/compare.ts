@@ -38,7 +38,9 @@ Model and data:
                               with seeded random targets)
   --vocab V                   classes of the xent head (default: 256)
   --stdin                     take the B·T input tokens from stdin (npy, NDJSON or raw
-                              with --dim) instead of N(0,1) draws; needs --allow-read
+                              with --dim) instead of N(0,1) draws: the first B·T tokens (a
+                              note says so when the input holds more); reading stdin needs
+                              no permission
 Work:
 ${BACKEND_HELP}
 Output:
@@ -106,7 +108,8 @@ export function compareTable(r: CompareResult): string {
       `${d.param.padEnd(8)}${d.init.padEnd(8)}${String(d.causal).padEnd(8)}${
         (d.placement + "-LN").padEnd(10)
       }` +
-        d.last.map((v) => fmt(v).padEnd(11)).join("") + d.exponent.toFixed(3),
+        d.last.map((v) => fmt(v).padEnd(11)).join("") +
+        (d.exponent === null ? "—" : d.exponent.toFixed(3)),
     );
   }
   for (const p of r.post_pre) {
@@ -121,7 +124,9 @@ export function compareTable(r: CompareResult): string {
 }
 
 function list(v: unknown, name: string): string[] {
-  return String(v).split(",").map((s) => s.trim()).filter(Boolean).map((s) => {
+  const items = String(v).split(",").map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new UsageError(`--${name} needs at least one value, got '${v}'`);
+  return items.map((s) => {
     if (s === "") throw new UsageError(`--${name}: empty item`);
     return s;
   });
@@ -181,14 +186,20 @@ export async function compare(args: string[]): Promise<number> {
   let dim = optIntFlag(f, "dim");
   let input: Float32Array | undefined;
   if (f.stdin) {
-    const got = await readTokens(stdinReader(), batch * seq, { dim });
-    if (got.tokens.length < batch * seq * got.C || got.C === 0) {
-      throw new UsageError(
-        `--stdin: ${got.C ? got.tokens.length / got.C : 0} tokens read, ${batch}×${seq} needed`,
+    // one token more than needed: enough to tell the user the rest was left out
+    const got = await readTokens(stdinReader(), batch * seq + 1, { dim });
+    const read = got.C ? got.tokens.length / got.C : 0;
+    if (read < batch * seq) {
+      throw new UsageError(`--stdin: ${read} tokens read, ${batch}×${seq} needed`);
+    }
+    if (read > batch * seq) {
+      console.error(
+        `compare: used the first ${batch * seq} tokens of the input (--batch ${batch} × ` +
+          `--seq ${seq}); it holds more`,
       );
     }
     dim = got.C;
-    input = got.tokens;
+    input = got.tokens.subarray(0, batch * seq * got.C);
   }
   const heads = intFlag(f, "heads", 4);
   if ((dim ?? 64) % heads !== 0) {

@@ -85,7 +85,7 @@ export interface DepthFit {
   /** mean last-layer norm at each depth */
   last: number[];
   /** least-squares slope of log(last) against log(L): ≈ 0 post-LN, ≈ −0.5 pre-LN (Xiong et al.) */
-  exponent: number;
+  exponent: number | null;
 }
 
 /** Post/pre ratio of the last layer's norm at each depth. */
@@ -203,7 +203,7 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
               model.params.set(pre.subarray(0, model.params.length));
             }
             const loss: Loss = lossName === "xent"
-              ? new XentLoss({ vocab, nEmbd: C, seed })
+              ? new XentLoss({ vocab, nEmbd: C, seed, scheme: init })
               : lossName === "probe"
               ? new ProbeLoss({ seed })
               : new L2Loss();
@@ -253,7 +253,7 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
             param,
             layers,
             last,
-            exponent: layers.length > 1 ? logSlope(layers, last) : 0,
+            exponent: layers.length > 1 ? logSlope(layers, last) : null,
           });
         }
         post_pre.push({ init, causal, param, layers, ratio: post.map((v, i) => v / pre[i]) });

@@ -107,13 +107,30 @@ export class XentLoss implements Loss {
   #targets: Int32Array | null;
   #seed: number;
   #logits = new Float64Array(0);
-  /** Builds the head; `targets` (one per token of the next batch) override the seeded ones. */
-  constructor(opts: { vocab: number; nEmbd: number; seed?: number; targets?: Int32Array }) {
+  /**
+   * Builds the head; `targets` (one per token of the next batch) override the seeded ones.
+   * The head is drawn like the stack's weights under `scheme`: `xavier` N(0, 2/(C+V)),
+   * `gpt2` N(0, 0.02²); without a scheme, N(0, 1/C).
+   */
+  constructor(
+    opts: {
+      vocab: number;
+      nEmbd: number;
+      seed?: number;
+      targets?: Int32Array;
+      scheme?: "gpt2" | "xavier";
+    },
+  ) {
     this.vocab = opts.vocab;
     this.#seed = opts.seed ?? 0;
     this.#targets = opts.targets ?? null;
     this.W = new Float64Array(opts.nEmbd * opts.vocab);
-    new Rng(this.#seed ^ 0x5eed).fillNormal(this.W, 1 / Math.sqrt(opts.nEmbd));
+    const std = opts.scheme === "xavier"
+      ? Math.sqrt(2 / (opts.nEmbd + opts.vocab))
+      : opts.scheme === "gpt2"
+      ? 0.02
+      : 1 / Math.sqrt(opts.nEmbd);
+    new Rng(this.#seed ^ 0x5eed).fillNormal(this.W, std);
   }
   /** The target class of global token `i`. */
   target(i: number, local: number): number {
