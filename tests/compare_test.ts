@@ -135,7 +135,7 @@ Deno.test("compare CLI: --json and the table agree; the SVG has a line per place
   }
   for (const d of doc.depth) {
     const row = lines.find((l) => l.includes(`${d.placement}-LN`) && l.startsWith("W_fc"))!;
-    assert(row.trim().endsWith(d.exponent.toFixed(3)), row);
+    assert(row.trim().endsWith(d.exponent!.toFixed(3)), row);
   }
   const tmp = await Deno.makeTempDir();
   const svgPath = `${tmp}/g.svg`;
@@ -147,7 +147,32 @@ Deno.test("compare CLI: --json and the table agree; the SVG has a line per place
   const lines2 = [...text.matchAll(/<polyline data-placement="(\w+)" data-layers="(\d+)"/g)]
     .map((m) => `${m[1]}/${m[2]}`).sort();
   assertEquals(lines2, ["post/2", "post/4", "post/8", "pre/2", "pre/4", "pre/8"]);
-  for (const label of ["pre-LN L=8", "post-LN L=2"]) assert(text.includes(label), label);
+  for (const label of ["pre L=8", "post L=2"]) assert(text.includes(label), label);
+  // placements differ by dash and marker too, seeds show as bands, the settings as a caption
+  assert(/data-placement="post"[^>]*stroke-dasharray/.test(text), "post-LN lines are dashed");
+  assert(!/data-placement="pre"[^>]*stroke-dasharray/.test(text), "pre-LN lines are solid");
+  assertEquals((text.match(/<polygon/g) ?? []).length, 6); // a band per line
+  assert(text.includes("<circle") && text.includes("<rect x="), "markers");
+  assert(text.includes("heads, T=") && text.includes("over 256 classes"), "caption");
+  // --csv: tidy rows that equal the JSON runs
+  const csvPath = `${tmp}/g.csv`;
+  const csv = await lnstream([...args, "--csv", csvPath], "", [`--allow-write=${tmp}`]);
+  assertEquals(csv.code, 0, csv.stderr);
+  const rows = (await Deno.readTextFile(csvPath)).trim().split("\n");
+  assertEquals(rows[0], "init,causal,layers,placement,param,layer,mean,std");
+  assertEquals(
+    rows.length - 1,
+    doc.runs.reduce((a: number, r: { layers: number }) => a + r.layers, 0),
+  );
+  const [init, causal, L, placement, param, layer, mean] = rows[1].split(",");
+  const first = doc.runs.find((r: Record<string, unknown>) =>
+    r.init === init && String(r.causal) === causal && r.layers === Number(L) &&
+    r.placement === placement && r.param === param
+  );
+  assertEquals(Number(mean), first.mean[Number(layer)]);
+  const denied = await lnstream([...args, "--csv", `${tmp}/no.csv`]);
+  assertEquals(denied.code, 64);
+  assert(denied.stderr.includes("--allow-write"), denied.stderr);
 });
 
 Deno.test("compare --stdin takes its input tokens from a dataset", async () => {

@@ -11,7 +11,7 @@ import { BLOCK_PARAMS, type BlockParam } from "../model/params.ts";
 import { readTokens } from "../pipeline/pipeline.ts";
 import { choiceFlag, intFlag, numFlag, optIntFlag, refuseUnknown, seedFlag } from "./args.ts";
 import { BACKEND_HELP, backendOptions, stdinReader } from "./stream.ts";
-import { compareSvg } from "./svg.ts";
+import { compareCsv, compareSvg } from "./svg.ts";
 
 /** `compare --help`. */
 export const COMPARE_HELP = `Usage: deno run mod.ts compare [options]
@@ -46,8 +46,10 @@ ${BACKEND_HELP}
 Output:
   --param W_fc|…|all          matrix to report (default: W_fc; all = every block parameter)
   --json                      one JSON document instead of the tables
-  --svg FILE                  write a chart (log y axis, one line per placement and depth);
-                              needs --allow-write=FILE
+  --svg FILE                  write a chart (log y axis, one line per placement and depth,
+                              the seed spread as a band); needs --allow-write=FILE
+  --csv FILE                  write the per-layer means and stds as tidy CSV (init, causal,
+                              layers, placement, param, layer, mean, std); --allow-write=FILE
 
 Examples:
   deno run mod.ts compare --init xavier --seeds 3
@@ -150,6 +152,7 @@ export async function compare(args: string[]): Promise<number> {
       "seed",
       "eps",
       "svg",
+      "csv",
       "backend",
       "blas-lib",
     ],
@@ -227,11 +230,17 @@ export async function compare(args: string[]): Promise<number> {
       ? (d, t) => Deno.stderr.writeSync(enc.encode(`\r${d}/${t} stack runs${d === t ? "\n" : ""}`))
       : undefined,
   });
-  if (f.svg) {
+  for (const [flag, render] of [["svg", compareSvg], ["csv", compareCsv]] as const) {
+    if (f[flag] === undefined) continue;
     try {
-      Deno.writeTextFileSync(String(f.svg), compareSvg(result));
+      Deno.writeTextFileSync(String(f[flag]), render(result));
     } catch (e) {
-      throw new UsageError(`--svg ${f.svg}: ${(e as Error).message}`);
+      const denied = e instanceof Deno.errors.NotCapable ||
+        e instanceof Deno.errors.PermissionDenied;
+      throw new UsageError(
+        `--${flag} ${f[flag]}: ${(e as Error).message}` +
+          (denied ? ` (run with --allow-write=${f[flag]})` : ""),
+      );
     }
   }
   if (f.json) {

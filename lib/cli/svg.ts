@@ -29,20 +29,29 @@ export function compareSvg(r: CompareResult): string {
   for (const init of r.config.inits) {
     for (const causal of r.config.causal) panels.push({ init, causal });
   }
-  const W = 560, H = 400, m = { l: 70, r: 110, t: 50, b: 50 };
+  const W = 620, H = 440, m = { l: 72, r: 130, t: 62, b: 88 };
   const pw = W - m.l - m.r, ph = H - m.t - m.b;
   const runs = r.runs.filter((x) => x.param === param);
-  const vals = runs.flatMap((x) => x.mean).filter((v) => v > 0);
-  const lo = Math.floor(Math.log10(Math.min(...vals)));
-  let hi = Math.ceil(Math.log10(Math.max(...vals)));
-  if (hi === lo) hi = lo + 1;
   const maxL = Math.max(...r.config.layers);
   const depths = r.config.layers;
+  // placements told apart by hue, dash and marker (legible in grey too); depth by lightness
   const shade = (placement: string, i: number) => {
     const t = depths.length > 1 ? i / (depths.length - 1) : 1;
-    const light = Math.round(70 - 40 * t);
+    const light = Math.round(62 - 32 * t);
     return placement === "pre" ? `hsl(215, 75%, ${light}%)` : `hsl(15, 80%, ${light}%)`;
   };
+  const dash = (placement: string) => (placement === "pre" ? "" : ` stroke-dasharray="6 4"`);
+  const marker = (placement: string, x: number, y: number, color: string) =>
+    placement === "pre"
+      ? `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="3" fill="${color}"/>`
+      : `<rect x="${(x - 3).toFixed(1)}" y="${(y - 3).toFixed(1)}" width="6" height="6" ` +
+        `fill="white" stroke="${color}" stroke-width="1.5"/>`;
+  const c = r.config;
+  const caption = [
+    `C=${c.dim}, ${c.heads} heads, T=${c.seq}, B=${c.batch}, loss ${c.loss}` +
+    (c.loss === "xent" ? ` over ${c.vocab} classes` : "") + `, input ${c.input}`,
+    `mean ± std (band) over ${c.seeds} seed(s) from seed ${c.seed}`,
+  ];
   const out: string[] = [];
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W * panels.length}" height="${H}" ` +
@@ -51,6 +60,14 @@ export function compareSvg(r: CompareResult): string {
   out.push(`<rect width="100%" height="100%" fill="white"/>`);
   panels.forEach((pn, k) => {
     const ox = k * W;
+    // each panel its own log range (GPT-2 and Xavier norms differ by decades)
+    const mine = runs.filter((x) => x.init === pn.init && x.causal === pn.causal);
+    const vals = mine.flatMap((x) => x.mean.flatMap((v, i) => [v - x.std[i], v + x.std[i], v]))
+      .filter((v) => v > 0);
+    let lo = Math.log10(Math.min(...vals)), hi = Math.log10(Math.max(...vals));
+    const pad = Math.max(0.05, 0.06 * (hi - lo));
+    lo -= pad;
+    hi += pad;
     const X = (layer: number) => ox + m.l + (maxL > 1 ? layer / (maxL - 1) : 0.5) * pw;
     const Y = (v: number) => m.t + (1 - (Math.log10(v) - lo) / (hi - lo)) * ph;
     out.push(
@@ -58,16 +75,38 @@ export function compareSvg(r: CompareResult): string {
         esc(`‖∂L/∂${param}‖ per layer — ${pn.init} init, ${pn.causal ? "causal" : "non-causal"}`)
       }</text>`,
     );
+    // legend: line style per placement; lightness per depth
+    const legend = (placement: string, x: number) => {
+      const color = shade(placement, depths.length - 1);
+      return `<line x1="${x}" x2="${x + 28}" y1="38" y2="38" stroke="${color}" stroke-width="2"` +
+        `${dash(placement)}/>${marker(placement, x + 14, 38, color)}` +
+        `<text x="${x + 34}" y="42">${placement}-LN</text>`;
+    };
+    out.push(legend("pre", ox + m.l) + legend("post", ox + m.l + 100));
     out.push(
-      `<text x="${ox + m.l}" y="38" fill="#555">${
-        esc(`blue: pre-LN, orange: post-LN; darker = deeper; mean over ${r.config.seeds} seed(s)`)
-      }</text>`,
+      `<text x="${ox + m.l + 200}" y="42" fill="#555">lighter = shallower stack</text>`,
     );
-    for (let e = lo; e <= hi; e++) {
-      const y = Y(10 ** e);
+    // y ticks at 1, 2, 5 × 10^e inside the range, labelled (every digit when the range is
+    // too narrow for three of those)
+    const ticksOf = (steps: number[]) => {
+      const t: [number, number, number][] = [];
+      for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+        for (const f of steps) {
+          const lv = Math.log10(f * 10 ** e);
+          if (lv >= lo && lv <= hi) t.push([f, e, f * 10 ** e]);
+        }
+      }
+      return t;
+    };
+    let yTicks = ticksOf([1, 2, 5]);
+    if (yTicks.length < 3) yTicks = ticksOf([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    for (const [f, e, v] of yTicks) {
+      const y = Y(v);
       out.push(
-        `<line x1="${ox + m.l}" x2="${ox + m.l + pw}" y1="${y}" y2="${y}" stroke="#ddd"/>` +
-          `<text x="${ox + m.l - 8}" y="${y + 4}" text-anchor="end">1e${e}</text>`,
+        `<line x1="${ox + m.l}" x2="${ox + m.l + pw}" y1="${y.toFixed(1)}" y2="${
+          y.toFixed(1)
+        }" stroke="${f === 1 ? "#ccc" : "#eee"}"/>` +
+          `<text x="${ox + m.l - 8}" y="${(y + 4).toFixed(1)}" text-anchor="end">${f}e${e}</text>`,
       );
     }
     out.push(
@@ -81,10 +120,17 @@ export function compareSvg(r: CompareResult): string {
       out.push(`<text x="${X(t)}" y="${m.t + ph + 18}" text-anchor="middle">${t}</text>`);
     }
     out.push(
-      `<text x="${ox + m.l + pw / 2}" y="${
-        H - 10
-      }" text-anchor="middle">layer (input side = 0)</text>`,
+      `<text x="${ox + m.l + pw / 2}" y="${m.t + ph + 36}" text-anchor="middle">` +
+        `layer (input side = 0)</text>`,
     );
+    caption.forEach((line, i) =>
+      out.push(
+        `<text x="${ox + m.l}" y="${H - 26 + 14 * i}" fill="#555" font-size="11">${
+          esc(line)
+        }</text>`,
+      )
+    );
+    const labels: { y: number; text: string; color: string; x: number }[] = [];
     for (const placement of ["pre", "post"] as const) {
       depths.forEach((L, i) => {
         const run = runs.find((x) =>
@@ -92,17 +138,65 @@ export function compareSvg(r: CompareResult): string {
           x.placement === placement
         );
         if (!run) return;
-        const pts = run.mean.map((v, l) => `${X(l).toFixed(1)},${Y(v).toFixed(1)}`).join(" ");
         const color = shade(placement, i);
+        // the seed spread as a band: mean ± std
+        const up = run.mean.map((v, l) => [X(l), Y(Math.max(v + run.std[l], 1e-300))]);
+        const down = run.mean.map((v, l) => [X(l), Y(Math.max(v - run.std[l], 10 ** lo))])
+          .reverse();
         out.push(
-          `<polyline data-placement="${placement}" data-layers="${L}" fill="none" stroke="${color}" ` +
-            `stroke-width="2" points="${pts}"/>`,
+          `<polygon fill="${color}" fill-opacity="0.15" stroke="none" points="${
+            [...up, ...down].map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" ")
+          }"/>`,
         );
-        const lx = X(L - 1) + 6, ly = Y(run.mean[L - 1]) + 4 + (placement === "pre" ? 6 : -6);
-        out.push(`<text x="${lx}" y="${ly}" fill="${color}">${placement}-LN L=${L}</text>`);
+        const pts = run.mean.map((v, l) => `${X(l).toFixed(1)},${Y(v).toFixed(1)}`).join(" ");
+        out.push(
+          `<polyline data-placement="${placement}" data-layers="${L}" fill="none" ` +
+            `stroke="${color}" stroke-width="2"${dash(placement)} points="${pts}"/>`,
+        );
+        run.mean.forEach((v, l) => out.push(marker(placement, X(l), Y(v), color)));
+        labels.push({ x: X(L - 1), y: Y(run.mean[L - 1]), text: `${placement} L=${L}`, color });
       });
+    }
+    // labels in the right margin, in the order of the lines' ends, pushed apart so none sits
+    // on another, each tied to its line's end by a thin leader
+    const lx = ox + m.l + pw + 14;
+    const at = labels.map((l) => ({ ...l, ly: l.y }));
+    at.sort((a, b) => a.ly - b.ly);
+    for (let i = 1; i < at.length; i++) {
+      if (at[i].ly - at[i - 1].ly < 13) at[i].ly = at[i - 1].ly + 13;
+    }
+    for (const l of at) {
+      out.push(
+        `<line x1="${(l.x + 4).toFixed(1)}" y1="${l.y.toFixed(1)}" x2="${lx - 2}" y2="${
+          l.ly.toFixed(1)
+        }" stroke="${l.color}" stroke-width="0.6" stroke-opacity="0.6"/>` +
+          `<text x="${lx}" y="${(l.ly + 4).toFixed(1)}" fill="${l.color}">${l.text}</text>`,
+      );
     }
   });
   out.push("</svg>");
   return out.join("\n") + "\n";
+}
+
+/**
+ * The runs of `r` as tidy CSV (one row per init, mask, depth, placement, parameter and layer),
+ * for pandas or seaborn.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { compareRuns } from "../model/compare.ts";
+ * const r = compareRuns({ layers: [2], dim: 8, heads: 2, seq: 2, batch: 1, inits: ["xavier"], seeds: 1 });
+ * const rows = compareCsv(r).trim().split("\n");
+ * assert(rows[0] === "init,causal,layers,placement,param,layer,mean,std" && rows.length === 1 + 2 * 2);
+ * ```
+ */
+export function compareCsv(r: CompareResult): string {
+  const rows = ["init,causal,layers,placement,param,layer,mean,std"];
+  for (const x of r.runs) {
+    x.mean.forEach((v, l) => {
+      rows.push([x.init, x.causal, x.layers, x.placement, x.param, l, v, x.std[l]].join(","));
+    });
+  }
+  return rows.join("\n") + "\n";
 }
