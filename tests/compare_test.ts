@@ -234,3 +234,16 @@ Deno.test("compare CLI: one depth has no exponent (— and null); --layers , is 
   assertEquals(more.code, 0, more.stderr);
   assert(more.stderr.includes("used the first 8 tokens"), more.stderr);
 });
+
+Deno.test("README's compare command reproduces docs/compare.svg byte for byte", async () => {
+  const tmp = await Deno.makeTempDir();
+  const r = await lnstream(
+    ["compare", "--init", "gpt2,xavier", "--seeds", "5", "--svg", `${tmp}/c.svg`],
+    "",
+    [`--allow-write=${tmp}`],
+  );
+  assertEquals(r.code, 0, r.stderr);
+  const fresh = await Deno.readTextFile(`${tmp}/c.svg`);
+  const checkedIn = await Deno.readTextFile(new URL("../docs/compare.svg", import.meta.url));
+  assert(fresh === checkedIn, "docs/compare.svg differs from what README's command writes");
+});
