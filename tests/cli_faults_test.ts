@@ -257,3 +257,39 @@ Deno.test("SIGTERM mid-stream: binary output ends on a row boundary", async () =
   assertEquals((out.length - headerLen) % (C * 4), 0, `${out.length - headerLen} bytes of rows`);
   assert(status.code === 143 || status.code === 0, `exit ${status.code}`);
 });
+
+Deno.test("an input FILE argument and -o/--output FILE, with the permissions they need (77)", async () => {
+  const x = normals(20, 8);
+  await Deno.writeFile(`${tmp}/in.npy`, npyBytes(x, [20, 8]));
+  const viaStdin = await lnstream(["normalize", "--quiet"], npyBytes(x, [20, 8]));
+  const r = await lnstream(
+    ["normalize", `${tmp}/in.npy`, "-o", `${tmp}/out.npy`, "--quiet"],
+    "",
+    [`--allow-read=${ROOT_PATH},${tmp}`, `--allow-write=${tmp}/out.npy`],
+  );
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals(await Deno.readFile(`${tmp}/out.npy`), viaStdin.stdout);
+  oneLine(await lnstream(["normalize", `${tmp}/in.npy`]), 77, `--allow-read=${tmp}/in.npy`);
+  oneLine(
+    await lnstream(["normalize", "-o", `${tmp}/x.npy`], npyBytes(x, [20, 8])),
+    77,
+    `--allow-write=${tmp}/x.npy`,
+  );
+  oneLine(
+    await lnstream(["normalize", `${tmp}/missing.npy`], "", [`--allow-read=${tmp}`]),
+    64,
+    "no such file",
+  );
+});
+
+Deno.test("--stats - keeps stderr pure NDJSON; messages carry one prefix", async () => {
+  const r = await lnstream(
+    ["normalize", "--stats", "-", "--progress"],
+    npyBytes(normals(8, 4), [8, 4]),
+  );
+  assertEquals(r.code, 0, r.stderr);
+  for (const line of r.stderr.trim().split("\n")) JSON.parse(line); // no human text mixed in
+  const bad = await lnstream(["gen", "--bogus"]);
+  oneLine(bad, 64, "lnstream gen: unknown option --bogus");
+  assert(!bad.stderr.includes("gen: gen:"), bad.stderr);
+});

@@ -115,7 +115,7 @@ export function seedFlag(f: Record<string, unknown>): number {
 export function refuseUnknown(cmd: string): (arg: string) => boolean {
   return (arg: string) => {
     if (arg.startsWith("-")) {
-      throw new UsageError(`${cmd}: unknown option ${arg} (see: ${cmd} --help)`);
+      throw new UsageError(`unknown option ${arg} (see: lnstream ${cmd} --help)`);
     }
     return true;
   };

@@ -10,7 +10,8 @@ import { parseNpyHeader } from "../io/npy.ts";
 import { normalizeStream } from "../pipeline/pipeline.ts";
 import type { ProbeGrad, Summary } from "../pipeline/collect.ts";
 import { choiceFlag, dashValues, numFlag, refuseUnknown, seedFlag } from "./args.ts";
-import { runCommand, stdinReader, STREAM_HELP, STREAM_STRINGS, streamOptions } from "./stream.ts";
+import { num } from "./report.ts";
+import { inputReader, runCommand, STREAM_HELP, STREAM_STRINGS, streamOptions } from "./stream.ts";
 
 /** `normalize --help`. */
 export const NORMALIZE_HELP =
@@ -68,17 +69,14 @@ async function readVector(path: string, what: string): Promise<Float32Array> {
 /** Human summary of a normalize run. */
 export function normalizeReport(s: Summary): string {
   const g = s.grad as ProbeGrad;
-  const m = (x: { mean: number; std: number }) =>
-    `mean ${x.mean.toFixed(4)}  std ${x.std.toFixed(4)}`;
+  const m = (x: { mean: number; std: number }) => `mean ${num(x.mean)}  std ${num(x.std)}`;
   const head = `normalize (${s.config.norm}, eps ${s.config.eps})`;
   if (s.tokens_in === 0) return `${head}: the input was empty; nothing to normalize`;
   return [
     `${head}: ${s.tokens_out} tokens of ${s.config.C} in ${s.batches} batches`,
-    `  input   ${m(s.input)}  min ${s.input.min}  max ${s.input.max}`,
+    `  input   ${m(s.input)}  min ${num(s.input.min)}  max ${num(s.input.max)}`,
     `  output  ${m(s.output)}`,
-    `  probe gradient: ‖dL/dy‖ ${g.dy_l2.toFixed(3)} → ‖dL/dx‖ ${g.dx_l2.toFixed(3)} (×${
-      g.ratio.toFixed(4)
-    })`,
+    `  probe gradient: ‖dL/dy‖ ${num(g.dy_l2)} → ‖dL/dx‖ ${num(g.dx_l2)} (×${num(g.ratio)})`,
   ].join("\n");
 }
 
@@ -87,16 +85,14 @@ export async function normalize(args: string[]): Promise<number> {
   const f = parseArgs(dashValues(args, ["stats"]), {
     string: [...STREAM_STRINGS, "norm", "eps", "weight", "bias"],
     boolean: ["help", "quiet", "progress"],
-    alias: { h: "help" },
+    alias: { h: "help", o: "output" },
     unknown: refuseUnknown("normalize"),
   });
   if (f.help) {
     console.log(NORMALIZE_HELP);
     return 0;
   }
-  if (f._.length > 0) {
-    throw new UsageError(`normalize reads stdin; unexpected argument '${f._[0]}'`);
-  }
+  const input = inputReader(f, "normalize");
   const base = streamOptions(f);
   const norm = choiceFlag(f, "norm", ["layer", "rms", "batch"] as const, "layer");
   const eps = numFlag(f, "eps", 1e-5);
@@ -106,7 +102,7 @@ export async function normalize(args: string[]): Promise<number> {
   return await runCommand(
     f,
     (extra) =>
-      normalizeStream(stdinReader(), {
+      normalizeStream(input, {
         ...base,
         ...extra,
         norm,

@@ -23,7 +23,7 @@ export function bars(rows: [string, number][], width = 40): string {
     const w = max > 0 ? (v / max) * width : 0;
     const full = Math.floor(w), frac = Math.floor((w - full) * 8);
     const bar = "█".repeat(full) + blocks[frac];
-    return `${k.padStart(pad)} │${bar.padEnd(width)}│ ${v.toExponential(3)}`;
+    return `${k.padStart(pad)} │${bar.padEnd(width)}│ ${num(v)}`;
   }).join("\n");
 }
 
@@ -48,4 +48,23 @@ export function layerChart(s: StackStats): string {
     return [`layer ${l.layer}`, Math.sqrt(sq)];
   });
   return "‖∂L/∂W‖ per layer (W_attn, W_proj, W_fc, W_proj2; input side first):\n" + bars(rows);
+}
+
+/**
+ * The one number format of the human summaries: five significant digits, as a plain decimal
+ * between 1e-4 and 1e6, in exponent form outside (null for a missing value).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(num(-112.78363037109375) === "-112.78" && num(0.000012345) === "1.2345e-5");
+ * assert(num(0) === "0" && num(null) === "—");
+ * ```
+ */
+export function num(v: number | null): string {
+  if (v === null) return "—";
+  if (v === 0 || !Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a >= 1e-4 && a < 1e6) return String(Number(v.toPrecision(5)));
+  return v.toExponential(4).replace(/\.?0+e/, "e").replace("e+", "e");
 }

@@ -5,7 +5,6 @@
  * @module
  */
 import { parseArgs } from "../std/mod.ts";
-import { UsageError } from "../io/errors.ts";
 import { runStream } from "../pipeline/pipeline.ts";
 import type { Summary } from "../pipeline/collect.ts";
 import type { StackStats } from "../model/mod.ts";
@@ -18,8 +17,8 @@ import {
   refuseUnknown,
   seedFlag,
 } from "./args.ts";
-import { layerChart } from "./report.ts";
-import { runCommand, stdinReader, STREAM_HELP, STREAM_STRINGS, streamOptions } from "./stream.ts";
+import { layerChart, num } from "./report.ts";
+import { inputReader, runCommand, STREAM_HELP, STREAM_STRINGS, streamOptions } from "./stream.ts";
 
 /** `run --help`. */
 export const RUN_HELP = `Usage: deno run --allow-read=<lnstream> mod.ts run [options] < in > out
@@ -58,10 +57,8 @@ export function runReport(s: Summary): string {
   }
   return [
     `run: ${c.layers} × ${c.placement}-LN blocks (C ${c.C}, ${c.heads} heads, ${c.init} init, seq ${c.seq}), ` +
-    `${s.tokens_out} tokens in ${s.batches} batches, loss (${c.loss}) ${s.loss.toFixed(4)}`,
-    `  output mean ${s.output.mean.toFixed(4)} std ${s.output.std.toFixed(4)}; ‖dL/dx‖ ${
-      g.dx_l2.toExponential(3)
-    }`,
+    `${s.tokens_out} tokens in ${s.batches} batches, loss (${c.loss}) ${num(s.loss)}`,
+    `  output mean ${num(s.output.mean)} std ${num(s.output.std)}; ‖dL/dx‖ ${num(g.dx_l2)}`,
     layerChart(g),
   ].join("\n");
 }
@@ -81,14 +78,14 @@ export async function run(args: string[]): Promise<number> {
       "seq",
     ],
     boolean: ["help", "quiet", "progress"],
-    alias: { h: "help" },
+    alias: { h: "help", o: "output" },
     unknown: refuseUnknown("run"),
   });
   if (f.help) {
     console.log(RUN_HELP);
     return 0;
   }
-  if (f._.length > 0) throw new UsageError(`run reads stdin; unexpected argument '${f._[0]}'`);
+  const input = inputReader(f, "run");
   const base = streamOptions(f);
   const opts = {
     layers: intFlag(f, "layers", 6),
@@ -103,7 +100,7 @@ export async function run(args: string[]): Promise<number> {
   };
   return await runCommand(
     f,
-    (extra) => runStream(stdinReader(), { ...base, ...extra, ...opts }),
+    (extra) => runStream(input, { ...base, ...extra, ...opts }),
     runReport,
   );
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Format } from "../io/batch.ts";
-import { EXIT_CODES, IoError, UsageError } from "../io/errors.ts";
+import { EXIT_CODES, IoError, PermissionError, UsageError } from "../io/errors.ts";
 import type { BatchRecord, Summary } from "../pipeline/collect.ts";
 import type { Lnstream, StreamOptions } from "../pipeline/pipeline.ts";
 import { choiceFlag } from "./args.ts";
@@ -25,6 +25,7 @@ export const STREAM_STRINGS = [
   "offset",
   "backend",
   "blas-lib",
+  "output",
 ] as const;
 
 /** Help text for --backend and --blas-lib (normalize, run, compare). */
@@ -46,6 +47,8 @@ export function backendOptions(f: Record<string, unknown>): { backend: Backend; 
 
 /** Help text for the shared flags. */
 export const STREAM_HELP = `Input and output:
+  FILE                        read FILE (needs --allow-read=FILE) instead of stdin
+  -o, --output FILE           write FILE (needs --allow-write=FILE) instead of stdout
   --format npy|ndjson|raw     input format (default: .npy magic → npy; else with --dim → raw;
                               else, past a BOM and blanks, '[' or '{' → NDJSON)
   --out-format npy|ndjson|raw output format (default: the input's)
@@ -103,7 +106,19 @@ class ClosedOutput extends Error {}
  * or SIGTERM the process exits (130 or 143) between chunks, so binary output ends on a row
  * boundary. Returns the sink and a function that removes the signal handlers.
  */
-function stdoutSink(): { sink: WritableStream<Uint8Array>; release(): void } {
+function stdoutSink(path?: string): { sink: WritableStream<Uint8Array>; release(): void } {
+  let file: Deno.FsFile | null = null;
+  if (path !== undefined) {
+    try {
+      file = Deno.openSync(path, { write: true, create: true, truncate: true });
+    } catch (e) {
+      if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+        throw new PermissionError(`--output ${path}: run with --allow-write=${path}`);
+      }
+      throw new UsageError(`--output ${path}: ${(e as Error).message}`);
+    }
+  }
+  const out = file ?? Deno.stdout, name = path ?? "stdout";
   let writing = false, exitCode = 0;
   const onSignal = (code: number) => () => {
     exitCode = code;
@@ -125,10 +140,10 @@ function stdoutSink(): { sink: WritableStream<Uint8Array>; release(): void } {
       writing = true;
       try {
         let off = 0;
-        while (off < chunk.length) off += await Deno.stdout.write(chunk.subarray(off));
+        while (off < chunk.length) off += await out.write(chunk.subarray(off));
       } catch (e) {
         if (e instanceof Deno.errors.BrokenPipe) throw new ClosedOutput();
-        throw new IoError(`cannot write stdout: ${(e as Error).message}`);
+        throw new IoError(`cannot write ${name}: ${(e as Error).message}`);
       } finally {
         writing = false;
       }
@@ -138,6 +153,8 @@ function stdoutSink(): { sink: WritableStream<Uint8Array>; release(): void } {
   return {
     sink,
     release() {
+      file?.close();
+      file = null;
       for (const [sig, h] of handlers) {
         try {
           Deno.removeSignalListener(sig, h);
@@ -163,6 +180,9 @@ function statsWriter(target: unknown): { write(rec: object): void; close(): void
   try {
     file = Deno.openSync(String(target), { write: true, create: true, truncate: true });
   } catch (e) {
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      throw new PermissionError(`--stats ${target}: run with --allow-write=${target}`);
+    }
     throw new UsageError(`--stats ${target}: ${(e as Error).message}`);
   }
   return {
@@ -175,21 +195,32 @@ function statsWriter(target: unknown): { write(rec: object): void; close(): void
   };
 }
 
-/** Progress on stderr (throttled), when it is a terminal or `--progress`. */
-function progress(on: boolean) {
-  const t0 = performance.now();
+/**
+ * Progress on stderr: on a terminal a line rewritten in place every 250 ms; elsewhere (with
+ * `--progress`) a full line every 2 s. Tokens, rate, share done and time left when known.
+ */
+function progress(terminal: boolean, asked: boolean) {
+  if (!terminal && !asked) return null;
+  const t0 = performance.now(), every = terminal ? 250 : 2000;
   let last = 0;
   const enc = new TextEncoder();
-  const show = (tokens: number, total: number | undefined, end = false) => {
+  return (tokens: number, total: number | undefined, end = false) => {
     const now = performance.now();
-    if (!end && now - last < 250) return;
+    if (!end && now - last < every) return;
     last = now;
-    const rate = tokens / Math.max((now - t0) / 1000, 1e-9);
+    const secs = Math.max((now - t0) / 1000, 1e-9), rate = tokens / secs;
     const pct = total ? `  ${(100 * tokens / total).toFixed(1)}%` : "";
-    const line = `\r${tokens} tokens  ${fmtRate(rate)} tok/s${pct}   `;
-    Deno.stderr.writeSync(enc.encode(end ? line + "\n" : line));
+    const eta = total && tokens > 0 && !end
+      ? `  ETA ${fmtSeconds(((total - tokens) / tokens) * secs)}`
+      : "";
+    const text = `${tokens}${total ? `/${total}` : ""} tokens  ${fmtRate(rate)} tok/s${pct}${eta}`;
+    const line = terminal ? `\r${text}   ${end ? "\n" : ""}` : `${text}\n`;
+    Deno.stderr.writeSync(enc.encode(line));
   };
-  return on ? show : null;
+}
+
+function fmtSeconds(s: number): string {
+  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
 
 function fmtRate(r: number): string {
@@ -210,7 +241,9 @@ export async function runCommand(
   report: (s: Summary) => string,
 ): Promise<number> {
   const stats = statsWriter(f.stats);
-  const show = progress(Boolean(f.progress) || Deno.stderr.isTerminal());
+  // NDJSON statistics on stderr (--stats -) never share it with progress or the human summary
+  const statsOnStderr = f.stats === "-";
+  const show = statsOnStderr ? null : progress(Deno.stderr.isTerminal(), Boolean(f.progress));
   let tokens = 0;
   try {
     const { readable, done } = start({
@@ -223,7 +256,7 @@ export async function runCommand(
         : undefined,
     });
     let closed = false;
-    const stdout = stdoutSink();
+    const stdout = stdoutSink(f.output === undefined ? undefined : String(f.output));
     try {
       await readable.pipeTo(stdout.sink);
     } catch (e) {
@@ -239,11 +272,44 @@ export async function runCommand(
     const summary = await done;
     show?.(tokens, undefined, true);
     stats.write(summary);
-    if (!f.quiet) console.error(report(summary));
+    if (!f.quiet && !statsOnStderr) console.error(report(summary));
     return 0;
   } finally {
     stats.close();
   }
+}
+
+/**
+ * The command's input: the file named by its one positional argument, else stdin.
+ */
+export function inputReader(
+  f: { _: (string | number)[] },
+  cmd: string,
+): (view: Uint8Array) => Promise<number | null> {
+  if (f._.length > 1) {
+    throw new UsageError(`${cmd} reads one input; unexpected argument '${f._[1]}'`);
+  }
+  if (f._.length === 0) return stdinReader();
+  const path = String(f._[0]);
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      throw new PermissionError(`${path}: run with --allow-read=${path}`);
+    }
+    if (e instanceof Deno.errors.NotFound) throw new UsageError(`${path}: no such file`);
+    throw new UsageError(`${path}: ${(e as Error).message}`);
+  }
+  return async (view) => {
+    try {
+      const n = await file.read(view);
+      if (n === null) file.close();
+      return n;
+    } catch (e) {
+      throw new IoError(`cannot read ${path}: ${(e as Error).message}`);
+    }
+  };
 }
 
 /**
