@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "../std/mod.ts";
 import { DataError, UsageError } from "../io/errors.ts";
-import { parseNpyHeader } from "../io/npy.ts";
+import { itemSize, parseNpyHeader, toFloat32 } from "../io/npy.ts";
 import { normalizeStream } from "../pipeline/pipeline.ts";
 import type { ProbeGrad, Summary } from "../pipeline/collect.ts";
 import { choiceFlag, dashValues, numFlag, refuseUnknown, seedFlag } from "./args.ts";
@@ -53,12 +53,12 @@ async function readVector(path: string, what: string): Promise<Float32Array> {
       `--${what} ${path}: expected a 1-D .npy of C values, got shape (${h.shape})`,
     );
   }
-  const n = h.shape[0], item = h.dtype === "f4" ? 4 : 8;
+  const n = h.shape[0], item = itemSize(h.dtype);
   if (bytes.length < h.dataOffset + n * item) {
     throw new DataError(`--${what} ${path}: truncated (${bytes.length} bytes)`);
   }
-  const data = bytes.slice(h.dataOffset, h.dataOffset + n * item).buffer;
-  const v = h.dtype === "f4" ? new Float32Array(data) : Float32Array.from(new Float64Array(data));
+  const v = new Float32Array(n);
+  toFloat32(v, bytes.slice(h.dataOffset, h.dataOffset + n * item), h.dtype, n);
   const bad = v.findIndex((x) => !Number.isFinite(x));
   if (bad >= 0) {
     throw new DataError(`--${what} ${path}: element ${bad} is ${v[bad]} (it must be finite)`);

@@ -4,13 +4,14 @@
  *
  * @module
  */
+import { itemSize, type NpyDtype, toFloat32 } from "./npy.ts";
 import { type Batch, type ByteReader, readFull, type SlotSink } from "./batch.ts";
 import { DataError } from "./errors.ts";
 
 /** Options of `binaryBatches`. */
 export interface BinaryOptions {
   /** element type of the input */
-  dtype: "f4" | "f8";
+  dtype: NpyDtype;
   /** channels per token */
   C: number;
   /** rows per batch (≤ the sink's capacity) */
@@ -39,7 +40,7 @@ export interface BinaryOptions {
  * const sink = { capTokens: 2, open() {}, release() {}, acquire: async () => ({ slot: next, input: slots[next++] }) };
  * const read = streamReader(ReadableStream.from([new Uint8Array(input.buffer)]));
  * const batches = await Array.fromAsync(binaryBatches(read, new Uint8Array(0), sink,
- *   { dtype: "f4", C: 2, batchTokens: 2, dataOffset: 0, what: "raw float32" }));
+ *   { dtype: "<f4", C: 2, batchTokens: 2, dataOffset: 0, what: "raw float32" }));
  * assert(batches.length === 2 && batches[1].tokens === 1);
  * ```
  */
@@ -49,10 +50,10 @@ export function binaryBatches(
   sink: SlotSink,
   o: BinaryOptions,
 ): ReadableStream<Batch> {
-  const item = o.dtype === "f4" ? 4 : 8, rowBytes = o.C * item;
+  const item = itemSize(o.dtype), rowBytes = o.C * item;
   let pending = prefix; // bytes read but not yet placed
   let index = 0, offset = 0, done = false;
-  let stage: Uint8Array | null = null; // float64 input is read here, then narrowed
+  let stage: Uint8Array | null = null; // other dtypes are read here, then converted
   const src: ByteReader = async (view) => {
     if (pending.length > 0) {
       const n = Math.min(view.length, pending.length);
@@ -71,7 +72,7 @@ export function binaryBatches(
         : Math.min(o.batchTokens, o.expectedTokens - offset);
       const { slot, input } = await sink.acquire();
       let view: Uint8Array;
-      if (o.dtype === "f4") {
+      if (o.dtype === "<f4") {
         view = new Uint8Array(input.buffer, input.byteOffset, want * rowBytes);
       } else {
         if (stage === null || stage.length < o.batchTokens * rowBytes) {
@@ -81,10 +82,7 @@ export function binaryBatches(
       }
       const got = await readFull(src, view);
       const rows = Math.floor(got / rowBytes);
-      if (o.dtype === "f8" && rows > 0) {
-        const f64 = new Float64Array(stage!.buffer, 0, rows * o.C);
-        input.set(f64);
-      }
+      if (o.dtype !== "<f4" && rows > 0) toFloat32(input, stage!, o.dtype, rows * o.C);
       const batch: Batch = { index, slot, tokens: rows, offset, lines: [] };
       const at = o.dataOffset + (offset + rows) * rowBytes;
       if (got < view.length) {

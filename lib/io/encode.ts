@@ -72,7 +72,7 @@ export function tokenToJson(x: Float32Array, off: number, C: number): string {
  * @example
  * ```ts
  * import { assert } from "@std/assert";
- * const info = { format: "ndjson" as const, C: 2, dataOffset: 0, itemSize: 4, head: new Uint8Array(0) };
+ * const info = { format: "ndjson" as const, C: 2, dataOffset: 0, itemSize: 4, dtype: "<f4" as const, head: new Uint8Array(0) };
  * const batch = { index: 0, slot: 0, tokens: 1, offset: 0, lines: [{ kind: "token" as const, n: 1 }] };
  * const enc = encoder({ format: "ndjson", info, release() {}, onFault() {} });
  * const bytes = await Array.fromAsync(ReadableStream.from([{ batch, output: Float32Array.of(0.5, -1) }]).pipeThrough(enc));

@@ -8,7 +8,7 @@
  */
 import type { ByteReader, Format } from "./batch.ts";
 import { DataError, UsageError } from "./errors.ts";
-import { parseNpyHeader } from "./npy.ts";
+import { itemSize, type NpyDtype, parseNpyHeader } from "./npy.ts";
 import { firstTokenLength, parseLine } from "./ndjson.ts";
 import { readHead } from "./sniff.ts";
 
@@ -24,8 +24,10 @@ export interface InputInfo {
   readonly totalTokens?: number;
   /** binary input: byte offset of the first row */
   readonly dataOffset: number;
-  /** binary input: bytes per element (4 or 8) */
+  /** binary input: bytes per element (2, 4 or 8) */
   readonly itemSize: number;
+  /** binary input: the element type (raw is `<f4`) */
+  readonly dtype: NpyDtype;
   /** the bytes read while opening (the decoder processes them first) */
   readonly head: Uint8Array;
 }
@@ -55,7 +57,14 @@ export async function openInput(
   }
   const { format, bytes } = await readHead(read, o);
   if (format === null) {
-    return Object.freeze({ format, C: o.dim ?? 0, dataOffset: 0, itemSize: 4, head: bytes });
+    return Object.freeze({
+      format,
+      C: o.dim ?? 0,
+      dataOffset: 0,
+      itemSize: 4,
+      dtype: "<f4",
+      head: bytes,
+    });
   }
   if (format === "npy") {
     const h = parseNpyHeader(bytes);
@@ -73,7 +82,8 @@ export async function openInput(
       shape: Object.freeze([...h.shape]),
       totalTokens: h.shape.slice(0, -1).reduce((a, b) => a * b, 1),
       dataOffset: h.dataOffset,
-      itemSize: h.dtype === "f4" ? 4 : 8,
+      itemSize: itemSize(h.dtype),
+      dtype: h.dtype,
       head: bytes,
     });
   }
@@ -81,12 +91,19 @@ export async function openInput(
     if (o.dim === undefined) {
       throw new UsageError("raw float32 input needs --dim C (or give .npy or NDJSON input)");
     }
-    return Object.freeze({ format, C: o.dim, dataOffset: 0, itemSize: 4, head: bytes });
+    return Object.freeze({
+      format,
+      C: o.dim,
+      dataOffset: 0,
+      itemSize: 4,
+      dtype: "<f4",
+      head: bytes,
+    });
   }
   const { C, head } = o.dim !== undefined
     ? { C: o.dim, head: bytes }
     : await firstToken(read, bytes, o.field ?? "embedding");
-  return Object.freeze({ format, C, dataOffset: 0, itemSize: 4, head });
+  return Object.freeze({ format, C, dataOffset: 0, itemSize: 4, dtype: "<f4", head });
 }
 
 /**

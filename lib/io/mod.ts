@@ -12,7 +12,7 @@
  */
 export { type ByteReader, type Format, streamReader } from "./batch.ts";
 export { DataError, EXIT_CODES, IoError, PermissionError, UsageError } from "./errors.ts";
-export { type NpyHeader, npyHeader, parseNpyHeader } from "./npy.ts";
+export { type NpyDtype, type NpyHeader, npyHeader, parseNpyHeader, toFloat32 } from "./npy.ts";
 export { sniffFormat } from "./sniff.ts";
 export { f32ToString, tokenToJson } from "./encode.ts";
 export { type GenOptions, genStream } from "./gen.ts";

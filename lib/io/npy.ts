@@ -1,6 +1,6 @@
 /**
- * The `.npy` header: parse (v1, v2, v3; little-endian `<f4`/`<f8`, C order)
- * and write (v1, `<f4`).
+ * The `.npy` header: parse (v1, v2, v3; float16, float32 or float64 in either byte order, C
+ * order) and write (v1, `<f4`); and the conversion of such elements to float32.
  *
  * @module
  */
@@ -9,10 +9,13 @@ import { DataError } from "./errors.ts";
 /** The magic bytes every `.npy` file starts with. */
 export const NPY_MAGIC: Uint8Array = Uint8Array.of(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59);
 
+/** The element types lnstream reads: float16/32/64, little (`<`) or big (`>`) endian. */
+export type NpyDtype = "<f2" | "<f4" | "<f8" | ">f2" | ">f4" | ">f8";
+
 /** A parsed header. */
 export interface NpyHeader {
-  /** element type: little-endian float32 or float64 */
-  dtype: "f4" | "f8";
+  /** element type (`=` and `|` read as `<`: lnstream runs on little-endian machines) */
+  dtype: NpyDtype;
   /** the array's shape (streams use `[N, C]` or `[B, T, C]`, weights `[C]`) */
   shape: number[];
   /** bytes before the data (magic, version, length, header text) */
@@ -69,14 +72,14 @@ export function parseNpyHeader(b: Uint8Array): NpyHeader {
         "(numpy.ascontiguousarray)",
     );
   }
-  let dtype: "f4" | "f8";
-  if (descr === "<f4") dtype = "f4";
-  else if (descr === "<f8") dtype = "f8";
-  else {
+  const m = /^([<>=|])f([248])$/.exec(descr);
+  if (m === null) {
     throw new DataError(
-      `byte ${start}: unsupported .npy dtype '${descr}' (lnstream reads little-endian <f4 or <f8)`,
+      `byte ${start}: unsupported .npy dtype '${descr}' (lnstream reads floats: <f2, <f4, <f8 ` +
+        `and big-endian >f2, >f4, >f8)`,
     );
   }
+  const dtype = `${m[1] === ">" ? ">" : "<"}f${m[2]}` as NpyDtype;
   const shape = shapeText.split(",").map((s) => s.trim()).filter((s) => s !== "").map(Number);
   if (shape.some((d) => !Number.isInteger(d) || d < 0)) {
     throw new DataError(`byte ${start}: bad .npy shape (${shapeText})`);
@@ -107,4 +110,47 @@ export function npyHeader(shape: readonly number[]): Uint8Array {
   out[9] = dict.length >> 8;
   for (let i = 0; i < dict.length; i++) out[10 + i] = dict.charCodeAt(i);
   return out;
+}
+
+/**
+ * Bytes per element of a dtype.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(itemSize("<f2") === 2 && itemSize(">f8") === 8);
+ * ```
+ */
+export function itemSize(dtype: NpyDtype): 2 | 4 | 8 {
+  return Number(dtype[2]) as 2 | 4 | 8;
+}
+
+/**
+ * Converts the first `n` elements of `bytes` (of `dtype`) to float32 into `out` (rounded to
+ * nearest, as numpy's `astype("<f4")`).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const out = new Float32Array(1);
+ * toFloat32(out, Uint8Array.of(0x3c, 0x00), ">f2", 1); // 1.0 as big-endian float16
+ * assert(out[0] === 1);
+ * ```
+ */
+export function toFloat32(out: Float32Array, bytes: Uint8Array, dtype: NpyDtype, n: number): void {
+  const little = dtype[0] === "<", size = itemSize(dtype);
+  if (little && (bytes.byteOffset % size) === 0) {
+    // aligned native order: a typed-array view converts in one call
+    const view = size === 2
+      ? new Float16Array(bytes.buffer, bytes.byteOffset, n)
+      : size === 4
+      ? new Float32Array(bytes.buffer, bytes.byteOffset, n)
+      : new Float64Array(bytes.buffer, bytes.byteOffset, n);
+    out.set(view.subarray(0, n));
+    return;
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, n * size);
+  if (size === 2) { for (let i = 0; i < n; i++) out[i] = dv.getFloat16(2 * i, little); }
+  else if (size === 4) { for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, little); }
+  else for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, little);
 }

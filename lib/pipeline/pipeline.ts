@@ -474,7 +474,7 @@ export function decodeInput(
   if (info.format === "npy" || info.format === "raw") {
     const npy = info.format === "npy";
     return binaryBatches(read, info.head.subarray(info.dataOffset), sink, {
-      dtype: info.itemSize === 4 ? "f4" : "f8",
+      dtype: info.dtype,
       C: info.C,
       batchTokens,
       dataOffset: info.dataOffset,
