@@ -46,6 +46,8 @@ ${BACKEND_HELP}
 Output:
   --param W_fc|…|all          matrix to report (default: W_fc; all = every block parameter)
   --json                      one JSON document instead of the tables
+  --brief                     one screen: the deepest stack of each init, pre-LN and post-LN
+                              per layer side by side with their ratio, and what it shows
   --svg FILE                  write a chart (log y axis, one line per placement and depth,
                               the seed spread as a band); needs --allow-write=FILE
   --csv FILE                  write the per-layer means and stds as tidy CSV (init, causal,
@@ -57,6 +59,59 @@ Examples:
   deno run mod.ts compare --json --param all --layers 4 | jq '.runs[0]'`;
 
 const fmt = (v: number) => v.toExponential(3);
+
+/**
+ * The one-screen report (`--brief`, the demo): for the deepest stack of each init, pre-LN and
+ * post-LN norms side by side per layer with their ratio, and a sentence on what they show.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { compareRuns } from "../model/compare.ts";
+ * const r = compareRuns({ layers: [2], dim: 8, heads: 2, seq: 2, batch: 1, inits: ["xavier"], seeds: 1 });
+ * assert(compareBrief(r).includes("post/pre"));
+ * ```
+ */
+export function compareBrief(r: CompareResult): string {
+  const out: string[] = [];
+  const param = r.config.params.includes("W_fc") ? "W_fc" : r.config.params[0];
+  const L = Math.max(...r.config.layers), causal = r.config.causal[0];
+  const ratios: Record<string, number> = {};
+  for (const init of r.config.inits) {
+    const pick = (placement: string) =>
+      r.runs.find((x) =>
+        x.param === param && x.init === init && x.causal === causal && x.layers === L &&
+        x.placement === placement
+      )!;
+    const pre = pick("pre"), post = pick("post");
+    out.push(
+      `‖∂L/∂${param}‖ per layer at initialization — ${L} layers, ${init} init ` +
+        `(mean over ${r.config.seeds} seeds, loss ${r.config.loss})`,
+    );
+    out.push(`layer  ${"pre-LN".padEnd(11)}${"post-LN".padEnd(11)}post/pre`);
+    for (let l = 0; l < L; l++) {
+      const ratio = post.mean[l] / pre.mean[l];
+      out.push(
+        `${String(l).padStart(5)}  ${fmt(pre.mean[l]).padEnd(11)}${fmt(post.mean[l]).padEnd(11)}` +
+          `${ratio.toFixed(2).padStart(5)} ${"█".repeat(Math.round(Math.min(ratio, 8) * 4))}`,
+      );
+    }
+    ratios[init] = post.mean[L - 1] / pre.mean[L - 1];
+    out.push("");
+  }
+  const x = ratios.xavier, g = ratios.gpt2;
+  if (x !== undefined) {
+    out.push(
+      `Under Xavier init post-LN's gradient at the last layer is ${x.toFixed(1)}× pre-LN's: ` +
+        `large gradients near the output, which is why post-LN needs learning-rate warm-up` +
+        (g === undefined ? "." : `; under GPT-2 init (residual projections scaled by 1/√(2L)) ` +
+          (Math.abs(g - 1) < 0.1
+            ? `the two are alike (${g.toFixed(2)}×).`
+            : `the gap is ${g < x ? "smaller" : "larger"} (${g.toFixed(2)}×).`)),
+    );
+  }
+  return out.join("\n");
+}
 
 /** The text report: a table per depth, init and mask, then the depth summary. */
 export function compareTable(r: CompareResult): string {
@@ -156,7 +211,7 @@ export async function compare(args: string[]): Promise<number> {
       "backend",
       "blas-lib",
     ],
-    boolean: ["help", "json", "stdin"],
+    boolean: ["help", "json", "stdin", "brief"],
     alias: { h: "help" },
     unknown: refuseUnknown("compare"),
   });
@@ -246,6 +301,6 @@ export async function compare(args: string[]): Promise<number> {
   if (f.json) {
     const runs = result.runs.map(({ samples: _, ...r }) => r);
     console.log(JSON.stringify({ ...result, runs }));
-  } else console.log(compareTable(result));
+  } else console.log(f.brief ? compareBrief(result) : compareTable(result));
   return 0;
 }

@@ -26,9 +26,13 @@ export const RUN_HELP = `Usage: deno run --allow-read=<lnstream> mod.ts run [opt
 Runs a stack of GPT-2 blocks over the input, whose tokens are grouped into
 sequences of --seq tokens in input order (a shorter last sequence is fine),
 streams the stack's outputs, backpropagates a loss and accumulates the
-gradients over the whole stream. The statistics give per-layer gradient norms:
-with post-LN, gradients near the output are large at initialization (why it
-needs learning-rate warm-up); with pre-LN they are not.
+gradients over the whole stream. The statistics give per-layer gradient norms.
+What they show depends on the init and the loss: under Xavier init post-LN's
+gradients are larger than pre-LN's, most of all near the output (why post-LN
+needs learning-rate warm-up; 'compare --brief' shows it with a cross-entropy
+head); under GPT-2 init (scaled residual projections) the placements are alike.
+With the probe loss both fall toward the output; with a cross-entropy head
+pre-LN's fall as ~1/√L while post-LN's stay flat.
 
 Model:
   --layers L                  blocks (default: 6)
