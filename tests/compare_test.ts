@@ -171,7 +171,7 @@ Deno.test("compare CLI: --json and the table agree; the SVG has a line per place
   );
   assertEquals(Number(mean), first.mean[Number(layer)]);
   const denied = await lnstream([...args, "--csv", `${tmp}/no.csv`]);
-  assertEquals(denied.code, 64);
+  assertEquals(denied.code, 77);
   assert(denied.stderr.includes("--allow-write"), denied.stderr);
 });
 

@@ -5,7 +5,7 @@
  * @module
  */
 import { parseArgs } from "../std/mod.ts";
-import { UsageError } from "../io/errors.ts";
+import { isDenied, PermissionError, UsageError } from "../io/errors.ts";
 import { type CompareResult, compareRuns } from "../model/compare.ts";
 import { BLOCK_PARAMS, type BlockParam } from "../model/params.ts";
 import { readTokens } from "../pipeline/pipeline.ts";
@@ -290,12 +290,10 @@ export async function compare(args: string[]): Promise<number> {
     try {
       Deno.writeTextFileSync(String(f[flag]), render(result));
     } catch (e) {
-      const denied = e instanceof Deno.errors.NotCapable ||
-        e instanceof Deno.errors.PermissionDenied;
-      throw new UsageError(
-        `--${flag} ${f[flag]}: ${(e as Error).message}` +
-          (denied ? ` (run with --allow-write=${f[flag]})` : ""),
-      );
+      if (isDenied(e)) {
+        throw new PermissionError(`--${flag} ${f[flag]}: run with --allow-write=${f[flag]}`);
+      }
+      throw new UsageError(`--${flag} ${f[flag]}: ${(e as Error).message}`);
     }
   }
   if (f.json) {

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { isDenied } from "../io/errors.ts";
 import { flagOf, OptionError } from "../pipeline/options.ts";
 import { parseArgs } from "../std/mod.ts";
 import { compare } from "./compare.ts";
@@ -72,7 +73,7 @@ export async function main(args: string[]): Promise<number> {
       console.error(`lnstream ${cmd}: ${msg}`);
       return code;
     }
-    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+    if (isDenied(e)) {
       console.error(`lnstream ${cmd}: ${(e as Error).message}`);
       return 77;
     }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Format } from "../io/batch.ts";
-import { EXIT_CODES, IoError, PermissionError, UsageError } from "../io/errors.ts";
+import { EXIT_CODES, IoError, isDenied, PermissionError, UsageError } from "../io/errors.ts";
 import type { BatchRecord, Summary } from "../pipeline/collect.ts";
 import type { Lnstream, StreamOptions } from "../pipeline/pipeline.ts";
 import { choiceFlag } from "./args.ts";
@@ -112,7 +112,7 @@ function stdoutSink(path?: string): { sink: WritableStream<Uint8Array>; release(
     try {
       file = Deno.openSync(path, { write: true, create: true, truncate: true });
     } catch (e) {
-      if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      if (isDenied(e)) {
         throw new PermissionError(`--output ${path}: run with --allow-write=${path}`);
       }
       throw new UsageError(`--output ${path}: ${(e as Error).message}`);
@@ -180,7 +180,7 @@ function statsWriter(target: unknown): { write(rec: object): void; close(): void
   try {
     file = Deno.openSync(String(target), { write: true, create: true, truncate: true });
   } catch (e) {
-    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+    if (isDenied(e)) {
       throw new PermissionError(`--stats ${target}: run with --allow-write=${target}`);
     }
     throw new UsageError(`--stats ${target}: ${(e as Error).message}`);
@@ -295,7 +295,7 @@ export function inputReader(
   try {
     file = Deno.openSync(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+    if (isDenied(e)) {
       throw new PermissionError(`${path}: run with --allow-read=${path}`);
     }
     if (e instanceof Deno.errors.NotFound) throw new UsageError(`${path}: no such file`);

@@ -99,3 +99,17 @@ export class PermissionError extends Error {
     this.name = "PermissionError";
   }
 }
+
+/**
+ * Whether `e` is Deno's refusal of a permission (`NotCapable`, or `PermissionDenied` from the
+ * system).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(isDenied(new Deno.errors.NotCapable("no")) && !isDenied(new Error("x")));
+ * ```
+ */
+export function isDenied(e: unknown): boolean {
+  return e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied;
+}

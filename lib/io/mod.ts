@@ -11,7 +11,7 @@
  * @module
  */
 export { type ByteReader, type Format, streamReader } from "./batch.ts";
-export { DataError, EXIT_CODES, IoError, PermissionError, UsageError } from "./errors.ts";
+export { DataError, EXIT_CODES, IoError, isDenied, PermissionError, UsageError } from "./errors.ts";
 export { type NpyDtype, type NpyHeader, npyHeader, parseNpyHeader, toFloat32 } from "./npy.ts";
 export { sniffFormat } from "./sniff.ts";
 export { f32ToString, tokenToJson } from "./encode.ts";
