@@ -3,7 +3,6 @@
  *
  * @module
  */
-import { isDenied } from "../io/errors.ts";
 import { flagOf, OptionError } from "../pipeline/options.ts";
 import { parseArgs } from "../std/mod.ts";
 import { compare } from "./compare.ts";
@@ -11,6 +10,8 @@ import { gen } from "./gen.ts";
 import { normalize } from "./normalize.ts";
 import { run } from "./run.ts";
 import { stats } from "./stats.ts";
+import { split } from "./split.ts";
+import { EXIT_CODES, isDenied } from "../io/errors.ts";
 
 const HELP = `lnstream — LayerNorm and GPT-2 blocks you can watch
 
@@ -24,6 +25,7 @@ Commands:
   compare     pre-LN vs post-LN gradient norms by layer, depth and init (tables, JSON, SVG)
   gen         synthetic GPT-like token embeddings (npy, ndjson, raw)
   stats merge merge stats files of separate runs exactly
+  split       cut a file into shards of whole tokens, each with its --offset
 
 Data streams in on stdin (npy, NDJSON or raw float32, sniffed) and out on stdout in
 the same format; statistics go to --stats FILE (NDJSON) and a summary to stderr.
@@ -32,7 +34,8 @@ the only permission stdin → stdout needs.
 
 'deno run mod.ts <command> --help' explains each command, with examples.
 
-Exit codes: 0 ok · 64 bad usage · 65 bad input data · 70 internal/worker failure`;
+Exit codes:
+${EXIT_CODES.map(([c, what]) => `  ${String(c).padEnd(4)}${what}`).join("\n")}`;
 
 /**
  * Runs the CLI with `args`; returns the process exit code.
@@ -55,6 +58,7 @@ export async function main(args: string[]): Promise<number> {
     compare,
     gen,
     stats,
+    split,
   };
   const fn = commands[cmd];
   if (!fn) {

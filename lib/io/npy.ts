@@ -97,9 +97,9 @@ export function parseNpyHeader(b: Uint8Array): NpyHeader {
  * assert(npyHeader([10, 4]).length % 64 === 0);
  * ```
  */
-export function npyHeader(shape: readonly number[]): Uint8Array {
+export function npyHeader(shape: readonly number[], descr: NpyDtype = "<f4"): Uint8Array {
   const dims = shape.length === 1 ? `${shape[0]},` : shape.join(", ");
-  let dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`;
+  let dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${dims}), }`;
   const pad = 64 - ((10 + dict.length + 1) % 64);
   dict += " ".repeat(pad % 64) + "\n";
   const out = new Uint8Array(10 + dict.length);
