@@ -293,3 +293,25 @@ Deno.test("--stats - keeps stderr pure NDJSON; messages carry one prefix", async
   oneLine(bad, 64, "lnstream gen: unknown option --bogus");
   assert(!bad.stderr.includes("gen: gen:"), bad.stderr);
 });
+
+Deno.test("a closed stdout (| head) ends quietly and the stats file still ends with a summary", async () => {
+  const N = 20000, C = 32;
+  await Deno.writeFile(`${tmp}/h.npy`, npyBytes(normals(N, C), [N, C]));
+  const r = await new Deno.Command("bash", {
+    args: [
+      "-c",
+      `"${Deno.execPath()}" run --quiet --allow-read=. --allow-write=${tmp} mod.ts normalize ` +
+      `--batch 256 --out-format ndjson --stats ${tmp}/h.stats < ${tmp}/h.npy | head -c 100 > /dev/null; ` +
+      `echo "\${PIPESTATUS[0]}"`,
+    ],
+    cwd: ROOT_PATH,
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(30_000),
+  }).output();
+  assertEquals(new TextDecoder().decode(r.stdout).trim(), "0", new TextDecoder().decode(r.stderr));
+  const last = JSON.parse((await Deno.readTextFile(`${tmp}/h.stats`)).trim().split("\n").at(-1)!);
+  assertEquals(last.type, "summary");
+  assertEquals(last.output_closed, true);
+  assert(last.tokens_out > 0 && last.tokens_out < N, `tokens_out ${last.tokens_out}`);
+});

@@ -266,7 +266,9 @@ export async function runCommand(
       stdout.release();
     }
     if (closed) {
-      done.catch(() => {});
+      // a closed stdout ends quietly; the stats file still ends with a summary of what was done
+      const partial = await done.catch(() => null);
+      if (partial) stats.write(partial);
       return 0;
     }
     const summary = await done;

@@ -110,6 +110,8 @@ export interface Summary {
   grad: ProbeGrad | StackStats | MergedStackStats;
   /** exact state for `stats merge` */
   state: SummaryState;
+  /** the output was closed early (e.g. `| head`): the summary covers the batches collected */
+  output_closed?: boolean;
   /** wall time and throughput: the only fields that differ between identical runs */
   timing: { wall_s: number; tokens_per_s: number };
 }
@@ -277,6 +279,16 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
       ctrl.enqueue({ batch, output });
     },
     flush() {
+      finish(false);
+    },
+    // the output was closed early (| head): summarize what was collected
+    cancel() {
+      finish(true);
+    },
+  });
+
+  function finish(early: boolean) {
+    {
       begin();
       const wall = (performance.now() - start) / 1000;
       const state: SummaryState = {
@@ -296,19 +308,23 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
           dx_sq: dxl2 * dxl2,
         }, ctx!.finalNorm ?? false);
       }
-      o.onSummary(summaryFromState({
-        command: o.command,
-        config: ctx!.config,
-        tokens_in: tokensIn,
-        tokens_out: tokensOut,
-        batches,
-        nonfinite_tokens: nonfinite,
-        nonfinite_outputs: nonfiniteOut,
-        state,
-        timing: { wall_s: wall, tokens_per_s: wall > 0 ? tokensOut / wall : 0 },
-      }, grad));
-    },
-  });
+      o.onSummary(summaryFromState(
+        {
+          command: o.command,
+          config: ctx!.config,
+          tokens_in: tokensIn,
+          tokens_out: tokensOut,
+          batches,
+          nonfinite_tokens: nonfinite,
+          nonfinite_outputs: nonfiniteOut,
+          state,
+          timing: { wall_s: wall, tokens_per_s: wall > 0 ? tokensOut / wall : 0 },
+        },
+        grad,
+        early,
+      ));
+    }
+  }
 }
 
 /** The counting fields of a summary, and its exact state. */
@@ -343,7 +359,11 @@ export type SummaryParts = Pick<
  * assert(s.input.mean === 1.5 && s.loss === 1.5);
  * ```
  */
-export function summaryFromState(p: SummaryParts, grad?: Summary["grad"]): Summary {
+export function summaryFromState(
+  p: SummaryParts,
+  grad?: Summary["grad"],
+  outputClosed = false,
+): Summary {
   const st = p.state;
   const dy = NormAcc.from(st.dy), dx = NormAcc.from(st.dx);
   let g: Summary["grad"] = grad ?? probeGrad(dy, dx);
@@ -374,6 +394,7 @@ export function summaryFromState(p: SummaryParts, grad?: Summary["grad"]): Summa
     loss: ExactSum.from(st.loss).value(),
     grad: g,
     state: st,
+    ...(outputClosed ? { output_closed: true } : {}),
     timing: p.timing,
   };
 }

@@ -364,7 +364,14 @@ function start(
   let summary: Summary | null = null;
   let pool: WorkerPool | null = null;
   const inFlight = workers + 1;
-  const out = new TransformStream<Uint8Array, Uint8Array>();
+  // a consumer that stops reading (| head) cancels `out`: the run then ends with the summary
+  // of what was collected, rather than as a failure
+  let outputClosed = false;
+  const out = new TransformStream<Uint8Array, Uint8Array>({
+    cancel() {
+      outputClosed = true;
+    },
+  });
   const read: ByteReader = typeof input === "function" ? input : streamReader(input);
   (async () => {
     // one straight line: open the input (format, C, shape), then the task, the slots and the
@@ -446,7 +453,8 @@ function start(
     },
     (e) => {
       (pool as WorkerPool | null)?.close();
-      rejectDone(fault ?? e);
+      if (outputClosed && summary && !fault) resolveDone(summary);
+      else rejectDone(fault ?? e);
       out.writable.abort(e).catch(() => {});
     },
   );
