@@ -15,7 +15,11 @@ self.onmessage = (e: MessageEvent<StageInit | Job>) => {
   const m = e.data;
   try {
     if (m.type === "init") {
-      runner = new StageRunner(m);
+      // progress within a long batch goes to the pipeline between replies
+      runner = new StageRunner(
+        m,
+        (slot, fraction) => self.postMessage({ progress: fraction, slot }),
+      );
       return;
     }
     self.postMessage(runner!.run(m));

@@ -10,7 +10,7 @@ import { type CompareResult, compareRuns } from "../model/compare.ts";
 import { BLOCK_PARAMS, type BlockParam } from "../model/params.ts";
 import { readTokens } from "../pipeline/pipeline.ts";
 import { choiceFlag, intFlag, numFlag, optIntFlag, refuseUnknown, seedFlag } from "./args.ts";
-import { BACKEND_HELP, backendOptions, stdinReader } from "./stream.ts";
+import { BACKEND_HELP, backendOptions, progress, stdinReader } from "./stream.ts";
 import { compareCsv, compareSvg } from "./svg.ts";
 
 /** `compare --help`. */
@@ -46,6 +46,7 @@ ${BACKEND_HELP}
 Output:
   --param W_fc|…|all          matrix to report (default: W_fc; all = every block parameter)
   --json                      one JSON document instead of the tables
+  --progress                  progress on stderr even when it is not a terminal
   --brief                     one screen: the deepest stack of each init, pre-LN and post-LN
                               per layer side by side with their ratio, and what it shows
   --svg FILE                  write a chart (log y axis, one line per placement and depth,
@@ -211,7 +212,7 @@ export async function compare(args: string[]): Promise<number> {
       "backend",
       "blas-lib",
     ],
-    boolean: ["help", "json", "stdin", "brief"],
+    boolean: ["help", "json", "stdin", "brief", "progress"],
     alias: { h: "help" },
     unknown: refuseUnknown("compare"),
   });
@@ -263,8 +264,7 @@ export async function compare(args: string[]): Promise<number> {
   if ((dim ?? 64) % heads !== 0) {
     throw new UsageError(`--heads ${heads} must divide C = ${dim ?? 64}`);
   }
-  const show = Deno.stderr.isTerminal();
-  const enc = new TextEncoder();
+  const show = progress(Deno.stderr.isTerminal(), Boolean(f.progress), "stack runs");
   const result = compareRuns({
     layers,
     dim: dim ?? 64,
@@ -281,9 +281,7 @@ export async function compare(args: string[]): Promise<number> {
     eps: numFlag(f, "eps", 1e-5),
     input,
     ...backendOptions(f),
-    onProgress: show
-      ? (d, t) => Deno.stderr.writeSync(enc.encode(`\r${d}/${t} stack runs${d === t ? "\n" : ""}`))
-      : undefined,
+    onProgress: show ? (d, t) => show(d, t, d === t) : undefined,
   });
   for (const [flag, render] of [["svg", compareSvg], ["csv", compareCsv]] as const) {
     if (f[flag] === undefined) continue;

@@ -199,7 +199,7 @@ function statsWriter(target: unknown): { write(rec: object): void; close(): void
  * Progress on stderr: on a terminal a line rewritten in place every 250 ms; elsewhere (with
  * `--progress`) a full line every 2 s. Tokens, rate, share done and time left when known.
  */
-function progress(terminal: boolean, asked: boolean) {
+export function progress(terminal: boolean, asked: boolean, unit = "tokens") {
   if (!terminal && !asked) return null;
   const t0 = performance.now(), every = terminal ? 250 : 2000;
   let last = 0;
@@ -213,7 +213,10 @@ function progress(terminal: boolean, asked: boolean) {
     const eta = total && tokens > 0 && !end
       ? `  ETA ${fmtSeconds(((total - tokens) / tokens) * secs)}`
       : "";
-    const text = `${tokens}${total ? `/${total}` : ""} tokens  ${fmtRate(rate)} tok/s${pct}${eta}`;
+    const per = unit === "tokens" ? "tok/s" : `${unit}/s`;
+    const text = `${tokens}${total ? `/${total}` : ""} ${unit}  ${
+      fmtRate(rate)
+    } ${per}${pct}${eta}`;
     const line = terminal ? `\r${text}   ${end ? "\n" : ""}` : `${text}\n`;
     Deno.stderr.writeSync(enc.encode(line));
   };

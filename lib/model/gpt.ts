@@ -145,6 +145,11 @@ export class GPT {
   readonly kernels: Kernels;
   /** the arena holding parameters, gradients and activations (`null` for the ts backend) */
   readonly arena: Arena | null;
+  /**
+   * Called after each block of a forward (`done` = 1 … L) and of a backward (L + 1 … 2L)
+   * with `total` = 2L: progress within a long pass.
+   */
+  onBlock: ((done: number, total: number) => void) | null = null;
 
   /**
    * Builds the stack with all parameters zero (call `init`).
@@ -408,6 +413,7 @@ export class GPT {
     for (let l = 0; l < c.nLayer; l++) {
       this.#blockForward(l, h, B, T);
       h = this.#h(l);
+      this.onBlock?.(l + 1, 2 * c.nLayer);
     }
     if (!c.finalNorm) return h.subarray(0, n);
     const f = this.#lnf.subarray(0, n);
@@ -501,6 +507,7 @@ export class GPT {
       const x = l === 0 ? this.#x : this.#h(l - 1);
       this.#blockBackward(l, dIn, dOut, x, B, T);
       [dOut, dIn] = [dIn, dOut];
+      this.onBlock?.(2 * c.nLayer - l, 2 * c.nLayer);
     }
     this.#dxSq += this.kernels.sumSq(dOut, n);
     return dOut;

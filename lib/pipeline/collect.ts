@@ -157,8 +157,8 @@ export interface CollectOptions {
   };
   /** receives each batch record, in order */
   onRecord?: (r: BatchRecord) => void;
-  /** receives progress after each batch */
-  onProgress?: (tokens: number, total: number | undefined) => void;
+  /** receives progress after each batch (and the batch's slot) */
+  onProgress?: (tokens: number, total: number | undefined, slot: number) => void;
   /** receives the summary at the end */
   onSummary: (s: Summary) => void;
 }
@@ -272,7 +272,7 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
           grad,
         });
       }
-      o.onProgress?.(tokensOut, o.info.totalTokens);
+      o.onProgress?.(tokensOut, o.info.totalTokens, batch.slot);
       const output = batch.slot >= 0
         ? o.pool.output(batch.slot).subarray(0, n * C)
         : new Float32Array(0);

@@ -73,10 +73,15 @@ export class StageRunner {
   #fast: Fast | null = null;
   #ringBuffer: ((g: number) => Float32Array) | null = null;
   #slotArena: Arena | null = null;
+  #progress: ((slot: number, fraction: number) => void) | null;
 
-  /** Prepares scratch buffers (and, for `run`, the model over shared parameters). */
-  constructor(init: StageInit) {
+  /**
+   * Prepares scratch buffers (and, for `run`, the model over shared parameters). `progress`
+   * hears how far a long batch has come (run: block by block), at most every 200 ms.
+   */
+  constructor(init: StageInit, progress?: (slot: number, fraction: number) => void) {
     this.#init = init;
+    this.#progress = progress ?? null;
     const { capTokens: cap, C } = init;
     const task = init.task;
     this.#layout = slotLayout(cap, C);
@@ -216,8 +221,16 @@ export class StageRunner {
     const parts: [number, number, number][] = [];
     if (full > 0) parts.push([0, full, T]);
     if (rest > 0) parts.push([full * T, 1, rest]);
+    let last = performance.now();
+    const report = this.#progress;
     for (const [t0, B, len] of parts) {
       const m = B * len, lo = t0 * C, hi = lo + m * C;
+      model.onBlock = report && ((done, total) => {
+        const now = performance.now();
+        if (now - last < 200) return;
+        last = now;
+        report(reply.slot, (t0 + (m * done) / total) / n);
+      });
       const y = model.forward(inp.subarray(lo, hi), B, len);
       out.set(y, lo);
       const d = dy.subarray(lo, hi);

@@ -379,6 +379,23 @@ function start(
     const info = await openInput(read, r);
     const batchTokens = batchTokensFor(info.format === "npy" ? info.shape : undefined);
     const task = info.C > 0 ? setup(info.C) : null;
+    // progress: tokens collected, plus the done share of each batch still running
+    let collected = 0;
+    const running = new Map<number, { tokens: number; fraction: number }>();
+    const report = () => {
+      let t = collected;
+      for (const r of running.values()) t += Math.floor(r.tokens * r.fraction);
+      o.onProgress?.(t, info.totalTokens);
+    };
+    const inBatch = o.onProgress
+      ? (slot: number, fraction: number) => {
+        const r = running.get(slot);
+        if (r) {
+          r.fraction = fraction;
+          report();
+        }
+      }
+      : undefined;
     // slots (and run's ring of inFlight gradient buffers, one per batch in the stage, never
     // one per slot) in the stream's arena when it has one, so workers compute in place
     const arena = info.C > 0 ? arenaFor(info.C) : null;
@@ -397,24 +414,30 @@ function start(
     if (task !== null) {
       slots.open(info.C);
       const inArena = arena !== null && slots.sab === arena.buffer;
-      pool = new WorkerPool(workers, {
-        type: "init",
-        sab: slots.sab!,
-        slotsAt: slots.slotsAt,
-        ...(inArena ? { memory: arena.memory } : {}),
-        capTokens: slots.capTokens,
-        C: info.C,
-        gradSab: slots.gradSab,
-        gradAt: slots.gradAt,
-        gradFloats: slots.gradFloats,
-        task: task.task,
-      }, o.workerUrl);
+      pool = new WorkerPool(
+        workers,
+        {
+          type: "init",
+          sab: slots.sab!,
+          slotsAt: slots.slotsAt,
+          ...(inArena ? { memory: arena.memory } : {}),
+          capTokens: slots.capTokens,
+          C: info.C,
+          gradSab: slots.gradSab,
+          gradAt: slots.gradAt,
+          gradFloats: slots.gradFloats,
+          task: task.task,
+        },
+        o.workerUrl,
+        inBatch,
+      );
     }
     const batches = decodeInput(read, info, slots, r, batchTokens);
     const outFormat = r.outFormat ?? info.format ?? "raw";
     const encodable = batches.pipeThrough(orderedStage(async (batch): Promise<Computed> => {
       if (batch.slot < 0 || batch.tokens === 0) return { batch, reply: null };
       const grad = slots.gradSab ? await slots.acquireGrad() : -1;
+      running.set(batch.slot, { tokens: batch.tokens, fraction: 0 });
       try {
         const reply = await pool!.run({
           type: "job",
@@ -434,7 +457,11 @@ function start(
       info,
       context: task ?? { config: configFor(null) },
       onRecord: o.onRecord,
-      onProgress: o.onProgress,
+      onProgress: (n, _total, slot) => {
+        collected = n;
+        running.delete(slot);
+        report();
+      },
       onSummary: (s) => (summary = s),
     }));
     const bytes = encodable.pipeThrough(encoder({

@@ -35,15 +35,20 @@ export class WorkerPool {
   #pending = new Map<Worker, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   #broken: Error | null = null;
 
-  /** Starts `n` workers and sends each the `init` message. */
+  /**
+   * Starts `n` workers and sends each the `init` message; `onProgress` hears how far a
+   * running batch has come (by slot, as a fraction).
+   */
   constructor(
     n: number,
     init: StageInit,
     url = new URL("../../workers/stage.ts", import.meta.url),
+    onProgress?: (slot: number, fraction: number) => void,
   ) {
     for (let i = 0; i < n; i++) {
       const w = new Worker(url, { type: "module" });
-      w.onmessage = (e: MessageEvent<Reply>) => {
+      w.onmessage = (e: MessageEvent<Reply | { progress: number; slot: number }>) => {
+        if ("progress" in e.data) return onProgress?.(e.data.slot, e.data.progress);
         const p = this.#pending.get(w);
         this.#pending.delete(w);
         if (e.data.error !== undefined) {
