@@ -35,7 +35,8 @@ Model and data:
   --batch B                   sequences (default: 4)
   --eps E                     LayerNorm epsilon (default: 1e-5)
   --loss xent|probe|l2        loss (default: xent, a separate head over --vocab classes
-                              with seeded random targets)
+                              with seeded random targets; the head is drawn like every other
+                              weight under --init: xavier N(0, 2/(C+V)), gpt2 N(0, 0.02²))
   --vocab V                   classes of the xent head (default: 256)
   --stdin                     take the B·T input tokens from stdin (npy, NDJSON or raw
                               with --dim) instead of N(0,1) draws: the first B·T tokens (a

@@ -5,14 +5,13 @@
  * @example
  * ```ts
  * import { assert } from "@std/assert";
- * assert(sniffFormat(npyHeader([2, 4])) === "npy");
+ * assert(parseNpyHeader(npyHeader([2, 4])).shape[1] === 4);
  * ```
  *
  * @module
  */
-export { type ByteReader, type Format, streamReader } from "./batch.ts";
+export type { ByteReader, Format } from "./batch.ts";
 export { DataError, EXIT_CODES, IoError, isDenied, PermissionError, UsageError } from "./errors.ts";
 export { type NpyDtype, type NpyHeader, npyHeader, parseNpyHeader, toFloat32 } from "./npy.ts";
-export { sniffFormat } from "./sniff.ts";
 export { f32ToString, tokenToJson } from "./encode.ts";
 export { type GenOptions, genStream } from "./gen.ts";

@@ -17,7 +17,7 @@ export { layerNormBackward, layerNormForward } from "./layernorm.ts";
 export { rmsNormBackward, rmsNormForward } from "./rmsnorm.ts";
 export { batchNormBackward, batchNormForward } from "./batchnorm.ts";
 export { geluBackward, geluForward } from "./gelu.ts";
-export { gemmNT, matmulBackward, matmulForward } from "./matmul.ts";
+export { matmulBackward, matmulForward } from "./matmul.ts";
 export { softmaxBackward, softmaxForward } from "./softmax.ts";
 export { attentionBackward, attentionForward } from "./attention.ts";
 export { Arena, type ArenaOptions, type KernelExports } from "./arena.ts";
@@ -29,7 +29,7 @@ export {
   type Kernels,
   tsKernels,
 } from "./backend.ts";
-export { type F32, setArenaKernels, WasmKernels, wasmKernelsOf } from "./wasm.ts";
+export { type F32, setArenaKernels, WasmKernels } from "./wasm.ts";
 export {
   BLAS_SEARCH_PATHS,
   BLAS_SYMBOLS,

@@ -37,7 +37,7 @@ export {
   stackStats,
 } from "./gpt.ts";
 export { L2Loss, type Loss, ProbeLoss, XentLoss } from "./loss.ts";
-export { normalAt, probeKey, probeRow, Rng, uniformAt } from "./rng.ts";
+export { probeRow, Rng } from "./rng.ts";
 export {
   type CompareOptions,
   type CompareResult,

@@ -19,7 +19,8 @@ import {
 } from "../kernels/mod.ts";
 import { Arena } from "../kernels/arena.ts";
 import { WasmKernels } from "../kernels/wasm.ts";
-import { GPT, probeKey, probeRow } from "../model/mod.ts";
+import { GPT } from "../model/mod.ts";
+import { probeKey, probeRow } from "../model/rng.ts";
 import {
   type Job,
   type Reply,
