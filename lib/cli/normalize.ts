@@ -30,7 +30,7 @@ Normalization:
   --weight FILE.npy           per-channel scale [C] (needs --allow-read for FILE)
   --bias FILE.npy             per-channel shift [C]
   --seed S                    seed of the probe direction R (default: 0)
-  --batch N                   tokens per batch (default: 1024)
+  --batch N                   tokens per batch (default: 2048)
 
 ${STREAM_HELP}
 

@@ -57,7 +57,7 @@ export const STREAM_HELP = `Input and output:
   --nonfinite error|pass      NaN/Infinity input: refuse (default, exit 65) or pass through
 Work:
 ${BACKEND_HELP}
-  --workers N                 worker threads (default: cores)
+  --workers N                 worker threads (default: run, the cores; normalize, one fewer)
   --offset N                  global index of the first token, when this is a shard of a
                               larger stream (the probe R is drawn per global token)
 Statistics:

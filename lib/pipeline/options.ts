@@ -49,9 +49,12 @@ export const MAX_WORKERS = 256;
 
 /** The stream options `resolveStreamOptions` checks (the core of `StreamOptions`). */
 export interface StreamOptionFields {
-  /** worker threads (default: available cores; at most `MAX_WORKERS`) */
+  /**
+   * worker threads (at most `MAX_WORKERS`; default: run, the cores; normalize, one fewer, as
+   * its main thread's reading and writing keep a core busy)
+   */
   workers?: number;
-  /** tokens per batch (normalize, default 1024) or sequences per batch (run, default 8) */
+  /** tokens per batch (normalize, default 2048) or sequences per batch (run, default 8) */
   batch?: number;
   /** input format (default: sniffed, see `readHead`) */
   format?: Format;
@@ -117,6 +120,7 @@ const FORMATS: readonly Format[] = ["npy", "ndjson", "raw"];
 export function resolveStreamOptions(
   o: StreamOptionFields,
   batchDefault: number,
+  workersDefault = navigator.hardwareConcurrency ?? 1,
 ): ResolvedStreamOptions {
   const whole = (field: string, v: number | undefined, min: number, max = Infinity) => {
     if (v !== undefined && !(Number.isInteger(v) && v >= min && v <= max)) {
@@ -136,7 +140,7 @@ export function resolveStreamOptions(
   };
   const workers = whole(
     "workers",
-    o.workers ?? navigator.hardwareConcurrency ?? 1,
+    o.workers ?? workersDefault,
     1,
     MAX_WORKERS,
   )!;

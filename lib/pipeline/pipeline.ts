@@ -121,7 +121,9 @@ export type Input = ReadableStream<Uint8Array> | ByteReader;
  * ```
  */
 export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstream {
-  const r = resolveStreamOptions(o, 1024), backend = r.backend;
+  // the main thread's reading and writing keep a core busy: one worker fewer than the cores
+  const cores = navigator.hardwareConcurrency ?? 1;
+  const r = resolveStreamOptions(o, 2048, Math.max(1, cores - 1)), backend = r.backend;
   const norm = o.norm ?? "layer", eps = positive("eps", o.eps ?? 1e-5), seed = o.seed ?? 0;
   if (!["layer", "rms", "batch"].includes(norm)) {
     throw new OptionError("norm", `must be layer, rms or batch, got ${JSON.stringify(norm)}`);
