@@ -215,3 +215,20 @@ Deno.test("wasm row and gradient statistics agree with float64 sums", () => {
     }
   }
 });
+
+Deno.test("wasm row minimum and maximum skip NaN elements, as the TypeScript path does", () => {
+  for (const C of [3, 8, 37, 768]) {
+    const x = f32(randn(2 * C, C, 5, 1));
+    // row 0: NaN first, in the middle and last; row 1: all NaN but one
+    for (const c of [0, C >> 1, C - 1]) x[c] = NaN;
+    for (let c = 0; c < C; c++) if (c !== 1 % C) x[C + c] = NaN;
+    const st = arena.allocF64(2 * 4);
+    k.rowStats(st, x, 2, C, 4, 0);
+    for (let n = 0; n < 2; n++) {
+      const xs = Array.from(x.subarray(n * C, (n + 1) * C)).filter((v) => !Number.isNaN(v));
+      assert(Number.isNaN(st[n * 4]), `C=${C} row ${n}: the sum carries the NaN`);
+      assertEquals(st[n * 4 + 2], Math.min(...xs), `C=${C} row ${n} minimum`);
+      assertEquals(st[n * 4 + 3], Math.max(...xs), `C=${C} row ${n} maximum`);
+    }
+  }
+});

@@ -913,18 +913,30 @@ export function rowStats(stats: usize, x: usize, N: i32, C: i32, stride: i32, fi
     const row = x + ((<usize>n * <usize>C) << 2);
     const v = rowMoments(row, C), m = rowMean;
     let mn = f32x4.splat(Infinity), mx = f32x4.splat(-Infinity);
+    // pmin/pmax (one instruction each, where min/max fix up NaN and −0): a NaN element is
+    // skipped, as in the TypeScript path's `if (v < mn) mn = v`
+    let mn1 = mn, mx1 = mx;
     let c = 0;
+    for (; c + 8 <= C; c += 8) {
+      const e = v128.load(row + (<usize>c << 2)), e1 = v128.load(row + (<usize>c << 2), 16);
+      mn = f32x4.pmin(mn, e);
+      mx = f32x4.pmax(mx, e);
+      mn1 = f32x4.pmin(mn1, e1);
+      mx1 = f32x4.pmax(mx1, e1);
+    }
     for (; c + 4 <= C; c += 4) {
       const e = v128.load(row + (<usize>c << 2));
-      mn = f32x4.min(mn, e);
-      mx = f32x4.max(mx, e);
+      mn = f32x4.pmin(mn, e);
+      mx = f32x4.pmax(mx, e);
     }
+    mn = f32x4.pmin(mn, mn1);
+    mx = f32x4.pmax(mx, mx1);
     let lo = min(min(f32x4.extract_lane(mn, 0), f32x4.extract_lane(mn, 1)), min(f32x4.extract_lane(mn, 2), f32x4.extract_lane(mn, 3)));
     let hi = max(max(f32x4.extract_lane(mx, 0), f32x4.extract_lane(mx, 1)), max(f32x4.extract_lane(mx, 2), f32x4.extract_lane(mx, 3)));
     for (; c < C; c++) {
       const e = f32at(row + (<usize>c << 2));
-      lo = min(lo, e);
-      hi = max(hi, e);
+      if (e < lo) lo = e;
+      if (e > hi) hi = e;
     }
     const o = stats + ((<usize>n * <usize>stride + <usize>field) << 3);
     store<f64>(o, m * <f64>C);
