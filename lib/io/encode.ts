@@ -114,11 +114,8 @@ export function encoder(o: EncoderOptions): TransformStream<Encodable, Uint8Arra
         if (s.length > 0) ctrl.enqueue(utf8.encode(s));
       } else if (n > 0) {
         const bytes = new Uint8Array(output.buffer, output.byteOffset, n * 4);
-        for (let i = 0; i < bytes.length; i += CHUNK) {
-          const c = new Uint8Array(Math.min(CHUNK, bytes.length - i));
-          c.set(bytes.subarray(i, i + c.length));
-          ctrl.enqueue(c);
-        }
+        // slice: a copy on a fresh (not shared) buffer, without zero-filling it first
+        for (let i = 0; i < bytes.length; i += CHUNK) ctrl.enqueue(bytes.slice(i, i + CHUNK));
       }
       finish(ctrl, batch);
     },
