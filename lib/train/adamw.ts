@@ -1,0 +1,90 @@
+/**
+ * AdamW over flat parameter, gradient and moment arrays (as PyTorch's `torch.optim.AdamW`).
+ *
+ * @module
+ */
+
+/** AdamW's hyper-parameters for one update. */
+export interface AdamWStep {
+  /** learning rate of this step */
+  lr: number;
+  /** first-moment decay (default 0.9) */
+  beta1?: number;
+  /** second-moment decay (default 0.99, as nanoGPT's character model) */
+  beta2?: number;
+  /** added to √v̂ (default 1e-8) */
+  eps?: number;
+  /** decoupled weight decay of these parameters (0 for biases, gains and norms) */
+  weightDecay?: number;
+  /** 1-based step count, for the bias corrections */
+  t: number;
+}
+
+/**
+ * One AdamW update of `N` parameters in place:
+ * `p ← p·(1 − lr·wd)`, `m ← β1·m + (1−β1)·g`, `v ← β2·v + (1−β2)·g²`,
+ * `p ← p − lr·(m/(1−β1ᵗ)) / (√(v/(1−β2ᵗ)) + eps)`; arithmetic in float64, stored in the
+ * arrays' precision.
+ *
+ * @example
+ * ```ts
+ * import { assertAlmostEquals } from "@std/assert";
+ * // p, g, m, v: [N]
+ * const p = Float32Array.of(1), g = Float32Array.of(0.5);
+ * const m = new Float32Array(1), v = new Float32Array(1);
+ * adamwUpdate(p, g, m, v, 1, { lr: 0.1, t: 1 });
+ * assertAlmostEquals(p[0], 0.9, 1e-6); // the first step moves by lr·sign(g)
+ * ```
+ */
+export function adamwUpdate(
+  p: Float32Array | Float64Array,
+  g: Float32Array | Float64Array,
+  m: Float32Array | Float64Array,
+  v: Float32Array | Float64Array,
+  N: number,
+  o: AdamWStep,
+): void {
+  const b1 = o.beta1 ?? 0.9, b2 = o.beta2 ?? 0.99, eps = o.eps ?? 1e-8;
+  const lr = o.lr, decay = 1 - lr * (o.weightDecay ?? 0);
+  const c1 = 1 - b1 ** o.t, c2 = 1 - b2 ** o.t;
+  for (let i = 0; i < N; i++) {
+    const gi = g[i];
+    const mi = b1 * m[i] + (1 - b1) * gi;
+    const vi = b2 * v[i] + (1 - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i] * decay - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + eps);
+  }
+}
+
+/**
+ * The global L2 norm of a gradient, summed in float64 in index order.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * assertEquals(globalNorm(Float32Array.of(3, 4)), 5);
+ * ```
+ */
+export function globalNorm(g: Float32Array | Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < g.length; i++) s += g[i] * g[i];
+  return Math.sqrt(s);
+}
+
+/**
+ * The factor that clips a gradient of norm `norm` to at most `clip` (PyTorch's
+ * `clip_grad_norm_`: `clip / (norm + 1e-6)` when that is below 1); `clip` 0 = off.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * assertEquals(clipScale(0.5, 1), 1);
+ * assertEquals(clipScale(4, 0), 1);
+ * ```
+ */
+export function clipScale(norm: number, clip: number): number {
+  if (clip <= 0) return 1;
+  const f = clip / (norm + 1e-6);
+  return f < 1 ? f : 1;
+}
