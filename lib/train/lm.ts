@@ -1,0 +1,199 @@
+/**
+ * A character-level GPT for `train`: token and position embeddings, the GPT stack (pre-LN or
+ * post-LN), and an LM head tied to the token embedding, with mean cross-entropy on
+ * next-token targets.
+ *
+ * @module
+ */
+import { GPT } from "../model/gpt.ts";
+import type { GPTConfig } from "../model/config.ts";
+import { Rng } from "../model/rng.ts";
+import { softmaxForward } from "../kernels/softmax.ts";
+import type { Floats } from "../kernels/types.ts";
+
+/** The language model's shape: the stack's config plus the vocabulary and the block. */
+export interface CharLMConfig extends GPTConfig {
+  /** vocabulary size V */
+  vocab: number;
+  /** longest sequence T (rows of `wpe`) */
+  block: number;
+}
+
+/**
+ * wte [V,C], wpe [T,C] → GPT stack → logits = y·wteᵀ [B,T,V] → mean cross-entropy.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const lm = new CharLM({
+ *   vocab: 5, block: 4, nLayer: 1, nHead: 1, nEmbd: 8, placement: "pre", dtype: "float64",
+ * });
+ * lm.init({ scheme: "gpt2", seed: 1 });
+ * const x = Int32Array.of(0, 1, 2, 3), y = Int32Array.of(1, 2, 3, 4); // [B=1, T=4]
+ * const loss = lm.lossAndGrad(x, y, 1, 4);
+ * assert(Math.abs(loss - Math.log(5)) < 0.1); // near uniform at init
+ * ```
+ */
+export class CharLM {
+  /** the stack */
+  readonly gpt: GPT;
+  /** token embedding [V,C], also the LM head */
+  readonly wte: Floats;
+  /** position embedding [T,C] */
+  readonly wpe: Floats;
+  /** ∂L/∂wte, accumulated by `lossAndGrad` */
+  readonly dwte: Floats;
+  /** ∂L/∂wpe */
+  readonly dwpe: Floats;
+  /** vocabulary size */
+  readonly vocab: number;
+  /** longest sequence */
+  readonly block: number;
+  #emb: Floats;
+  #logits: Floats;
+  #dy: Floats;
+  #out: Floats; // the stack's output of the last forward
+  #cap = 0;
+
+  constructor(config: CharLMConfig) {
+    const { vocab: V, block: T } = config;
+    if (!(Number.isInteger(V) && V > 0 && Number.isInteger(T) && T > 0)) {
+      throw new RangeError(`vocab and block must be positive integers, got ${V} and ${T}`);
+    }
+    this.gpt = new GPT(config);
+    this.vocab = V;
+    this.block = T;
+    const C = this.gpt.config.nEmbd;
+    this.wte = this.#alloc(V * C);
+    this.wpe = this.#alloc(T * C);
+    this.dwte = this.#alloc(V * C);
+    this.dwpe = this.#alloc(T * C);
+    this.#emb =
+      this.#logits =
+      this.#dy =
+      this.#out =
+        this.#alloc(0);
+  }
+
+  #alloc(n: number): Floats {
+    const arena = this.gpt.arena;
+    if (arena !== null) return arena.alloc(n);
+    return this.gpt.config.dtype === "float64" ? new Float64Array(n) : new Float32Array(n);
+  }
+
+  /**
+   * GPT-2 or Xavier init of the stack (as `GPT.init`), and the embeddings N(0, 0.02²).
+   *
+   * @example
+   * ```ts
+   * import { assert } from "@std/assert";
+   * const lm = new CharLM({ vocab: 3, block: 2, nLayer: 1, nHead: 1, nEmbd: 4, placement: "pre" });
+   * lm.init({ scheme: "xavier", seed: 2 });
+   * assert(lm.wte.some((v) => v !== 0));
+   * ```
+   */
+  init(opts: { scheme: "gpt2" | "xavier"; seed: number }): void {
+    this.gpt.init(opts);
+    const rng = new Rng((opts.seed ^ 0x3e3b) >>> 0);
+    rng.fillNormal(this.wte, 0.02);
+    rng.fillNormal(this.wpe, 0.02);
+  }
+
+  /** Sets every gradient (stack and embeddings) to zero. */
+  zeroGrad(): void {
+    this.gpt.zeroGrad();
+    this.dwte.fill(0);
+    this.dwpe.fill(0);
+  }
+
+  #ensure(BT: number) {
+    if (BT <= this.#cap) return;
+    const C = this.gpt.config.nEmbd;
+    this.#emb = this.#alloc(BT * C);
+    this.#dy = this.#alloc(BT * C);
+    this.#logits = this.#alloc(BT * this.vocab);
+    this.#cap = BT;
+  }
+
+  #check(x: Int32Array, y: Int32Array, B: number, T: number) {
+    if (!(Number.isInteger(B) && B > 0 && Number.isInteger(T) && T > 0 && T <= this.block)) {
+      throw new RangeError(`need B > 0 and 0 < T ≤ ${this.block}, got B=${B}, T=${T}`);
+    }
+    if (x.length < B * T || y.length < B * T) throw new RangeError(`x and y need B·T ids`);
+    for (let i = 0; i < B * T; i++) {
+      if (!(x[i] >= 0 && x[i] < this.vocab && y[i] >= 0 && y[i] < this.vocab)) {
+        throw new RangeError(`id ${i} is outside the vocabulary of ${this.vocab}`);
+      }
+    }
+  }
+
+  /** Forward pass to the probabilities (in the logits buffer); returns the mean loss. */
+  #forward(x: Int32Array, y: Int32Array, B: number, T: number): number {
+    this.#check(x, y, B, T);
+    const C = this.gpt.config.nEmbd, V = this.vocab, BT = B * T, k = this.gpt.kernels;
+    this.#ensure(BT);
+    const emb = this.#emb, wte = this.wte, wpe = this.wpe;
+    // emb [BT,C] = wte[x] + wpe[t]
+    for (let i = 0; i < BT; i++) {
+      const o = i * C, ot = x[i] * C, op = (i % T) * C;
+      for (let c = 0; c < C; c++) emb[o + c] = wte[ot + c] + wpe[op + c];
+    }
+    const h = this.#out = this.gpt.forward(emb.subarray(0, BT * C), B, T);
+    // logits [BT,V] = h·wteᵀ: the input gradient of out = inp·wte (wte as [V,C]) with dout = h
+    const z = this.#logits.subarray(0, BT * V);
+    z.fill(0);
+    k.matmulBackward(z, null, null, h, z, wte, BT, V, C);
+    softmaxForward(z, z, BT, V);
+    let L = 0;
+    for (let i = 0; i < BT; i++) L -= Math.log(z[i * V + y[i]]);
+    return L / BT;
+  }
+
+  /**
+   * Mean cross-entropy of next-token targets `y [B,T]` given `x [B,T]`, without gradients.
+   *
+   * @example
+   * ```ts
+   * import { assert } from "@std/assert";
+   * const lm = new CharLM({
+   *   vocab: 4, block: 2, nLayer: 1, nHead: 1, nEmbd: 4, placement: "post", dtype: "float64",
+   * });
+   * lm.init({ scheme: "gpt2", seed: 3 });
+   * assert(lm.loss(Int32Array.of(0, 1), Int32Array.of(1, 2), 1, 2) > 0);
+   * ```
+   */
+  loss(x: Int32Array, y: Int32Array, B: number, T: number): number {
+    return this.#forward(x, y, B, T);
+  }
+
+  /**
+   * Mean cross-entropy as `loss`, and its gradients added into the stack's gradients,
+   * `dwte` (head and embedding) and `dwpe`.
+   */
+  lossAndGrad(x: Int32Array, y: Int32Array, B: number, T: number): number {
+    const L = this.#forward(x, y, B, T);
+    const C = this.gpt.config.nEmbd, V = this.vocab, BT = B * T, k = this.gpt.kernels;
+    const z = this.#logits.subarray(0, BT * V), h = this.#out;
+    // dlogits = (p − onehot)/BT, in place
+    const inv = 1 / BT;
+    for (let i = 0; i < BT; i++) {
+      z[i * V + y[i]] -= 1;
+      for (let v = 0; v < V; v++) z[i * V + v] *= inv;
+    }
+    // dh [BT,C] = dlogits·wte; dwte += dlogitsᵀ·h
+    const dy = this.#dy.subarray(0, BT * C);
+    k.matmulForward(dy, z, this.wte, null, BT, V, C);
+    k.matmulBackward(null, this.dwte, null, h, z, this.wte, BT, V, C);
+    const dx = this.gpt.backward(dy);
+    // the embeddings' gradient
+    for (let i = 0; i < BT; i++) {
+      const o = i * C, ot = x[i] * C, op = (i % T) * C;
+      for (let c = 0; c < C; c++) {
+        const g = dx[o + c];
+        this.dwte[ot + c] += g;
+        this.dwpe[op + c] += g;
+      }
+    }
+    return L;
+  }
+}
