@@ -4,7 +4,45 @@
  *
  * @module
  */
-import { UsageError } from "../io/errors.ts";
+import { isDenied, PermissionError, UsageError } from "../io/errors.ts";
+
+/**
+ * The error for a file a command could not open: Deno's refusal → exit 77 naming
+ * `--allow-<access>=<path>`, anything else → 64 with the system's message. `label` opens the
+ * message (the flag and the path, or the path alone).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const e = fileError(new Deno.errors.NotCapable("no"), "--stats s.ndjson", "s.ndjson", "write");
+ * assert(e.message === "--stats s.ndjson: run with --allow-write=s.ndjson");
+ * ```
+ */
+export function fileError(
+  e: unknown,
+  label: string,
+  path: string,
+  access: "read" | "write",
+): Error {
+  if (isDenied(e)) return new PermissionError(`${label}: run with --allow-${access}=${path}`);
+  return new UsageError(`${label}: ${(e as Error).message}`);
+}
+
+/**
+ * Opens `path` for writing (created, or truncated), failing as `fileError` says.
+ *
+ * @example
+ * ```ts ignore
+ * const file = createFile("out.npy", "--output out.npy");
+ * ```
+ */
+export function createFile(path: string, label = path): Deno.FsFile {
+  try {
+    return Deno.openSync(path, { write: true, create: true, truncate: true });
+  } catch (e) {
+    throw fileError(e, label, path, "write");
+  }
+}
 
 /**
  * A whole number flag ≥ `min`, or `fallback` when absent.

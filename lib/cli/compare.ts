@@ -5,11 +5,19 @@
  * @module
  */
 import { parseArgs } from "../std/mod.ts";
-import { isDenied, PermissionError, UsageError } from "../io/errors.ts";
+import { UsageError } from "../io/errors.ts";
 import { type CompareResult, compareRuns } from "../model/compare.ts";
 import { BLOCK_PARAMS, type BlockParam } from "../model/params.ts";
 import { readTokens } from "../pipeline/pipeline.ts";
-import { choiceFlag, intFlag, numFlag, optIntFlag, refuseUnknown, seedFlag } from "./args.ts";
+import {
+  choiceFlag,
+  fileError,
+  intFlag,
+  numFlag,
+  optIntFlag,
+  refuseUnknown,
+  seedFlag,
+} from "./args.ts";
 import { BACKEND_HELP, backendOptions, progress, stdinReader } from "./stream.ts";
 import { compareCsv, compareSvg } from "./svg.ts";
 
@@ -289,10 +297,7 @@ export async function compare(args: string[]): Promise<number> {
     try {
       Deno.writeTextFileSync(String(f[flag]), render(result));
     } catch (e) {
-      if (isDenied(e)) {
-        throw new PermissionError(`--${flag} ${f[flag]}: run with --allow-write=${f[flag]}`);
-      }
-      throw new UsageError(`--${flag} ${f[flag]}: ${(e as Error).message}`);
+      throw fileError(e, `--${flag} ${f[flag]}`, String(f[flag]), "write");
     }
   }
   if (f.json) {

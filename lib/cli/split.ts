@@ -7,11 +7,11 @@
  * @module
  */
 import { parseArgs } from "../std/mod.ts";
-import { DataError, isDenied, PermissionError, UsageError } from "../io/errors.ts";
+import { DataError, UsageError } from "../io/errors.ts";
 import { openInput } from "../io/input.ts";
 import { npyHeader } from "../io/npy.ts";
 import { firstTokenLength, parseLine } from "../io/ndjson.ts";
-import { intFlag, optIntFlag, refuseUnknown } from "./args.ts";
+import { createFile, fileError, intFlag, optIntFlag, refuseUnknown } from "./args.ts";
 
 /** `split --help`. */
 export const SPLIT_HELP =
@@ -56,20 +56,14 @@ export async function split(args: string[]): Promise<number> {
       const file = Deno.openSync(path);
       return (v: Uint8Array) => file.read(v).then((n) => (n === null && file.close(), n));
     } catch (e) {
-      if (isDenied(e)) throw new PermissionError(`${path}: run with --allow-read=${path}`);
-      throw new UsageError(`${path}: ${(e as Error).message}`);
+      throw fileError(e, path, path, "read");
     }
   };
   const info = await openInput(open(), { dim, field: f.field as string | undefined });
   if (info.format === null) throw new DataError(`${path}: empty input`);
   const create = (k: number, ext: string) => {
     const name = `${out}-${k}.${ext}`;
-    try {
-      return { name, file: Deno.openSync(name, { write: true, create: true, truncate: true }) };
-    } catch (e) {
-      if (isDenied(e)) throw new PermissionError(`${name}: run with --allow-write=${name}`);
-      throw new UsageError(`${name}: ${(e as Error).message}`);
-    }
+    return { name, file: createFile(name) };
   };
   const lines: string[] = [];
   if (info.format === "ndjson") {

@@ -5,10 +5,10 @@
  * @module
  */
 import type { Format } from "../io/batch.ts";
-import { EXIT_CODES, IoError, isDenied, PermissionError, UsageError } from "../io/errors.ts";
+import { EXIT_CODES, IoError, UsageError } from "../io/errors.ts";
 import type { BatchRecord, Summary } from "../pipeline/collect.ts";
 import type { Lnstream, StreamOptions } from "../pipeline/pipeline.ts";
-import { choiceFlag } from "./args.ts";
+import { choiceFlag, createFile, fileError } from "./args.ts";
 import type { Backend } from "../kernels/backend.ts";
 
 /** Flags every streaming command takes (for parseArgs). */
@@ -107,17 +107,7 @@ class ClosedOutput extends Error {}
  * boundary. Returns the sink and a function that removes the signal handlers.
  */
 function stdoutSink(path?: string): { sink: WritableStream<Uint8Array>; release(): void } {
-  let file: Deno.FsFile | null = null;
-  if (path !== undefined) {
-    try {
-      file = Deno.openSync(path, { write: true, create: true, truncate: true });
-    } catch (e) {
-      if (isDenied(e)) {
-        throw new PermissionError(`--output ${path}: run with --allow-write=${path}`);
-      }
-      throw new UsageError(`--output ${path}: ${(e as Error).message}`);
-    }
-  }
+  let file = path === undefined ? null : createFile(path, `--output ${path}`);
   const out = file ?? Deno.stdout, name = path ?? "stdout";
   let writing = false, exitCode = 0;
   const onSignal = (code: number) => () => {
@@ -176,15 +166,7 @@ function statsWriter(target: unknown): { write(rec: object): void; close(): void
       close() {},
     };
   }
-  let file: Deno.FsFile;
-  try {
-    file = Deno.openSync(String(target), { write: true, create: true, truncate: true });
-  } catch (e) {
-    if (isDenied(e)) {
-      throw new PermissionError(`--stats ${target}: run with --allow-write=${target}`);
-    }
-    throw new UsageError(`--stats ${target}: ${(e as Error).message}`);
-  }
+  const file = createFile(String(target), `--stats ${target}`);
   return {
     write(r) {
       const b = enc.encode(JSON.stringify(r) + "\n");
@@ -300,11 +282,8 @@ export function inputReader(
   try {
     file = Deno.openSync(path);
   } catch (e) {
-    if (isDenied(e)) {
-      throw new PermissionError(`${path}: run with --allow-read=${path}`);
-    }
     if (e instanceof Deno.errors.NotFound) throw new UsageError(`${path}: no such file`);
-    throw new UsageError(`${path}: ${(e as Error).message}`);
+    throw fileError(e, path, path, "read");
   }
   return async (view) => {
     try {
