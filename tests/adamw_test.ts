@@ -1,5 +1,6 @@
 import { assert, assertAlmostEquals, assertEquals } from "./std_assert.ts";
-import { adamwUpdate, clipScale, globalNorm } from "../lib/train/adamw.ts";
+import { adamwUpdate, clipScale } from "../lib/train/adamw.ts";
+import { gradStat } from "../lib/model/gpt.ts";
 
 Deno.test("adamwUpdate: two steps against a hand computation", () => {
   // lr 0.1, weight decay 0.1, β 0.9/0.99, eps 1e-8, p = 1, gradients 0.5 then −0.25.
@@ -50,11 +51,11 @@ Deno.test("adamwUpdate: float32 storage, no decay when weightDecay is left out",
   assertEquals(Array.from(p), [Math.fround(2 * 0.95), Math.fround(-2 * 0.95)]);
 });
 
-Deno.test("globalNorm and clipScale", () => {
-  assertEquals(globalNorm(new Float32Array(0)), 0);
-  assertEquals(globalNorm(Float64Array.of(1, 2, 2)), 3);
+Deno.test("the global norm (gradStat) and clipScale", () => {
+  assertEquals(gradStat(new Float32Array(0)).l2, 0);
+  assertEquals(gradStat(Float64Array.of(1, 2, 2)).l2, 3);
   assertEquals(clipScale(0.999, 1), 1);
   assertAlmostEquals(clipScale(10, 1), 1 / (10 + 1e-6), 1e-15);
   assertEquals(clipScale(1e9, 0), 1); // 0 = off
-  assert(Number.isNaN(globalNorm(Float32Array.of(1, NaN))));
+  assert(Number.isNaN(gradStat(Float32Array.of(1, NaN)).l2));
 });

@@ -557,10 +557,8 @@ export async function readTokens(
 ): Promise<{ tokens: Float32Array; C: number }> {
   const read: ByteReader = typeof input === "function" ? input : streamReader(input);
   const info = await openInput(read, o);
-  if (info.format === null || info.C === 0) {
-    // nothing to read, or a first line the decoder will name
-    if (info.format === null) return { tokens: new Float32Array(0), C: info.C };
-  }
+  // nothing to read (a first line without tokens is left to the decoder to name)
+  if (info.format === null) return { tokens: new Float32Array(0), C: info.C };
   const cap = 256;
   let C = info.C;
   const parts: Float32Array[] = [];

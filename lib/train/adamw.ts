@@ -58,22 +58,8 @@ export function adamwUpdate(
 }
 
 /**
- * The global L2 norm of a gradient, summed in float64 in index order.
- *
- * @example
- * ```ts
- * import { assertEquals } from "@std/assert";
- * assertEquals(globalNorm(Float32Array.of(3, 4)), 5);
- * ```
- */
-export function globalNorm(g: Float32Array | Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < g.length; i++) s += g[i] * g[i];
-  return Math.sqrt(s);
-}
-
-/**
- * The factor that clips a gradient of norm `norm` to at most `clip` (PyTorch's
+ * The factor that clips a gradient of global norm `norm` (`gradStat(g).l2`, or the square root
+ * of the backend's `sumSq`) to at most `clip` (PyTorch's
  * `clip_grad_norm_`: `clip / (norm + 1e-6)` when that is below 1); `clip` 0 = off.
  *
  * @example

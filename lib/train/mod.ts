@@ -9,7 +9,7 @@
  *
  * @module
  */
-export { type AdamWStep, adamwUpdate, clipScale, globalNorm } from "./adamw.ts";
+export { type AdamWStep, adamwUpdate, clipScale } from "./adamw.ts";
 export { CharData, type Split } from "./chardata.ts";
 export { CharLM, type CharLMConfig } from "./lm.ts";
 export { lrAt, type Schedule } from "./schedule.ts";
