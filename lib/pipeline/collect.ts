@@ -188,22 +188,14 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
   const inp = new Moments(), out = new Moments(), dy = new NormAcc(), dx = new NormAcc();
   const loss = new ExactSum();
   let tokensIn = 0, tokensOut = 0, batches = 0, nonfinite = 0, nonfiniteOut = 0;
-  let ctx: CollectOptions["context"] | null = null;
-  let gradAcc: GradSum | null = null;
-  let hSq: ExactSum[] = [], dhSq: ExactSum[] = [];
-  const begin = () => {
-    if (ctx !== null) return;
-    ctx = o.context;
-    if (ctx.layout) {
-      const L = ctx.layout.filter((p) => p.name.endsWith(".W_fc")).length;
-      gradAcc = ctx.grads ?? sumInFloat64(o.pool.gradFloats);
-      hSq = Array.from({ length: L }, () => new ExactSum());
-      dhSq = Array.from({ length: L }, () => new ExactSum());
-    }
-  };
+  const ctx = o.context;
+  // run: the stream's gradient sum and, per layer, Σ‖h_l‖² and Σ‖∂L/∂h_l‖² over batches
+  const L = ctx.layout ? ctx.layout.filter((p) => p.name.endsWith(".W_fc")).length : 0;
+  const gradAcc = ctx.layout ? ctx.grads ?? sumInFloat64(o.pool.gradFloats) : null;
+  const hSq = Array.from({ length: L }, () => new ExactSum());
+  const dhSq = Array.from({ length: L }, () => new ExactSum());
   return new TransformStream<Computed, Encodable>({
     transform({ batch, reply, grad: gradBuf }, ctrl) {
-      begin();
       const C = o.info.C;
       if (reply?.bad) {
         const { row, col, value } = reply.bad;
@@ -288,42 +280,39 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
   });
 
   function finish(early: boolean) {
-    {
-      begin();
-      const wall = (performance.now() - start) / 1000;
-      const state: SummaryState = {
-        input: inp.toJSON(),
-        output: out.toJSON(),
-        loss: loss.toJSON(),
-        dy: dy.toJSON(),
-        dx: dx.toJSON(),
-      };
-      let grad: Summary["grad"] | undefined;
-      if (gradAcc && ctx!.layout) {
-        state.layers = hSq.map((h, l) => ({ h_sq: h.toJSON(), dh_sq: dhSq[l].toJSON() }));
-        const dxl2 = dx.l2();
-        grad = stackStats(gradAcc.sum, ctx!.layout, {
-          h_sq: hSq.map((s) => s.value()),
-          dh_sq: dhSq.map((s) => s.value()),
-          dx_sq: dxl2 * dxl2,
-        }, ctx!.finalNorm ?? false);
-      }
-      o.onSummary(summaryFromState(
-        {
-          command: o.command,
-          config: ctx!.config,
-          tokens_in: tokensIn,
-          tokens_out: tokensOut,
-          batches,
-          nonfinite_tokens: nonfinite,
-          nonfinite_outputs: nonfiniteOut,
-          state,
-          timing: { wall_s: wall, tokens_per_s: wall > 0 ? tokensOut / wall : 0 },
-        },
-        grad,
-        early,
-      ));
+    const wall = (performance.now() - start) / 1000;
+    const state: SummaryState = {
+      input: inp.toJSON(),
+      output: out.toJSON(),
+      loss: loss.toJSON(),
+      dy: dy.toJSON(),
+      dx: dx.toJSON(),
+    };
+    let grad: Summary["grad"] | undefined;
+    if (gradAcc && ctx.layout) {
+      state.layers = hSq.map((h, l) => ({ h_sq: h.toJSON(), dh_sq: dhSq[l].toJSON() }));
+      const dxl2 = dx.l2();
+      grad = stackStats(gradAcc.sum, ctx.layout, {
+        h_sq: hSq.map((s) => s.value()),
+        dh_sq: dhSq.map((s) => s.value()),
+        dx_sq: dxl2 * dxl2,
+      }, ctx.finalNorm ?? false);
     }
+    o.onSummary(summaryFromState(
+      {
+        command: o.command,
+        config: ctx.config,
+        tokens_in: tokensIn,
+        tokens_out: tokensOut,
+        batches,
+        nonfinite_tokens: nonfinite,
+        nonfinite_outputs: nonfiniteOut,
+        state,
+        timing: { wall_s: wall, tokens_per_s: wall > 0 ? tokensOut / wall : 0 },
+      },
+      grad,
+      early,
+    ));
   }
 }
 
