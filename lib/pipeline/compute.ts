@@ -86,10 +86,6 @@ export class StageRunner {
     const { capTokens: cap, C } = init;
     const task = init.task;
     this.#layout = slotLayout(cap, C);
-    this.#mean = new Float32Array(Math.max(cap, C));
-    this.#rstd = new Float32Array(Math.max(cap, C));
-    this.#dy = new Float32Array(cap * C);
-    this.#dx = new Float32Array(cap * C);
     // slots in an arena: this thread's handle on it (the model's too, for run)
     const shared = init.memory ? new Arena({ memory: init.memory }) : null;
     this.#slotArena = shared;
@@ -114,6 +110,12 @@ export class StageRunner {
         new Arena({ bytes: (6 * cap * C + 16 * cap + 2 * C) * 4 + (1 << 20) });
       this.#fast = fastBuffers(arena, cap, C, task.weight, task.bias, shared === null);
     }
+    // the TypeScript path's scratch (BatchNorm's statistics are per channel)
+    const ts = this.#fast === null;
+    this.#mean = new Float32Array(ts ? Math.max(cap, C) : 0);
+    this.#rstd = new Float32Array(ts ? Math.max(cap, C) : 0);
+    this.#dy = new Float32Array(ts ? cap * C : 0);
+    this.#dx = new Float32Array(ts ? cap * C : 0);
   }
 
   /** Slot `slot`'s rows and statistics (views the arena's kernels accept when it has one). */
