@@ -10,7 +10,7 @@ import type { ByteReader, Format } from "./batch.ts";
 import { DataError, UsageError } from "./errors.ts";
 import { itemSize, type NpyDtype, parseNpyHeader } from "./npy.ts";
 import { firstTokenLength, parseLine } from "./ndjson.ts";
-import { readHead } from "./sniff.ts";
+import { ReadAhead, readHead } from "./sniff.ts";
 
 /** What is known of an input once it is open. */
 export interface InputInfo {
@@ -55,7 +55,8 @@ export async function openInput(
   if (o.dim !== undefined && (!Number.isInteger(o.dim) || o.dim < 1)) {
     throw new UsageError(`--dim must be a whole number ≥ 1, got ${o.dim}`);
   }
-  const { format, bytes } = await readHead(read, o);
+  const ahead = new ReadAhead(read);
+  const { format, bytes } = await readHead(read, o, ahead);
   if (format === null) {
     return Object.freeze({
       format,
@@ -102,7 +103,7 @@ export async function openInput(
   }
   const { C, head } = o.dim !== undefined
     ? { C: o.dim, head: bytes }
-    : await firstToken(read, bytes, o.field ?? "embedding");
+    : await firstToken(ahead, o.field ?? "embedding");
   return Object.freeze({ format, C, dataOffset: 0, itemSize: 4, dtype: "<f4", head });
 }
 
@@ -111,31 +112,23 @@ export async function openInput(
  * malformed line stops the search with C = 0 (the decoder then reports it by line number).
  */
 async function firstToken(
-  read: ByteReader,
-  start: Uint8Array,
+  ahead: ReadAhead,
   field: string,
 ): Promise<{ C: number; head: Uint8Array }> {
-  let buf = start, got = start.length, eof = false, lineStart = 0, scan = 0;
+  let lineStart = 0, scan = 0;
   const dec = new TextDecoder();
   for (;;) {
-    const nl = buf.subarray(scan, got).indexOf(0x0a);
-    if (nl < 0 && !eof) {
-      if (got - lineStart > MAX_LINE) {
+    const nl = ahead.buf.subarray(scan, ahead.got).indexOf(0x0a);
+    if (nl < 0 && !ahead.eof) {
+      if (ahead.got - lineStart > MAX_LINE) {
         throw new DataError(`a line longer than ${MAX_LINE / 2 ** 20} MiB before the first token`);
       }
-      scan = got;
-      if (got === buf.length) {
-        const nb = new Uint8Array(Math.max(64 * 1024, 2 * buf.length));
-        nb.set(buf.subarray(0, got));
-        buf = nb;
-      }
-      const n = await read(buf.subarray(got));
-      if (n === null) eof = true;
-      else got += n;
+      scan = ahead.got;
+      await ahead.more(ahead.got + 1);
       continue;
     }
-    const end = nl < 0 ? got : scan + nl;
-    const line = dec.decode(buf.subarray(lineStart, end)).replace(/^\uFEFF/, "");
+    const end = nl < 0 ? ahead.got : scan + nl;
+    const line = dec.decode(ahead.buf.subarray(lineStart, end)).replace(/^\uFEFF/, "");
     if (line.trim() !== "") {
       let C: number | null;
       try {
@@ -143,10 +136,10 @@ async function firstToken(
       } catch {
         C = null;
       }
-      if (C === null) return { C: 0, head: buf.subarray(0, got) }; // malformed: the decoder says so
-      if (C > 0) return { C, head: buf.subarray(0, got) };
+      if (C === null) return { C: 0, head: ahead.bytes }; // malformed: the decoder says so
+      if (C > 0) return { C, head: ahead.bytes };
     }
-    if (nl < 0) return { C: 0, head: buf.subarray(0, got) }; // the end: no token at all
+    if (nl < 0) return { C: 0, head: ahead.bytes }; // the end: no token at all
     lineStart = scan = end + 1;
   }
 }

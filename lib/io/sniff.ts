@@ -51,34 +51,21 @@ export function sniffFormat(head: Uint8Array, dim?: number): Format | "unknown" 
 export async function readHead(
   read: ByteReader,
   o: { format?: Format; dim?: number } = {},
+  ahead: ReadAhead = new ReadAhead(read),
 ): Promise<{ format: Format | null; bytes: Uint8Array }> {
-  let buf = new Uint8Array(64 * 1024);
-  let got = 0;
-  let eof = false;
-  const more = async (want: number) => {
-    if (buf.length < want) {
-      // doubling: reading n blank bytes costs O(n) in all
-      const nb = new Uint8Array(Math.max(want, 2 * buf.length));
-      nb.set(buf.subarray(0, got));
-      buf = nb;
-    }
-    while (got < want && !eof) {
-      const n = await read(buf.subarray(got));
-      if (n === null) eof = true;
-      else got += n;
-    }
-  };
-  await more(12);
-  let format: Format | "unknown" | null = o.format ?? sniffFormat(buf.subarray(0, got), o.dim);
-  if (format === null && got > 0) {
+  await ahead.more(12);
+  let format: Format | "unknown" | null = o.format ?? sniffFormat(ahead.bytes, o.dim);
+  if (format === null && ahead.got > 0) {
     // blank so far: read on until a byte tells (or the input ends: text, possibly empty)
     let scanned = 0;
-    while (format === null && !eof) {
-      scanned = got;
-      await more(2 * got);
+    while (format === null && !ahead.eof) {
+      scanned = ahead.got;
+      await ahead.more(2 * ahead.got);
       let i = scanned;
-      while (i < got && isBlank(buf[i])) i++;
-      if (i < got) format = buf[i] === 0x5b || buf[i] === 0x7b ? "ndjson" : "unknown";
+      while (i < ahead.got && isBlank(ahead.buf[i])) i++;
+      if (i < ahead.got) {
+        format = ahead.buf[i] === 0x5b || ahead.buf[i] === 0x7b ? "ndjson" : "unknown";
+      }
     }
     format ??= "ndjson";
   }
@@ -89,13 +76,59 @@ export async function readHead(
     );
   }
   if (format === "npy") {
-    if (!(got >= 6 && NPY_MAGIC.every((b, i) => buf[i] === b))) {
+    if (!(ahead.got >= 6 && NPY_MAGIC.every((b, i) => ahead.buf[i] === b))) {
       throw new DataError("--format npy: the input does not start with the .npy magic bytes");
     }
-    const len = npyHeaderLength(buf.subarray(0, got));
-    if (len === null) throw new DataError(`truncated .npy header (${got} bytes)`);
-    await more(len);
-    if (got < len) throw new DataError(`truncated .npy header: ${got} of ${len} bytes`);
+    const len = npyHeaderLength(ahead.bytes);
+    if (len === null) throw new DataError(`truncated .npy header (${ahead.got} bytes)`);
+    await ahead.more(len);
+    if (ahead.got < len) throw new DataError(`truncated .npy header: ${ahead.got} of ${len} bytes`);
   }
-  return { format: got === 0 ? null : format, bytes: buf.subarray(0, got) };
+  return { format: ahead.got === 0 ? null : format, bytes: ahead.bytes };
+}
+
+/**
+ * Bytes read ahead of the decoders, in one buffer that doubles as it fills, so that reading n
+ * bytes costs O(n) in all: `readHead` and the NDJSON opener read on in the same buffer.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { streamReader } from "./batch.ts";
+ * const a = new ReadAhead(streamReader(ReadableStream.from([Uint8Array.of(1, 2), Uint8Array.of(3)])));
+ * await a.more(3);
+ * assert(a.got === 3 && a.bytes[2] === 3 && !a.eof);
+ * ```
+ */
+export class ReadAhead {
+  /** the buffer; `bytes` is its filled part */
+  buf: Uint8Array = new Uint8Array(64 * 1024);
+  /** bytes read */
+  got = 0;
+  /** whether the input has ended */
+  eof = false;
+  #read: ByteReader;
+
+  constructor(read: ByteReader) {
+    this.#read = read;
+  }
+
+  /** Reads until `got ≥ want` or the input ends, growing the buffer (doubling) as needed. */
+  async more(want: number): Promise<void> {
+    if (this.buf.length < want) {
+      const nb = new Uint8Array(Math.max(want, 2 * this.buf.length));
+      nb.set(this.buf.subarray(0, this.got));
+      this.buf = nb;
+    }
+    while (this.got < want && !this.eof) {
+      const n = await this.#read(this.buf.subarray(this.got));
+      if (n === null) this.eof = true;
+      else this.got += n;
+    }
+  }
+
+  /** the bytes read so far */
+  get bytes(): Uint8Array {
+    return this.buf.subarray(0, this.got);
+  }
 }
