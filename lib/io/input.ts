@@ -57,16 +57,10 @@ export async function openInput(
   }
   const ahead = new ReadAhead(read);
   const { format, bytes } = await readHead(read, o, ahead);
-  if (format === null) {
-    return Object.freeze({
-      format,
-      C: o.dim ?? 0,
-      dataOffset: 0,
-      itemSize: 4,
-      dtype: "<f4",
-      head: bytes,
-    });
-  }
+  // no input, raw and NDJSON: float32 rows with no header of their own
+  const rows = (C: number, head = bytes): InputInfo =>
+    Object.freeze({ format, C, dataOffset: 0, itemSize: 4, dtype: "<f4", head });
+  if (format === null) return rows(o.dim ?? 0);
   if (format === "npy") {
     const h = parseNpyHeader(bytes);
     if (h.shape.length !== 2 && h.shape.length !== 3) {
@@ -92,19 +86,11 @@ export async function openInput(
     if (o.dim === undefined) {
       throw new UsageError("raw float32 input needs --dim C (or give .npy or NDJSON input)");
     }
-    return Object.freeze({
-      format,
-      C: o.dim,
-      dataOffset: 0,
-      itemSize: 4,
-      dtype: "<f4",
-      head: bytes,
-    });
+    return rows(o.dim);
   }
-  const { C, head } = o.dim !== undefined
-    ? { C: o.dim, head: bytes }
-    : await firstToken(ahead, o.field ?? "embedding");
-  return Object.freeze({ format, C, dataOffset: 0, itemSize: 4, dtype: "<f4", head });
+  if (o.dim !== undefined) return rows(o.dim);
+  const { C, head } = await firstToken(ahead, o.field ?? "embedding");
+  return rows(C, head);
 }
 
 /**
