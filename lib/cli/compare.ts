@@ -6,7 +6,8 @@
  */
 import { parseArgs } from "../std/mod.ts";
 import { UsageError } from "../io/errors.ts";
-import { type CompareResult, compareRuns } from "../model/compare.ts";
+import { type CompareResult, compareRuns, findRun } from "../model/compare.ts";
+import type { Placement } from "../model/config.ts";
 import { BLOCK_PARAMS, type BlockParam } from "../model/params.ts";
 import { readTokens } from "../pipeline/pipeline.ts";
 import {
@@ -88,11 +89,8 @@ export function compareBrief(r: CompareResult): string {
   const L = Math.max(...r.config.layers), causal = r.config.causal[0];
   const ratios: Record<string, number> = {};
   for (const init of r.config.inits) {
-    const pick = (placement: string) =>
-      r.runs.find((x) =>
-        x.param === param && x.init === init && x.causal === causal && x.layers === L &&
-        x.placement === placement
-      )!;
+    const pick = (placement: Placement) =>
+      findRun(r.runs, { layers: L, init, causal, placement, param })!;
     const pre = pick("pre"), post = pick("post");
     out.push(
       `‖∂L/∂${param}‖ per layer at initialization — ${L} layers, ${init} init ` +
@@ -136,11 +134,8 @@ export function compareTable(r: CompareResult): string {
     for (const init of r.config.inits) {
       for (const causal of r.config.causal) {
         for (const L of r.config.layers) {
-          const pick = (placement: string) =>
-            r.runs.find((x) =>
-              x.param === param && x.init === init && x.causal === causal && x.layers === L &&
-              x.placement === placement
-            )!;
+          const pick = (placement: Placement) =>
+            findRun(r.runs, { layers: L, init, causal, placement, param })!;
           const pre = pick("pre"), post = pick("post");
           const max = Math.max(...pre.mean, ...post.mean);
           out.push(

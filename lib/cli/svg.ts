@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { CompareResult } from "../model/compare.ts";
+import { type CompareResult, findRun, type RunKey } from "../model/compare.ts";
 
 const esc = (s: string) =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -25,7 +25,7 @@ const esc = (s: string) =>
  */
 export function compareSvg(r: CompareResult): string {
   const param = r.config.params.includes("W_fc") ? "W_fc" : r.config.params[0];
-  const panels: { init: string; causal: boolean }[] = [];
+  const panels: Pick<RunKey, "init" | "causal">[] = [];
   for (const init of r.config.inits) {
     for (const causal of r.config.causal) panels.push({ init, causal });
   }
@@ -133,10 +133,7 @@ export function compareSvg(r: CompareResult): string {
     const labels: { y: number; text: string; color: string; x: number }[] = [];
     for (const placement of ["pre", "post"] as const) {
       depths.forEach((L, i) => {
-        const run = runs.find((x) =>
-          x.layers === L && x.init === pn.init && x.causal === pn.causal &&
-          x.placement === placement
-        );
+        const run = findRun(runs, { layers: L, ...pn, placement, param });
         if (!run) return;
         const color = shade(placement, i);
         // the seed spread as a band: mean ± std

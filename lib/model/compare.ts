@@ -114,6 +114,27 @@ export interface CompareResult {
   post_pre: DepthRatio[];
 }
 
+/** What tells one run from another: depth, init, mask, placement and parameter. */
+export type RunKey = Pick<CompareRun, "layers" | "init" | "causal" | "placement" | "param">;
+
+/**
+ * The run of one setting among `runs`, if it was measured.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const key = { layers: 2, init: "gpt2", causal: true, placement: "pre", param: "W_fc" } as const;
+ * const runs = [{ ...key, mean: [1, 2], std: [0, 0], samples: [[1, 2]] }];
+ * assert(findRun(runs, key) === runs[0] && findRun(runs, { ...key, layers: 4 }) === undefined);
+ * ```
+ */
+export function findRun(runs: readonly CompareRun[], k: RunKey): CompareRun | undefined {
+  return runs.find((r) =>
+    r.layers === k.layers && r.init === k.init && r.causal === k.causal &&
+    r.placement === k.placement && r.param === k.param
+  );
+}
+
 /**
  * Least-squares slope of log y against log x.
  *
@@ -239,10 +260,7 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
       for (const param of params) {
         const lastOf = (placement: Placement) =>
           layers.map((L) =>
-            runs.find((r) =>
-              r.layers === L && r.init === init && r.causal === causal &&
-              r.placement === placement && r.param === param
-            )!.mean.at(-1)!
+            findRun(runs, { layers: L, init, causal, placement, param })!.mean.at(-1)!
           );
         const pre = lastOf("pre"), post = lastOf("post");
         for (const [placement, last] of [["pre", pre], ["post", post]] as const) {
