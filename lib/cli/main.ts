@@ -11,6 +11,7 @@ import { normalize } from "./normalize.ts";
 import { run } from "./run.ts";
 import { stats } from "./stats.ts";
 import { split } from "./split.ts";
+import { train } from "./train.ts";
 import { EXIT_CODES, isDenied } from "../io/errors.ts";
 
 const HELP = `lnstream — LayerNorm and GPT-2 blocks you can watch
@@ -26,6 +27,8 @@ Commands:
   gen         synthetic GPT-like token embeddings (npy, ndjson, raw)
   stats merge merge stats files of separate runs exactly
   split       cut a file into shards of whole tokens, each with its --offset
+  train       train a character-level GPT (tiny Shakespeare built in), pre-LN or post-LN,
+              on worker threads; --grid trains both with and without warm-up
 
 Data streams in on stdin (npy, NDJSON or raw float32, sniffed) and out on stdout in
 the same format; statistics go to --stats FILE (NDJSON) and a summary to stderr.
@@ -59,6 +62,7 @@ export async function main(args: string[]): Promise<number> {
     gen,
     stats,
     split,
+    train,
   };
   const fn = commands[cmd];
   if (!fn) {

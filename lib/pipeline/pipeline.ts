@@ -313,7 +313,7 @@ function fitsArena(model: GPT, B: number, T: number, n: number) {
  * Workers load lnstream's modules from disk: without read permission for its folder they
  * would each die with a stack trace. Refuse once, naming the flag (exit 77).
  */
-function canLoadWorkers(url?: URL) {
+export function canLoadWorkers(url?: URL): void {
   const module = url ?? new URL("../../workers/stage.ts", import.meta.url);
   if (module.protocol !== "file:") return;
   const root = url ? new URL(".", module) : new URL("../../", import.meta.url);

@@ -6,7 +6,9 @@
  * @module
  */
 import { GPT } from "../model/gpt.ts";
-import type { GPTConfig } from "../model/config.ts";
+import { type GPTConfig, resolveConfig } from "../model/config.ts";
+import { paramLayout, type ParamSpec } from "../model/params.ts";
+import { Arena } from "../kernels/arena.ts";
 import { Rng } from "../model/rng.ts";
 import { softmaxForward } from "../kernels/softmax.ts";
 import type { Floats } from "../kernels/types.ts";
@@ -17,6 +19,38 @@ export interface CharLMConfig extends GPTConfig {
   vocab: number;
   /** longest sequence T (rows of `wpe`) */
   block: number;
+}
+
+/** How a model in another thread reaches a model's parameters (see `CharLM#share`). */
+export interface CharLMShare {
+  /** the arena's memory (wasm and blas backends) */
+  memory?: WebAssembly.Memory;
+  /** byte offset of the parameters in it */
+  paramsAt?: number;
+  /** the parameters' shared buffer (ts backend, `shared: true`) */
+  params?: SharedArrayBuffer;
+}
+
+/**
+ * Where each tensor of a `CharLM` lives in its flat buffers: the stack's layout, then
+ * `wte [V,C]`, then `wpe [T,C]`.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const l = lmLayout({ vocab: 5, block: 4, nLayer: 1, nHead: 1, nEmbd: 8, placement: "pre" });
+ * assert(l.at(-1)!.name === "wpe" && l.at(-1)!.size === 32);
+ * ```
+ */
+export function lmLayout(config: CharLMConfig): ParamSpec[] {
+  const c = resolveConfig(config), stack = paramLayout(c), C = c.nEmbd;
+  const { vocab: V, block: T } = config;
+  const S = stack.reduce((a, s) => a + s.size, 0);
+  return [
+    ...stack,
+    { name: "wte", offset: S, shape: [V, C], size: V * C },
+    { name: "wpe", offset: S + V * C, shape: [T, C], size: T * C },
+  ];
 }
 
 /**
@@ -37,6 +71,12 @@ export interface CharLMConfig extends GPTConfig {
 export class CharLM {
   /** the stack */
   readonly gpt: GPT;
+  /** every parameter in one flat buffer: the stack's (in `gpt.layout`), then wte, then wpe */
+  readonly params: Floats;
+  /** every gradient, in the layout of `params` */
+  readonly grads: Floats;
+  /** where each tensor of `params` lives: the stack's, then `wte`, then `wpe` */
+  readonly layout: ParamSpec[];
   /** token embedding [V,C], also the LM head */
   readonly wte: Floats;
   /** position embedding [T,C] */
@@ -49,25 +89,57 @@ export class CharLM {
   readonly vocab: number;
   /** longest sequence */
   readonly block: number;
+  #config: CharLMConfig;
   #emb: Floats;
   #logits: Floats;
   #dy: Floats;
   #out: Floats; // the stack's output of the last forward
   #cap = 0;
 
-  constructor(config: CharLMConfig) {
+  /**
+   * A new model with all parameters zero (call `init`), or, with `share` (from another
+   * model's `share()`, possibly in another worker), one that uses that model's parameters in
+   * place and has gradients and activations of its own.
+   */
+  constructor(config: CharLMConfig, share?: CharLMShare) {
     const { vocab: V, block: T } = config;
     if (!(Number.isInteger(V) && V > 0 && Number.isInteger(T) && T > 0)) {
       throw new RangeError(`vocab and block must be positive integers, got ${V} and ${T}`);
     }
-    this.gpt = new GPT(config);
+    this.#config = config;
+    const c = resolveConfig(config);
+    this.layout = lmLayout(config);
+    const last = this.layout[this.layout.length - 1], P = last.offset + last.size;
+    const stack = this.layout.slice(0, -2);
+    if (c.backend === "ts") {
+      const bytes = c.dtype === "float64" ? 8 : 4;
+      const make = () => (c.shared ? new SharedArrayBuffer(P * bytes) : new ArrayBuffer(P * bytes));
+      const pBuf = share?.params ?? make(), gBuf = make();
+      this.gpt = new GPT(config, { params: pBuf, grads: gBuf });
+      const view = (b: ArrayBufferLike) =>
+        c.dtype === "float64" ? new Float64Array(b, 0, P) : new Float32Array(b, 0, P);
+      this.params = view(pBuf);
+      this.grads = view(gBuf);
+    } else {
+      const arena = share?.memory ? new Arena({ memory: share.memory }) : new Arena({
+        bytes: 2 * P * 4 + (1 << 20),
+      });
+      const params = share?.paramsAt !== undefined
+        ? arena.f32(share.paramsAt, P)
+        : arena.alloc(P);
+      const grads = arena.alloc(P);
+      this.gpt = new GPT(config, { arena, paramsAt: params.byteOffset, gradsAt: grads.byteOffset });
+      this.params = params;
+      this.grads = grads;
+    }
     this.vocab = V;
     this.block = T;
-    const C = this.gpt.config.nEmbd;
-    this.wte = this.#alloc(V * C);
-    this.wpe = this.#alloc(T * C);
-    this.dwte = this.#alloc(V * C);
-    this.dwpe = this.#alloc(T * C);
+    const at = (a: Floats, i: number) =>
+      a.subarray(this.layout[i].offset, this.layout[i].offset + this.layout[i].size);
+    this.wte = at(this.params, stack.length);
+    this.wpe = at(this.params, stack.length + 1);
+    this.dwte = at(this.grads, stack.length);
+    this.dwpe = at(this.grads, stack.length + 1);
     this.#emb =
       this.#logits =
       this.#dy =
@@ -75,10 +147,39 @@ export class CharLM {
         this.#alloc(0);
   }
 
+  /**
+   * What another thread needs to build a model on these parameters (post it to a worker and
+   * pass it to `new CharLM(config, share)` there): the wasm/blas arena's memory and offset,
+   * or the shared buffer of a ts model built with `shared: true`.
+   *
+   * @example
+   * ```ts
+   * import { assert } from "@std/assert";
+   * const config = { vocab: 3, block: 2, nLayer: 1, nHead: 1, nEmbd: 4, placement: "pre" as const };
+   * const a = new CharLM(config);
+   * a.init({ scheme: "gpt2", seed: 1 });
+   * const b = new CharLM(config, a.share());
+   * assert(b.wte[0] === a.wte[0] && b.grads !== a.grads);
+   * ```
+   */
+  share(): CharLMShare {
+    const arena = this.gpt.arena;
+    if (arena !== null) return { memory: arena.memory, paramsAt: this.params.byteOffset };
+    if (!(this.params.buffer instanceof SharedArrayBuffer)) {
+      throw new TypeError("a ts model shares its parameters only when built with shared: true");
+    }
+    return { params: this.params.buffer };
+  }
+
   #alloc(n: number): Floats {
     const arena = this.gpt.arena;
     if (arena !== null) return arena.alloc(n);
     return this.gpt.config.dtype === "float64" ? new Float64Array(n) : new Float32Array(n);
+  }
+
+  /** the config the model was built with */
+  get config(): CharLMConfig {
+    return this.#config;
   }
 
   /**
@@ -167,15 +268,37 @@ export class CharLM {
   }
 
   /**
-   * Mean cross-entropy as `loss`, and its gradients added into the stack's gradients,
-   * `dwte` (head and embedding) and `dwpe`.
+   * The next-token distribution after `x [1,T]` (T ≤ block), into `out [V]`.
+   *
+   * @example
+   * ```ts
+   * import { assert } from "@std/assert";
+   * const lm = new CharLM({ vocab: 4, block: 3, nLayer: 1, nHead: 1, nEmbd: 4, placement: "pre" });
+   * lm.init({ scheme: "gpt2", seed: 3 });
+   * const p = new Float64Array(4);
+   * lm.nextProbs(Int32Array.of(1, 2), p);
+   * assert(Math.abs(p.reduce((a, b) => a + b) - 1) < 1e-6);
+   * ```
    */
-  lossAndGrad(x: Int32Array, y: Int32Array, B: number, T: number): number {
+  nextProbs(x: Int32Array, out: Float32Array | Float64Array): void {
+    const T = x.length, V = this.vocab;
+    this.#forward(x, x, 1, T);
+    const z = this.#logits;
+    for (let v = 0; v < V; v++) out[v] = z[(T - 1) * V + v];
+  }
+
+  /**
+   * Mean cross-entropy as `loss`, and its gradients added into the stack's gradients,
+   * `dwte` (head and embedding) and `dwpe`. The gradient is that of the summed loss divided
+   * by `over` tokens (default B·T, the mean): a shard of a larger batch passes the batch's
+   * token count, so the shards' gradients add up to the batch mean's.
+   */
+  lossAndGrad(x: Int32Array, y: Int32Array, B: number, T: number, over = B * T): number {
     const L = this.#forward(x, y, B, T);
     const C = this.gpt.config.nEmbd, V = this.vocab, BT = B * T, k = this.gpt.kernels;
     const z = this.#logits.subarray(0, BT * V), h = this.#out;
     // dlogits = (p − onehot)/BT, in place
-    const inv = 1 / BT;
+    const inv = 1 / over;
     for (let i = 0; i < BT; i++) {
       z[i * V + y[i]] -= 1;
       for (let v = 0; v < V; v++) z[i * V + v] *= inv;

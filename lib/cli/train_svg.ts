@@ -1,0 +1,236 @@
+/**
+ * `train`'s charts as SVG: the loss curves of one run (train loss per step, its running mean,
+ * the evaluations' train and val loss), and the grid (one panel per learning rate and depth,
+ * one line per placement and warm-up).
+ *
+ * @module
+ */
+import type { EvalRecord, StepRecord, TrainConfig, TrainRecord } from "../train/trainer.ts";
+
+/** One trained configuration of a grid. */
+export interface GridRun {
+  /** its settings */
+  config: TrainConfig;
+  /** its log */
+  history: TrainRecord[];
+  /** val loss of the last evaluation */
+  final_val_loss: number | null;
+  /** see `divergedAt` */
+  diverged_step: number | null;
+  /** the first evaluation with val loss ≤ the target */
+  target_step: number | null;
+  /** mean ms per step */
+  ms_per_step: number | null;
+}
+
+const esc = (s: string) =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+
+const steps = (h: TrainRecord[]) => h.filter((r): r is StepRecord => r.type === "step");
+const evals = (h: TrainRecord[]) => h.filter((r): r is EvalRecord => r.type === "eval");
+
+/** Running mean of the last `w` finite values (non-finite values end the curve). */
+function smooth(v: number[], w: number): number[] {
+  const out: number[] = [];
+  let s = 0;
+  for (let i = 0; i < v.length; i++) {
+    if (v[i] === null || !Number.isFinite(v[i])) break;
+    s += v[i];
+    if (i >= w) s -= v[i - w];
+    out.push(s / Math.min(i + 1, w));
+  }
+  return out;
+}
+
+interface Panel {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  xMax: number;
+  lo: number;
+  hi: number;
+}
+
+function axes(p: Panel, title: string, out: string[]) {
+  const X = (s: number) => p.x + (s / Math.max(1, p.xMax)) * p.w;
+  const Y = (v: number) => p.y + (1 - (v - p.lo) / (p.hi - p.lo)) * p.h;
+  out.push(`<text x="${p.x}" y="${p.y - 8}" font-weight="bold">${esc(title)}</text>`);
+  const span = p.hi - p.lo, raw = span / 5, e = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((f) => f * e).find((s) => s >= raw)!;
+  for (let v = Math.ceil(p.lo / step) * step; v <= p.hi + 1e-9; v += step) {
+    out.push(
+      `<line x1="${p.x}" x2="${p.x + p.w}" y1="${Y(v).toFixed(1)}" y2="${Y(v).toFixed(1)}" ` +
+        `stroke="#eee"/><text x="${p.x - 6}" y="${(Y(v) + 4).toFixed(1)}" text-anchor="end">${
+          +v.toFixed(6)
+        }</text>`,
+    );
+  }
+  const xs = Math.max(1, p.xMax), xe = 10 ** Math.floor(Math.log10(xs / 4));
+  const xstep = [1, 2, 5, 10].map((f) => f * xe).find((s) => s >= xs / 5)!;
+  for (let s = 0; s <= xs; s += xstep) {
+    out.push(`<text x="${X(s).toFixed(1)}" y="${p.y + p.h + 16}" text-anchor="middle">${s}</text>`);
+  }
+  out.push(
+    `<line x1="${p.x}" x2="${p.x}" y1="${p.y}" y2="${p.y + p.h}" stroke="#333"/>` +
+      `<line x1="${p.x}" x2="${p.x + p.w}" y1="${p.y + p.h}" y2="${p.y + p.h}" stroke="#333"/>`,
+  );
+  return { X, Y };
+}
+
+const clampY = (p: Panel, v: number) => Math.min(p.hi, Math.max(p.lo, v));
+
+/**
+ * The loss curves of one run.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { TRAIN_DEFAULTS } from "../train/trainer.ts";
+ * const h = [0, 1, 2].map((s) => ({ type: "step" as const, step: s, lr: 1, loss: 4 - s, grad_norm: 1, ms: 1 }));
+ * const svg = trainSvg(h, TRAIN_DEFAULTS);
+ * assert(svg.startsWith("<svg") && svg.includes("<polyline"));
+ * ```
+ */
+export function trainSvg(history: TrainRecord[], c: TrainConfig): string {
+  const W = 720, H = 420, st = steps(history), ev = evals(history);
+  const losses = st.map((r) => r.loss).filter((v) => v !== null && Number.isFinite(v));
+  const evl = ev.flatMap((e) => [e.train_loss, e.val_loss]).filter((v) => Number.isFinite(v));
+  const all = [...losses, ...evl];
+  const lo = Math.max(0, Math.min(...all) - 0.1), hi = Math.max(...all, lo + 0.5) + 0.05;
+  const p: Panel = { x: 64, y: 60, w: W - 64 - 130, h: H - 60 - 70, xMax: c.iters, lo, hi };
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ` +
+    `font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+  ];
+  const { X, Y } = axes(
+    p,
+    `Loss — ${c.layers} × ${c.placement}-LN, C ${c.dim}, lr ${c.lr}, warm-up ${c.warmup}`,
+    out,
+  );
+  const line = (pts: [number, number][], color: string, width: number, extra = "") =>
+    `<polyline fill="none" stroke="${color}" stroke-width="${width}"${extra} points="${
+      pts.map(([s, v]) => `${X(s).toFixed(1)},${Y(clampY(p, v)).toFixed(1)}`).join(" ")
+    }"/>`;
+  out.push(line(st.map((r) => [r.step, r.loss]), "#bbb", 0.7));
+  out.push(line(smooth(st.map((r) => r.loss), 20).map((v, i) => [st[i].step, v]), "#555", 1.5));
+  out.push(line(ev.map((e) => [e.step, e.train_loss]), "hsl(215, 75%, 45%)", 2));
+  out.push(line(ev.map((e) => [e.step, e.val_loss]), "hsl(15, 80%, 45%)", 2, ` stroke-dasharray="6 4"`));
+  const legend = [
+    ["#bbb", "step loss"],
+    ["#555", "mean of 20 steps"],
+    ["hsl(215, 75%, 45%)", "eval train"],
+    ["hsl(15, 80%, 45%)", "eval val"],
+  ];
+  legend.forEach(([color, text], i) =>
+    out.push(
+      `<line x1="${p.x + p.w + 12}" x2="${p.x + p.w + 36}" y1="${p.y + 10 + 18 * i}" y2="${
+        p.y + 10 + 18 * i
+      }" stroke="${color}" stroke-width="2"/><text x="${p.x + p.w + 40}" y="${
+        p.y + 14 + 18 * i
+      }">${text}</text>`,
+    )
+  );
+  const last = ev.at(-1);
+  out.push(
+    `<text x="${p.x + p.w / 2}" y="${p.y + p.h + 34}" text-anchor="middle">step</text>`,
+    `<text x="${p.x}" y="${H - 12}" fill="#555" font-size="11">${
+      esc(
+        `batch ${c.batch} × ${c.block}, ${c.heads} heads, ${c.init} init, min lr ${c.minLr}, ` +
+          `clip ${c.clip}, seed ${c.seed}` +
+          (last ? ` — val loss ${last.val_loss.toFixed(3)} at step ${last.step}` : ""),
+      )
+    }</text>`,
+    "</svg>",
+  );
+  return out.join("\n") + "\n";
+}
+
+/**
+ * The grid's chart: one panel per learning rate and depth; in each, the running mean (20
+ * steps) of the train loss of pre-LN (blue) and post-LN (orange), solid with warm-up and
+ * dashed without; a cross where a run diverged.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { TRAIN_DEFAULTS } from "../train/trainer.ts";
+ * const h = [0, 1].map((s) => ({ type: "step" as const, step: s, lr: 1, loss: 4 - s, grad_norm: 1, ms: 1 }));
+ * const run = { config: TRAIN_DEFAULTS, history: h, final_val_loss: null, diverged_step: null,
+ *   target_step: null, ms_per_step: 1 };
+ * assert((gridSvg([run, { ...run, config: { ...TRAIN_DEFAULTS, placement: "post" } }], 2)
+ *   .match(/<polyline/g) ?? []).length === 2);
+ * ```
+ */
+export function gridSvg(runs: GridRun[], target: number): string {
+  const key = (c: TrainConfig) => `${c.lr}|${c.layers}`;
+  const panels = [...new Set(runs.map((r) => key(r.config)))];
+  const cols = Math.min(panels.length, 2), rows = Math.ceil(panels.length / cols);
+  const PW = 460, PH = 300, W = PW * cols, H = PH * rows + 70;
+  const all = runs.flatMap((r) => smooth(steps(r.history).map((s) => s.loss), 20));
+  const start = Math.max(...runs.map((r) => steps(r.history)[0]?.loss ?? 0).filter(Number.isFinite));
+  const lo = Math.max(0, Math.min(...all, target) - 0.1), hi = Math.max(start, lo + 0.5) + 0.2;
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ` +
+    `font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+  ];
+  panels.forEach((k, i) => {
+    const mine = runs.filter((r) => key(r.config) === k), c0 = mine[0].config;
+    const p: Panel = {
+      x: (i % cols) * PW + 56,
+      y: Math.floor(i / cols) * PH + 40,
+      w: PW - 56 - 20,
+      h: PH - 40 - 40,
+      xMax: Math.max(...mine.map((r) => r.config.iters)),
+      lo,
+      hi,
+    };
+    const { X, Y } = axes(p, `lr ${c0.lr}, ${c0.layers} layers`, out);
+    out.push(
+      `<line x1="${p.x}" x2="${p.x + p.w}" y1="${Y(target).toFixed(1)}" y2="${
+        Y(target).toFixed(1)
+      }" stroke="#999" stroke-dasharray="2 3"/>`,
+    );
+    for (const r of mine) {
+      const c = r.config, st = steps(r.history);
+      const color = c.placement === "pre" ? "hsl(215, 75%, 45%)" : "hsl(15, 80%, 50%)";
+      const sm = smooth(st.map((s) => s.loss), 20);
+      out.push(
+        `<polyline data-placement="${c.placement}" data-warmup="${c.warmup}" fill="none" ` +
+          `stroke="${color}" stroke-width="1.8"${c.warmup === 0 ? ` stroke-dasharray="6 4"` : ""} ` +
+          `points="${
+            sm.map((v, j) => `${X(st[j].step).toFixed(1)},${Y(clampY(p, v)).toFixed(1)}`).join(" ")
+          }"/>`,
+      );
+      if (r.diverged_step !== null) {
+        const j = Math.min(sm.length, st.length) - 1, x = X(r.diverged_step);
+        const y = Y(clampY(p, j >= 0 ? sm[j] : hi));
+        out.push(
+          `<path d="M${x - 5},${y - 5}L${x + 5},${y + 5}M${x - 5},${y + 5}L${x + 5},${y - 5}" ` +
+            `stroke="${color}" stroke-width="2"/>`,
+        );
+      }
+    }
+  });
+  const ly = H - 22;
+  const items: [string, string, string][] = [
+    ["hsl(215, 75%, 45%)", "", "pre-LN, warm-up"],
+    ["hsl(215, 75%, 45%)", ` stroke-dasharray="6 4"`, "pre-LN, no warm-up"],
+    ["hsl(15, 80%, 50%)", "", "post-LN, warm-up"],
+    ["hsl(15, 80%, 50%)", ` stroke-dasharray="6 4"`, "post-LN, no warm-up"],
+  ];
+  items.forEach(([color, dash, text], i) =>
+    out.push(
+      `<line x1="${20 + 170 * i}" x2="${48 + 170 * i}" y1="${ly}" y2="${ly}" stroke="${color}" ` +
+        `stroke-width="2"${dash}/><text x="${54 + 170 * i}" y="${ly + 4}">${text}</text>`,
+    )
+  );
+  out.push(
+    `<text x="20" y="${H - 4}" fill="#555" font-size="11">train loss, mean of 20 steps; × = ` +
+      `diverged; dotted line = target val loss ${target}</text>`,
+    "</svg>",
+  );
+  return out.join("\n") + "\n";
+}

@@ -1,0 +1,172 @@
+/**
+ * Training checkpoints in the safetensors layout: an 8-byte little-endian header length, a
+ * JSON header (each tensor's `dtype`, `shape` and `data_offsets`, and `__metadata__` of
+ * strings), then the raw little-endian float32 data. Tensors: every parameter under its
+ * layout name (`wte`, `wpe`, `blocks.0.W_attn`, …, `ln_f_g`), AdamW's moments as
+ * `adam_m.<name>` and `adam_v.<name>`. Metadata: `format` (`lnstream.train.v1`), `config`
+ * (the `TrainConfig` as JSON), `vocab` (the characters as a JSON array), `step` (the next
+ * step) and `history` (the log records so far, as JSON). Python reads it with
+ * `safetensors.numpy.load_file`.
+ *
+ * @module
+ */
+import { DataError } from "../io/errors.ts";
+import { lmLayout } from "./lm.ts";
+import type { ParamSpec } from "../model/params.ts";
+import { TRAIN_DEFAULTS, type TrainConfig, type TrainState } from "./trainer.ts";
+
+/** The `format` value of the metadata. */
+export const CHECKPOINT_FORMAT = "lnstream.train.v1";
+
+function layoutOf(config: TrainConfig, vocab: number): ParamSpec[] {
+  return lmLayout({
+    vocab,
+    block: config.block,
+    nLayer: config.layers,
+    nHead: config.heads,
+    nEmbd: config.dim,
+    placement: config.placement,
+  });
+}
+
+/**
+ * A checkpoint's bytes.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * import { TRAIN_DEFAULTS } from "./trainer.ts";
+ * import { lmLayout } from "./lm.ts";
+ * const config = { ...TRAIN_DEFAULTS, layers: 1, heads: 1, dim: 4, block: 2 };
+ * const last = lmLayout({ vocab: 3, block: 2, nLayer: 1, nHead: 1, nEmbd: 4, placement: "pre" }).at(-1)!;
+ * const P = last.offset + last.size;
+ * const state = {
+ *   config, vocab: ["a", "b", "c"], step: 5, history: [],
+ *   params: new Float32Array(P).fill(1), m: new Float32Array(P), v: new Float32Array(P),
+ * };
+ * assertEquals(decodeCheckpoint(encodeCheckpoint(state)), state);
+ * ```
+ */
+export function encodeCheckpoint(s: TrainState): Uint8Array {
+  const layout = layoutOf(s.config, s.vocab.length);
+  const header: Record<string, unknown> = {
+    __metadata__: {
+      format: CHECKPOINT_FORMAT,
+      config: JSON.stringify(s.config),
+      vocab: JSON.stringify(s.vocab),
+      step: String(s.step),
+      history: JSON.stringify(s.history),
+    },
+  };
+  const parts: Float32Array[] = [];
+  let at = 0;
+  for (const [prefix, flat] of [["", s.params], ["adam_m.", s.m], ["adam_v.", s.v]] as const) {
+    for (const spec of layout) {
+      const t = flat.subarray(spec.offset, spec.offset + spec.size);
+      header[prefix + spec.name] = {
+        dtype: "F32",
+        shape: spec.shape,
+        data_offsets: [at, at + t.byteLength],
+      };
+      parts.push(t);
+      at += t.byteLength;
+    }
+  }
+  let json = JSON.stringify(header);
+  json += " ".repeat((8 - ((8 + new TextEncoder().encode(json).length) % 8)) % 8);
+  const head = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + head.length + at);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  let o = 8 + head.length;
+  for (const t of parts) {
+    const b = new Uint8Array(t.buffer, t.byteOffset, t.byteLength);
+    out.set(b, o); // little-endian on every platform Deno runs on
+    o += b.length;
+  }
+  return out;
+}
+
+/**
+ * Reads a checkpoint; anything malformed is a `DataError` (exit 65) naming `what` and the fault.
+ *
+ * @example
+ * ```ts
+ * import { assertThrows } from "@std/assert";
+ * assertThrows(() => decodeCheckpoint(new Uint8Array(4), "ck.safetensors"), Error, "ck.safetensors");
+ * ```
+ */
+export function decodeCheckpoint(bytes: Uint8Array, what = "the checkpoint"): TrainState {
+  const bad = (why: string) => new DataError(`${what} is not an lnstream checkpoint: ${why}`);
+  if (bytes.length < 8) throw bad(`${bytes.length} bytes, shorter than its header length`);
+  const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(bytes.length - 8)) throw bad(`header length ${n} past the end of the file`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(
+      bytes.subarray(8, 8 + Number(n)),
+    ));
+  } catch (e) {
+    throw bad(`its header is not JSON (${(e as Error).message})`);
+  }
+  const meta = header?.__metadata__ as Record<string, string> | undefined;
+  if (typeof meta !== "object" || meta === null) throw bad("no __metadata__");
+  if (meta.format !== CHECKPOINT_FORMAT) {
+    throw bad(`format '${meta.format}', expected '${CHECKPOINT_FORMAT}'`);
+  }
+  const parse = (key: string): unknown => {
+    try {
+      return JSON.parse(meta[key]);
+    } catch {
+      throw bad(`metadata '${key}' is not JSON`);
+    }
+  };
+  const config = parse("config") as TrainConfig;
+  const vocab = parse("vocab") as string[];
+  const history = parse("history");
+  const step = Number(meta.step);
+  if (typeof config !== "object" || config === null) throw bad("config is not an object");
+  for (const k of Object.keys(TRAIN_DEFAULTS) as (keyof TrainConfig)[]) {
+    if (typeof config[k] !== typeof TRAIN_DEFAULTS[k]) throw bad(`config.${k} is missing`);
+  }
+  if (!Array.isArray(vocab) || vocab.some((c) => typeof c !== "string") || vocab.length === 0) {
+    throw bad("vocab is not a list of characters");
+  }
+  if (!Number.isInteger(step) || step < 0) throw bad(`step '${meta.step}'`);
+  if (!Array.isArray(history)) throw bad("history is not a list");
+  let layout: ParamSpec[];
+  try {
+    layout = layoutOf(config, vocab.length);
+  } catch (e) {
+    throw bad(`config does not describe a model (${(e as Error).message})`);
+  }
+  const last = layout[layout.length - 1], P = last.offset + last.size;
+  const data = bytes.subarray(8 + Number(n));
+  const flat = (prefix: string) => {
+    const out = new Float32Array(P);
+    for (const spec of layout) {
+      const name = prefix + spec.name;
+      const t = header[name] as { dtype?: string; shape?: number[]; data_offsets?: number[] };
+      if (!t) throw bad(`tensor '${name}' is missing`);
+      const [a, b] = t.data_offsets ?? [];
+      if (
+        t.dtype !== "F32" || JSON.stringify(t.shape) !== JSON.stringify(spec.shape) ||
+        !Number.isInteger(a) || b - a !== spec.size * 4 || a < 0 || b > data.length
+      ) {
+        throw bad(`tensor '${name}' is not F32 ${JSON.stringify(spec.shape)} inside the file`);
+      }
+      const copy = data.slice(a, b);
+      out.set(new Float32Array(copy.buffer, 0, spec.size), spec.offset);
+    }
+    return out;
+  };
+  return {
+    config,
+    vocab,
+    step,
+    params: flat(""),
+    m: flat("adam_m."),
+    v: flat("adam_v."),
+    history: history as TrainState["history"],
+  };
+}

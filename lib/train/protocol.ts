@@ -1,0 +1,43 @@
+/**
+ * The messages between `Trainer` and its workers (`workers/train.ts`).
+ *
+ * @module
+ */
+import type { Floats } from "../kernels/types.ts";
+import type { CharLMConfig, CharLMShare } from "./lm.ts";
+
+/** First message: build a model on the shared parameters. */
+export interface TrainWorkerInit {
+  /** "init" */
+  type: "init";
+  /** the model's shape */
+  config: CharLMConfig;
+  /** where the parameters are */
+  share: CharLMShare;
+}
+
+/** A gradient shard ("grad": zero the gradients, then loss and gradient) or a loss only. */
+export interface ShardJob {
+  /** what to compute */
+  type: "grad" | "loss";
+  /** token ids [B,T] */
+  x: Int32Array;
+  /** next-token targets [B,T] */
+  y: Int32Array;
+  /** sequences in the shard */
+  B: number;
+  /** tokens per sequence */
+  T: number;
+  /** tokens of the whole batch: the gradient is of the summed loss / over */
+  over: number;
+}
+
+/** A worker's answer: its gradient buffer once ready, then a loss per job, or an error. */
+export interface ShardReply {
+  /** the worker's gradient buffer (shared), after init */
+  grads?: Floats;
+  /** the shard's mean loss */
+  loss?: number;
+  /** what went wrong */
+  error?: string;
+}
