@@ -1,7 +1,8 @@
 /**
  * lnstream: exact LayerNorm, RMSNorm, BatchNorm and GPT-2 building blocks in
  * TypeScript — flat-array forward/backward kernels, a GPT stack in pre-LN and
- * post-LN placement, and a streaming pipeline over Web Workers.
+ * post-LN placement, a streaming pipeline over Web Workers, and data-parallel training of
+ * a character-level GPT.
  *
  * @example
  * ```ts
@@ -20,6 +21,7 @@ export * from "./lib/model/mod.ts";
 export * from "./lib/stats/mod.ts";
 export * from "./lib/io/mod.ts";
 export * from "./lib/pipeline/mod.ts";
+export * from "./lib/train/mod.ts";
 
 if (import.meta.main) {
   const { main } = await import("./lib/cli/main.ts");

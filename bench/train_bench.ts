@@ -1,63 +1,113 @@
-// One training step of the anchor config (nanoGPT's shakespeare_char "baby GPT": 4 layers,
-// 4 heads, C=128, block 64, batch 12), one thread, per backend: draw a batch, forward, cross-
-// entropy through the tied head, backward, AdamW over every parameter. Reported as ms/iter
-// (nanoGPT with PyTorch on one thread here: 53.5 ms/iter). The baseline of each group is the
-// stack's forward+backward alone on the same backend in this same run, so the ratio is what
-// the embeddings, the head, the loss and the optimizer add on top of the blocks.
-import { CharLM } from "../lib/train/lm.ts";
+// `train`'s step on the anchor config (nanoGPT's shakespeare_char "baby GPT": 4 layers, 4 heads,
+// C=128, block 64, batch 12, AdamW, clip 1.0) for 1 and 2 workers on every fast backend: batch,
+// forward, cross-entropy through the tied head, backward, shards added in order, clipping,
+// AdamW. The baseline is nanoGPT's step in PyTorch on one thread in this same run
+// (bench/torch_train.py; the issue's figure for it here: 53.5 ms/iter), so the ratios are
+// lnstream/PyTorch time: the goal is ≤ 1 for the fastest backend on both workers. Without
+// PyTorch (python3 with torch: Debian's python3-torch; PYTHON=… to choose) wasm on one worker
+// is the baseline.
+//
+// Memory: after the benches, the process's RSS before and after 200 more steps of a 2-worker
+// run, beside what the run holds (parameters, AdamW moments, the gradient sum, one gradient
+// and the activations per worker): a step allocates nothing that stays.
+import { Trainer } from "../lib/train/trainer.ts";
 import { CharData } from "../lib/train/chardata.ts";
-import { adamwUpdate } from "../lib/train/adamw.ts";
-import { Rng } from "../lib/model/rng.ts";
 import type { Backend } from "../lib/kernels/backend.ts";
 import { BLAS_AVAILABLE } from "../tests/golden.ts";
 
-const data = CharData.fromBytes(
-  await Deno.readFile(new URL("../data/tinyshakespeare.txt", import.meta.url)),
-);
-const B = 12, T = 64, C = 128;
-const backends: Backend[] = BLAS_AVAILABLE ? ["wasm", "blas"] : ["wasm"];
+const dataUrl = new URL("../data/tinyshakespeare.txt", import.meta.url);
+const data = CharData.fromBytes(await Deno.readFile(dataUrl));
+const anchor = { evalInterval: 1e9 }; // the defaults are the anchor; no evaluations past step 0
+const python = Deno.env.get("PYTHON") ?? "/usr/bin/python3";
 
-for (const backend of backends) {
-  const lm = new CharLM({
-    vocab: data.size,
-    block: T,
-    nLayer: 4,
-    nHead: 4,
-    nEmbd: C,
-    placement: "pre",
-    backend,
-  });
-  lm.init({ scheme: "gpt2", seed: 1337 });
-  const x = new Int32Array(B * T), y = new Int32Array(B * T), rng = new Rng(1);
-  const groups = [[lm.gpt.params, lm.gpt.grads], [lm.wte, lm.dwte], [lm.wpe, lm.dwpe]] as const;
-  const moments = groups.map(([p]) => [new Float32Array(p.length), new Float32Array(p.length)]);
-  let t = 0;
-  const emb = new Float32Array(B * T * C), dy = new Float32Array(B * T * C);
-  new Rng(2).fillNormal(emb);
-  new Rng(3).fillNormal(dy);
-  const group = `train step ${backend}`;
+async function torchTrain() {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(python, {
+      args: [
+        decodeURIComponent(new URL("./torch_train.py", import.meta.url).pathname),
+        JSON.stringify({
+          layers: 4,
+          heads: 4,
+          dim: 128,
+          block: 64,
+          batch: 12,
+          data: decodeURIComponent(dataUrl.pathname),
+        }),
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+  } catch {
+    return null;
+  }
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const writer = child.stdin.getWriter(), enc = new TextEncoder();
+  let buf = "";
+  const readLine = async () => {
+    while (!buf.includes("\n")) {
+      const { value, done } = await lines.read();
+      if (done) return null;
+      buf += value;
+    }
+    const i = buf.indexOf("\n"), line = buf.slice(0, i);
+    buf = buf.slice(i + 1);
+    return line;
+  };
+  if ((await readLine()) !== "ready") return null;
+  addEventListener("unload", () => child.kill());
+  return async () => {
+    await writer.write(enc.encode("step\n"));
+    await readLine();
+  };
+}
+
+const torch = await torchTrain();
+const group = "train step, anchor config (B=12 T=64 C=128 L=4)";
+if (torch) {
   Deno.bench({
-    name: `stack fwd+bwd only (baseline, ${backend})`,
+    name: "nanoGPT, PyTorch 1 thread (baseline)",
     group,
     baseline: true,
-    fn() {
-      lm.gpt.zeroGrad();
-      lm.gpt.forward(emb, B, T);
-      lm.gpt.backward(dy);
+    async fn() {
+      await torch();
     },
   });
-  Deno.bench({
-    name: `train step: batch, fwd, loss, bwd, AdamW (${backend}; nanoGPT 53.5 ms)`,
-    group,
-    fn() {
-      data.batch("train", rng, x, y, B, T);
-      lm.zeroGrad();
-      lm.lossAndGrad(x, y, B, T);
-      t++;
-      groups.forEach(([p, g], i) => {
-        const [m, v] = moments[i];
-        adamwUpdate(p, g, m, v, p.length, { lr: 1e-3, t, weightDecay: 0.1 });
-      });
-    },
-  });
+}
+const backends: Backend[] = BLAS_AVAILABLE ? ["wasm", "blas"] : ["wasm"];
+for (const backend of backends) {
+  for (const workers of [1, 2]) {
+    const t = await Trainer.create(data, anchor, { workers, backend });
+    await t.advance(); // step 0 and its evaluation
+    const base = !torch && backend === "wasm" && workers === 1;
+    Deno.bench({
+      name: `lnstream ${backend}, ${workers} worker${workers > 1 ? "s" : ""}${
+        base ? " (baseline)" : ""
+      }`,
+      group,
+      baseline: base,
+      async fn() {
+        await t.advance();
+      },
+    });
+    addEventListener("unload", () => t.close());
+  }
+}
+
+{
+  const backend = backends.at(-1)!;
+  const t = await Trainer.create(data, anchor, { workers: 2, backend });
+  for (let i = 0; i < 20; i++) await t.advance();
+  const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+  const before = Deno.memoryUsage().rss;
+  for (let i = 0; i < 200; i++) await t.advance();
+  const after = Deno.memoryUsage().rss;
+  const P = t.lm.params.length;
+  console.log(
+    `memory (${backend}, 2 workers): ${P} parameters; parameters + AdamW m, v + gradient sum + ` +
+      `2 worker gradients = ${mib(6 * P * 4)} MiB; RSS ${mib(before)} MiB after 20 steps, ` +
+      `${mib(after)} MiB after 220 (${after >= before ? "+" : ""}${mib(after - before)} MiB)`,
+  );
+  t.close();
 }

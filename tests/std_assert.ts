@@ -27,3 +27,14 @@ export const assertThrows: {
     msg?: string,
   ): E;
 } = A.assertThrows;
+/** `fn` rejects (an `ErrorClass` whose message includes `msgIncludes`); returns the error. */
+export const assertRejects: {
+  (fn: () => PromiseLike<unknown>, msg?: string): Promise<unknown>;
+  <E extends Error = Error>(
+    fn: () => PromiseLike<unknown>,
+    // deno-lint-ignore no-explicit-any
+    ErrorClass: abstract new (...args: any[]) => E,
+    msgIncludes?: string,
+    msg?: string,
+  ): Promise<E>;
+} = A.assertRejects;

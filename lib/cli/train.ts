@@ -23,7 +23,7 @@ import {
 } from "../train/trainer.ts";
 import { createFile, dashValues, fileError, intFlag, refuseUnknown } from "./args.ts";
 import { BACKEND_HELP, backendOptions } from "./stream.ts";
-import { gridSvg, type GridRun, trainSvg } from "./train_svg.ts";
+import { type GridRun, gridSvg, trainSvg } from "./train_svg.ts";
 
 /** `train --help`. */
 export const TRAIN_HELP = `Usage: deno run --allow-read=<lnstream> mod.ts train [options]
@@ -292,7 +292,9 @@ function settingsOf(f: Record<string, unknown>): Partial<TrainConfig> {
     const v = f[flag as string];
     if (v === undefined) continue;
     if (!(choices as string[]).includes(v as string)) {
-      throw new UsageError(`--${flag} must be one of ${(choices as string[]).join(", ")}; got '${v}'`);
+      throw new UsageError(
+        `--${flag} must be one of ${(choices as string[]).join(", ")}; got '${v}'`,
+      );
     }
     (out as Record<string, string>)[flag as string] = v as string;
   }
@@ -532,4 +534,3 @@ export function gridTable(runs: GridRun[], target: number): string {
   }
   return out.join("\n");
 }
-

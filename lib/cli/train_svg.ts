@@ -61,9 +61,8 @@ function axes(p: Panel, title: string, out: string[]) {
   for (let v = Math.ceil(p.lo / step) * step; v <= p.hi + 1e-9; v += step) {
     out.push(
       `<line x1="${p.x}" x2="${p.x + p.w}" y1="${Y(v).toFixed(1)}" y2="${Y(v).toFixed(1)}" ` +
-        `stroke="#eee"/><text x="${p.x - 6}" y="${(Y(v) + 4).toFixed(1)}" text-anchor="end">${
-          +v.toFixed(6)
-        }</text>`,
+        `stroke="#eee"/><text x="${p.x - 6}" y="${(Y(v) + 4).toFixed(1)}" text-anchor="end">${+v
+          .toFixed(6)}</text>`,
     );
   }
   const xs = Math.max(1, p.xMax), xe = 10 ** Math.floor(Math.log10(xs / 4));
@@ -116,7 +115,9 @@ export function trainSvg(history: TrainRecord[], c: TrainConfig): string {
   out.push(line(st.map((r) => [r.step, r.loss]), "#bbb", 0.7));
   out.push(line(smooth(st.map((r) => r.loss), 20).map((v, i) => [st[i].step, v]), "#555", 1.5));
   out.push(line(ev.map((e) => [e.step, e.train_loss]), "hsl(215, 75%, 45%)", 2));
-  out.push(line(ev.map((e) => [e.step, e.val_loss]), "hsl(15, 80%, 45%)", 2, ` stroke-dasharray="6 4"`));
+  out.push(
+    line(ev.map((e) => [e.step, e.val_loss]), "hsl(15, 80%, 45%)", 2, ` stroke-dasharray="6 4"`),
+  );
   const legend = [
     ["#bbb", "step loss"],
     ["#555", "mean of 20 steps"],
@@ -169,7 +170,9 @@ export function gridSvg(runs: GridRun[], target: number): string {
   const cols = Math.min(panels.length, 2), rows = Math.ceil(panels.length / cols);
   const PW = 460, PH = 300, W = PW * cols, H = PH * rows + 70;
   const all = runs.flatMap((r) => smooth(steps(r.history).map((s) => s.loss), 20));
-  const start = Math.max(...runs.map((r) => steps(r.history)[0]?.loss ?? 0).filter(Number.isFinite));
+  const start = Math.max(
+    ...runs.map((r) => steps(r.history)[0]?.loss ?? 0).filter(Number.isFinite),
+  );
   const lo = Math.max(0, Math.min(...all, target) - 0.1), hi = Math.max(start, lo + 0.5) + 0.2;
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ` +
@@ -199,7 +202,9 @@ export function gridSvg(runs: GridRun[], target: number): string {
       const sm = smooth(st.map((s) => s.loss), 20);
       out.push(
         `<polyline data-placement="${c.placement}" data-warmup="${c.warmup}" fill="none" ` +
-          `stroke="${color}" stroke-width="1.8"${c.warmup === 0 ? ` stroke-dasharray="6 4"` : ""} ` +
+          `stroke="${color}" stroke-width="1.8"${
+            c.warmup === 0 ? ` stroke-dasharray="6 4"` : ""
+          } ` +
           `points="${
             sm.map((v, j) => `${X(st[j].step).toFixed(1)},${Y(clampY(p, v)).toFixed(1)}`).join(" ")
           }"/>`,

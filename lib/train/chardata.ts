@@ -175,5 +175,14 @@ function firstBadUtf8(bytes: Uint8Array): number {
       hi = mid;
     }
   }
+  // back to the start of the character the prefix ends inside of, if any
+  for (let k = lo; k >= Math.max(0, lo - 3); k--) {
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, k));
+      return k;
+    } catch {
+      // inside a character
+    }
+  }
   return lo;
 }

@@ -124,9 +124,7 @@ export class CharLM {
       const arena = share?.memory ? new Arena({ memory: share.memory }) : new Arena({
         bytes: 2 * P * 4 + (1 << 20),
       });
-      const params = share?.paramsAt !== undefined
-        ? arena.f32(share.paramsAt, P)
-        : arena.alloc(P);
+      const params = share?.paramsAt !== undefined ? arena.f32(share.paramsAt, P) : arena.alloc(P);
       const grads = arena.alloc(P);
       this.gpt = new GPT(config, { arena, paramsAt: params.byteOffset, gradsAt: grads.byteOffset });
       this.params = params;

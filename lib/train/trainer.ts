@@ -226,7 +226,8 @@ export class Trainer {
     this.#execs = execs;
     this.#workers = execs.length;
     const P = lm.params.length;
-    const make = () => lm.gpt.config.dtype === "float64" ? new Float64Array(P) : new Float32Array(P);
+    const make = () =>
+      lm.gpt.config.dtype === "float64" ? new Float64Array(P) : new Float32Array(P);
     this.#sum = make();
     this.#m = make();
     this.#v = make();
@@ -348,17 +349,24 @@ export class Trainer {
       this.#done = true;
     } else {
       const f = clipScale(norm, c.clip);
-      if (f !== 1) for (let i = 0; i < g.length; i++) g[i] *= f;
+      if (f !== 1) { for (let i = 0; i < g.length; i++) g[i] *= f; }
       const p = this.lm.params, m = this.#m, v = this.#v;
       for (const spec of this.lm.layout) {
         const a = spec.offset, b = a + spec.size;
-        adamwUpdate(p.subarray(a, b), g.subarray(a, b), m.subarray(a, b), v.subarray(a, b), spec.size, {
-          lr,
-          beta1: c.beta1,
-          beta2: c.beta2,
-          weightDecay: spec.shape.length >= 2 ? c.weightDecay : 0,
-          t: s + 1,
-        });
+        adamwUpdate(
+          p.subarray(a, b),
+          g.subarray(a, b),
+          m.subarray(a, b),
+          v.subarray(a, b),
+          spec.size,
+          {
+            lr,
+            beta1: c.beta1,
+            beta2: c.beta2,
+            weightDecay: spec.shape.length >= 2 ? c.weightDecay : 0,
+            t: s + 1,
+          },
+        );
       }
     }
     ms += performance.now() - t1;
@@ -698,9 +706,7 @@ export function summarize(t: Trainer): TrainSummary {
     type: "summary",
     step: t.step,
     iters: t.config.iters,
-    final: last
-      ? { step: last.step, train_loss: last.train_loss, val_loss: last.val_loss }
-      : null,
+    final: last ? { step: last.step, train_loss: last.train_loss, val_loss: last.val_loss } : null,
     best_val_loss: vals.length ? Math.min(...vals) : null,
     diverged_step: divergedAt(t.history),
     ms_per_step: mine.length ? mine.reduce((a, r) => a + r.ms, 0) / mine.length : null,
@@ -757,7 +763,9 @@ export async function defaultText(): Promise<Uint8Array> {
  * assert(summary.final!.val_loss < Math.log(28));
  * ```
  */
-export async function train(o: TrainOptions = {}): Promise<{ trainer: Trainer; summary: TrainSummary }> {
+export async function train(
+  o: TrainOptions = {},
+): Promise<{ trainer: Trainer; summary: TrainSummary }> {
   const { data, resume, until, onRecord, signal, workers, backend, blasLib, workerUrl, ...rest } =
     o;
   const d = data instanceof CharData

@@ -1,0 +1,185 @@
+// `train` end to end, each run under the helper's time limit.
+import { assert, assertEquals, assertStringIncludes } from "./std_assert.ts";
+import { lnstream, ROOT_PATH } from "./spawn.ts";
+
+const DATA = `${ROOT_PATH}/tests/fixtures/train/shakespeare_20k.txt`;
+const TINY = [
+  "--data",
+  DATA,
+  "--layers",
+  "1",
+  "--heads",
+  "2",
+  "--dim",
+  "16",
+  "--block",
+  "16",
+  "--batch",
+  "4",
+  "--iters",
+  "12",
+  "--warmup",
+  "2",
+  "--lr",
+  "3e-3",
+  "--min-lr",
+  "3e-4",
+  "--eval-interval",
+  "4",
+  "--eval-iters",
+  "1",
+];
+
+const records = (ndjson: string) =>
+  ndjson.trim().split("\n").map((l) => JSON.parse(l)).map((r) =>
+    r.type === "step" ? { ...r, ms: 0 } : r.type === "summary" ? { type: "summary" } : r
+  );
+
+Deno.test("train: bad input ends with 64/65 and one clear line", async (t) => {
+  const cases: [string, string[], Uint8Array | string, number, string][] = [
+    ["empty text", ["--data", "-"], "", 65, "stdin is empty"],
+    ["block longer than the data", ["--data", "-", "--block", "64"], "to be or not", 64, "block"],
+    ["non-UTF-8 bytes", ["--data", "-"], Uint8Array.of(0x61, 0x62, 0xc3, 0x28), 65, "byte 2"],
+    ["lr 0", ["--lr", "0"], "", 64, "--lr must be a number > 0"],
+    ["lr < 0", ["--lr=-1e-3"], "", 64, "--lr must be a number > 0"],
+    ["lr not a number", ["--lr", "fast"], "", 64, "--lr"],
+    ["min-lr above lr", ["--lr", "1e-4", "--min-lr", "1e-3"], "", 64, "--min-lr"],
+    ["a list without --grid", ["--placement", "pre,post"], "", 64, "--grid"],
+    ["heads not dividing dim", ["--heads", "3"], "", 64, "multiple of heads"],
+    ["unknown flag", ["--learning-rate", "1"], "", 64, "unknown option"],
+    [
+      "missing data file",
+      ["--data", `${ROOT_PATH}/none.txt`],
+      "",
+      64,
+      `--data ${ROOT_PATH}/none.txt`,
+    ],
+    ["not a checkpoint", ["--resume", DATA], "", 65, "not an lnstream checkpoint"],
+  ];
+  for (const [name, args, stdin, code, says] of cases) {
+    await t.step(name, async () => {
+      const r = await lnstream(["train", ...args], stdin);
+      assertEquals(r.code, code, r.stderr);
+      assertStringIncludes(r.stderr, says);
+      assert(!r.stderr.includes("    at "), `a stack trace: ${r.stderr}`);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+    });
+  }
+  await t.step("--save without write permission: 77 before any step", async () => {
+    const r = await lnstream(["train", ...TINY, "--save", "/tmp/lnstream-denied.st"]);
+    assertEquals(r.code, 77, r.stderr);
+    assertStringIncludes(r.stderr, "--allow-write=/tmp/lnstream-denied.st");
+  });
+});
+
+Deno.test("train: --log - holds every record; the same on 1 and 2 workers", async () => {
+  const one = await lnstream(["train", ...TINY, "--workers", "1", "--log", "-", "--quiet"]);
+  const two = await lnstream(["train", ...TINY, "--workers", "2", "--log", "-", "--quiet"]);
+  assertEquals(one.code, 0, one.stderr);
+  assertEquals(two.code, 0, two.stderr);
+  const a = records(one.stderr), b = records(two.stderr);
+  assertEquals(a, b);
+  assertEquals(a.filter((r) => r.type === "step").length, 12);
+  assertEquals(a.filter((r) => r.type === "eval").map((r) => r.step), [0, 4, 8, 12]);
+  assertEquals(a.at(-1).type, "summary");
+  const summary = JSON.parse(two.stderr.trim().split("\n").at(-1)!);
+  assertEquals(summary.workers, 2);
+  assertEquals(summary.final.step, 12);
+});
+
+Deno.test("train: --save/--until then --resume gives the uninterrupted run's log and summary", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const w = ["--no-read", `--allow-read=${ROOT_PATH},${dir}`, `--allow-write=${dir}`];
+    const whole = await lnstream(["train", ...TINY, "--log", `${dir}/whole.ndjson`], "", w);
+    assertEquals(whole.code, 0, whole.stderr);
+    const first = await lnstream(
+      ["train", ...TINY, "--until", "6", "--save", `${dir}/ck.st`, "--log", `${dir}/a.ndjson`],
+      "",
+      w,
+    );
+    assertEquals(first.code, 0, first.stderr);
+    assertStringIncludes(first.stderr, `paused at step 6 of 12; --resume ${dir}/ck.st`);
+    const rest = await lnstream(
+      ["train", "--data", DATA, "--resume", `${dir}/ck.st`, "--log", `${dir}/b.ndjson`],
+      "",
+      w,
+    );
+    assertEquals(rest.code, 0, rest.stderr);
+    const all = records(await Deno.readTextFile(`${dir}/whole.ndjson`));
+    const a = records(await Deno.readTextFile(`${dir}/a.ndjson`));
+    const b = records(await Deno.readTextFile(`${dir}/b.ndjson`));
+    assertEquals([...a.slice(0, -1), ...b], all);
+    // the human summaries end on the same val loss
+    const val = (s: string) => /val loss (\S+)/.exec(s)![1];
+    assertEquals(val(rest.stderr), val(whole.stderr));
+    // a resume may not change the model
+    const clash = await lnstream(
+      ["train", "--data", DATA, "--resume", `${dir}/ck.st`, "--dim", "32"],
+      "",
+      w,
+    );
+    assertEquals(clash.code, 64, clash.stderr);
+    assertStringIncludes(clash.stderr, "--dim 32 differs from the checkpoint's 16");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train: --sample prints that many characters of the text's alphabet; --svg draws the curves", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await lnstream(
+      ["train", ...TINY, "--sample", "60", "--svg", `${dir}/loss.svg`, "--quiet"],
+      "",
+      [`--allow-write=${dir}`],
+    );
+    assertEquals(r.code, 0, r.stderr);
+    const text = r.text.replace(/\n$/, "");
+    assertEquals(Array.from(text).length, 60);
+    const alphabet = new Set(Array.from(await Deno.readTextFile(DATA)));
+    assert(Array.from(text).every((ch) => alphabet.has(ch)));
+    const svg = await Deno.readTextFile(`${dir}/loss.svg`);
+    assert(svg.startsWith("<svg") && svg.trim().endsWith("</svg>"));
+    assertEquals((svg.match(/<polyline/g) ?? []).length, 4);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train --grid: one row per combination, a chart with one line each", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await lnstream(
+      [
+        "train",
+        ...TINY,
+        "--grid",
+        "--placement",
+        "pre,post",
+        "--warmup",
+        "0,4",
+        "--target",
+        "3.5",
+        "--svg",
+        `${dir}/grid.svg`,
+      ],
+      "",
+      [`--allow-write=${dir}`],
+    );
+    assertEquals(r.code, 0, r.stderr);
+    const rows = r.text.trim().split("\n").slice(2);
+    assertEquals(rows.length, 4);
+    assertEquals(rows.map((row) => row.split("|").slice(3, 5).map((s) => s.trim())), [
+      ["0", "pre"],
+      ["0", "post"],
+      ["4", "pre"],
+      ["4", "post"],
+    ]);
+    for (const row of rows) assert(/\| \d\.\d{3} \|/.test(row), row);
+    const svg = await Deno.readTextFile(`${dir}/grid.svg`);
+    assertEquals((svg.match(/<polyline/g) ?? []).length, 4);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
