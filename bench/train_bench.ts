@@ -7,9 +7,8 @@
 // PyTorch (python3 with torch: Debian's python3-torch; PYTHON=… to choose) wasm on one worker
 // is the baseline.
 //
-// Memory: after the benches, the process's RSS before and after 200 more steps of a 2-worker
-// run, beside what the run holds (parameters, AdamW moments, the gradient sum, one gradient
-// and the activations per worker): a step allocates nothing that stays.
+// Memory (bench/train_memory.ts, in a process of its own): RSS of a 2-worker run before and
+// after 200 more steps, beside what the run holds: a step allocates nothing that stays.
 import { Trainer } from "../lib/train/trainer.ts";
 import { CharData } from "../lib/train/chardata.ts";
 import type { Backend } from "../lib/kernels/backend.ts";
@@ -95,19 +94,18 @@ for (const backend of backends) {
   }
 }
 
+// memory in a process of its own, so the trainers above do not count
 {
-  const backend = backends.at(-1)!;
-  const t = await Trainer.create(data, anchor, { workers: 2, backend });
-  for (let i = 0; i < 20; i++) await t.advance();
-  const mib = (b: number) => (b / 2 ** 20).toFixed(1);
-  const before = Deno.memoryUsage().rss;
-  for (let i = 0; i < 200; i++) await t.advance();
-  const after = Deno.memoryUsage().rss;
-  const P = t.lm.params.length;
-  console.log(
-    `memory (${backend}, 2 workers): ${P} parameters; parameters + AdamW m, v + gradient sum + ` +
-      `2 worker gradients = ${mib(6 * P * 4)} MiB; RSS ${mib(before)} MiB after 20 steps, ` +
-      `${mib(after)} MiB after 220 (${after >= before ? "+" : ""}${mib(after - before)} MiB)`,
-  );
-  t.close();
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-ffi",
+      decodeURIComponent(new URL("./train_memory.ts", import.meta.url).pathname),
+      backends.at(-1)!,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  console.log(new TextDecoder().decode(r.stdout).trim());
 }

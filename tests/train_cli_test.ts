@@ -55,6 +55,10 @@ Deno.test("train: bad input ends with 64/65 and one clear line", async (t) => {
       `--data ${ROOT_PATH}/none.txt`,
     ],
     ["not a checkpoint", ["--resume", DATA], "", 65, "not an lnstream checkpoint"],
+    ["a directory as data", ["--data", `${ROOT_PATH}/tests`], "", 64, "--data"],
+    ["past 4 GiB", ["--dim", "100000", "--heads", "1"], "", 64, "limit 4 GiB"],
+    ["a step of 10⁹ sequences", ["--batch", "1000000000"], "", 64, "at most 16777216"],
+    ["too many workers", ["--workers", "1000"], "", 64, "--workers 1000: at most 256"],
   ];
   for (const [name, args, stdin, code, says] of cases) {
     await t.step(name, async () => {
@@ -179,6 +183,56 @@ Deno.test("train --grid: one row per combination, a chart with one line each", a
     for (const row of rows) assert(/\| \d\.\d{3} \|/.test(row), row);
     const svg = await Deno.readTextFile(`${dir}/grid.svg`);
     assertEquals((svg.match(/<polyline/g) ?? []).length, 4);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train: SIGINT ends after the current step with a checkpoint that resumes (exit 130)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        `--allow-read=${ROOT_PATH}`,
+        `--allow-write=${dir}`,
+        "mod.ts",
+        "train",
+        ...TINY,
+        "--iters",
+        "1000000",
+        "--eval-interval",
+        "1000000",
+        "--save",
+        `${dir}/ck.st`,
+        "--log",
+        `${dir}/log.ndjson`,
+      ],
+      cwd: ROOT_PATH,
+      stdout: "null",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).spawn();
+    // wait for steps to be logged, then interrupt
+    for (let i = 0; i < 300; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const log = await Deno.readTextFile(`${dir}/log.ndjson`).catch(() => "");
+      if (log.split("\n").length > 20) break;
+    }
+    child.kill("SIGINT");
+    const out = await child.output();
+    const err = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 130, err);
+    assertStringIncludes(err, "stopped at step");
+    const steps = (await Deno.readTextFile(`${dir}/log.ndjson`)).trim().split("\n")
+      .map((l) => JSON.parse(l)).filter((r) => r.type === "step");
+    const more = await lnstream(
+      ["train", "--data", DATA, "--resume", `${dir}/ck.st`, "--until", String(steps.length + 2)],
+      "",
+      ["--no-read", `--allow-read=${ROOT_PATH},${dir}`],
+    );
+    assertEquals(more.code, 0, more.stderr);
+    assertStringIncludes(more.stderr, `paused at step ${steps.length + 2} of 1000000`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

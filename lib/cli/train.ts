@@ -393,12 +393,14 @@ function fmtTime(ms: number): string {
 /** The progress line: step, loss, last eval, ms/step and time left. */
 function progressLine(terminal: boolean, prefix = "") {
   const t0 = performance.now(), every = terminal ? 250 : 2000, enc = new TextEncoder();
-  let last = 0, first = -1;
+  let last = 0, first = -1, shown = -1;
   return (t: Trainer, ev: EvalRecord | null, end: boolean) => {
     const now = performance.now();
     if (first < 0) first = t.step - 1;
     if (!end && now - last < every) return;
+    if (end && !terminal && shown === t.step) return; // the line is already there
     last = now;
+    shown = t.step;
     const done = t.step - first, left = t.config.iters - t.step;
     const per = done > 0 ? (now - t0) / done : 0;
     const step = t.history.findLast((r) => r.type === "step");

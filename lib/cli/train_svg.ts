@@ -97,7 +97,7 @@ export function trainSvg(history: TrainRecord[], c: TrainConfig): string {
   const evl = ev.flatMap((e) => [e.train_loss, e.val_loss]).filter((v) => Number.isFinite(v));
   const all = [...losses, ...evl];
   const lo = Math.max(0, Math.min(...all) - 0.1), hi = Math.max(...all, lo + 0.5) + 0.05;
-  const p: Panel = { x: 64, y: 60, w: W - 64 - 130, h: H - 60 - 70, xMax: c.iters, lo, hi };
+  const p: Panel = { x: 64, y: 60, w: W - 64 - 170, h: H - 60 - 70, xMax: c.iters, lo, hi };
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ` +
     `font-family="sans-serif" font-size="12">`,
@@ -118,6 +118,22 @@ export function trainSvg(history: TrainRecord[], c: TrainConfig): string {
   out.push(
     line(ev.map((e) => [e.step, e.val_loss]), "hsl(15, 80%, 45%)", 2, ` stroke-dasharray="6 4"`),
   );
+  for (const e of ev) {
+    for (
+      const [v, color] of [[e.train_loss, "hsl(215, 75%, 45%)"], [
+        e.val_loss,
+        "hsl(15, 80%, 45%)",
+      ]] as const
+    ) {
+      if (Number.isFinite(v)) {
+        out.push(
+          `<circle cx="${X(e.step).toFixed(1)}" cy="${
+            Y(clampY(p, v)).toFixed(1)
+          }" r="3" fill="${color}"/>`,
+        );
+      }
+    }
+  }
   const legend = [
     ["#bbb", "step loss"],
     ["#555", "mean of 20 steps"],

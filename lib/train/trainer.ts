@@ -10,6 +10,7 @@
 import { UsageError } from "../io/errors.ts";
 import type { Placement } from "../model/config.ts";
 import { hashAt, Rng } from "../model/rng.ts";
+import { GPT } from "../model/gpt.ts";
 import { BLOCK_PARAMS, type BlockParam } from "../model/params.ts";
 import type { Backend } from "../kernels/backend.ts";
 import type { Floats } from "../kernels/types.ts";
@@ -281,6 +282,7 @@ export class Trainer {
       shared: workers > 1,
       ...(runtime.blasLib === undefined ? {} : { blasLib: runtime.blasLib }),
     };
+    fitsMemory(lmConfig, config, Math.min(workers, config.shards, config.batch));
     const lm = new CharLM(lmConfig);
     if (state) {
       if (state.params.length !== lm.params.length) {
@@ -511,6 +513,11 @@ function checkConfig(c: TrainConfig): TrainConfig {
   whole("evalIters", 1);
   whole("seed", 0);
   whole("shards", 1);
+  if (c.batch * c.block > 2 ** 24) {
+    throw new UsageError(
+      `batch × block = ${c.batch * c.block} characters per step; at most ${2 ** 24}`,
+    );
+  }
   if (c.dim % c.heads !== 0) {
     throw new UsageError(`dim ${c.dim} must be a multiple of heads ${c.heads}`);
   }
@@ -540,6 +547,27 @@ function checkConfig(c: TrainConfig): TrainConfig {
     throw new UsageError(`init must be gpt2 or xavier, got ${c.init}`);
   }
   return c;
+}
+
+/**
+ * Refuses a run whose model, optimizer and per-worker activations cannot fit the 4 GiB of a
+ * WebAssembly memory (exit 64, with the sizes), before anything is allocated.
+ */
+function fitsMemory(lm: CharLMConfig, c: TrainConfig, workers: number) {
+  const shardB = Math.ceil(c.batch / Math.min(c.shards, c.batch)), T = c.block, C = c.dim;
+  const stack = GPT.bytesFor(lm, shardB, T);
+  const P = stack.params + (lm.vocab + T) * C * 4;
+  const act = stack.activations + shardB * T * (lm.vocab + 2 * C) * 4;
+  const need = 2 * P + workers * (P + act);
+  const gib = (b: number) => (b / 2 ** 30).toFixed(2);
+  if (need > 2 ** 32 || 3 * P > 2 ** 32) {
+    throw new UsageError(
+      `the run needs ${gib(need)} GiB of WebAssembly memory (limit 4 GiB): parameters and their ` +
+        `gradient ${gib(2 * P)} GiB, each of ${workers} worker(s) ${gib(P + act)} GiB (a shard ` +
+        `of ${shardB} sequences of ${T} characters); use a smaller --batch, --block, --dim or ` +
+        `--layers, or more --shards`,
+    );
+  }
 }
 
 function localExecutor(lm: CharLM): Executor {
@@ -661,7 +689,7 @@ export interface TrainSummary {
  *   ({ type: "step" as const, step: s, lr: 1, loss, grad_norm: 1, ms: 1 });
  * assert(divergedAt([step(0, 4), step(1, NaN)]) === 1);
  * assert(divergedAt([step(0, 4), step(1, 3), step(2, 3.5)], 2) === null);
- * assert(divergedAt([step(0, 4), step(1, 5), step(2, 5)], 2) === 2);
+ * assert(divergedAt([step(0, 4), step(1, 5), step(2, 5)], 2) === 1); // (4 + 5) / 2 > 4
  * ```
  */
 export function divergedAt(history: readonly TrainRecord[], window = 10): number | null {
