@@ -31,3 +31,20 @@ Deno.test("the whole API from the package root: a stream and a model", async () 
   s.add(-1e16);
   check(s.value() === 1, "exact sum");
 });
+
+Deno.test("train from the ./train sub-path: the built-in text, two workers, a sample", async () => {
+  const { train } = await import("@lnstream/lnstream/train");
+  const { trainer, summary } = await train({
+    layers: 1,
+    heads: 2,
+    dim: 16,
+    block: 16,
+    batch: 4,
+    iters: 3,
+    evalIters: 1,
+    workers: 2,
+  });
+  check(trainer.data.size === 65, `tiny Shakespeare has 65 characters, got ${trainer.data.size}`);
+  check(summary.final?.step === 3 && summary.workers === 2, JSON.stringify(summary));
+  check(trainer.sample(10).length >= 10, "a sample");
+});
