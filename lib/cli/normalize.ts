@@ -110,8 +110,8 @@ export async function normalize(args: string[]): Promise<number> {
         weight,
         bias,
         seed,
-        // nothing would show the probe gradients: skip them
-        gradients: !(f.quiet && f.stats === undefined),
+        // nothing would show any statistic: compute the outputs only
+        statistics: !(f.quiet && f.stats === undefined),
       }),
     normalizeReport,
   );

@@ -57,7 +57,9 @@ export const STREAM_HELP = `Input and output:
   --nonfinite error|pass      NaN/Infinity input: refuse (default, exit 65) or pass through
 Work:
 ${BACKEND_HELP}
-  --workers N                 worker threads (default: run, the cores; normalize, one fewer)
+  --workers N                 worker threads (default: the cores; normalize --quiet without
+                              --stats, one fewer: its main thread's reading and writing are
+                              then the work)
   --offset N                  global index of the first token, when this is a shard of a
                               larger stream (the probe R is drawn per global token)
 Statistics:
@@ -106,7 +108,10 @@ class ClosedOutput extends Error {}
  * or SIGTERM the process exits (130 or 143) between chunks, so binary output ends on a row
  * boundary. Returns the sink and a function that removes the signal handlers.
  */
-function stdoutSink(path?: string): { sink: WritableStream<Uint8Array>; release(): void } {
+function stdoutSink(
+  path: string | undefined,
+  giveBack: (chunk: Uint8Array) => void,
+): { sink: WritableStream<Uint8Array>; release(): void } {
   let file = path === undefined ? null : createFile(path, `--output ${path}`);
   const out = file ?? Deno.stdout, name = path ?? "stdout";
   let writing = false, exitCode = 0;
@@ -131,6 +136,7 @@ function stdoutSink(path?: string): { sink: WritableStream<Uint8Array>; release(
       try {
         let off = 0;
         while (off < chunk.length) off += await out.write(chunk.subarray(off));
+        giveBack(chunk); // written: the pipeline may reuse its memory
       } catch (e) {
         if (e instanceof Deno.errors.BrokenPipe) throw new ClosedOutput();
         throw new IoError(`cannot write ${name}: ${(e as Error).message}`);
@@ -231,7 +237,9 @@ export async function runCommand(
   const show = statsOnStderr ? null : progress(Deno.stderr.isTerminal(), Boolean(f.progress));
   let tokens = 0;
   try {
-    const { readable, done } = start({
+    const { readable, done, giveBack } = start({
+      // output chunks are views of the slots, given back once written: no copy of the output
+      borrow: true,
       onRecord: (r: BatchRecord) => stats.write(r),
       onProgress: show
         ? (n, total) => {
@@ -241,7 +249,7 @@ export async function runCommand(
         : undefined,
     });
     let closed = false;
-    const stdout = stdoutSink(f.output === undefined ? undefined : String(f.output));
+    const stdout = stdoutSink(f.output === undefined ? undefined : String(f.output), giveBack);
     try {
       await readable.pipeTo(stdout.sink);
     } catch (e) {

@@ -27,6 +27,59 @@ export interface EncoderOptions {
   release: (slot: number) => void;
   /** called with a batch's fault after its rows are written; the stream then ends */
   onFault: (e: Error) => void;
+  /**
+   * binary output as views of the slots (no copy), lent: the slot is released once every chunk
+   * of it came back through the lender's `giveBack`
+   */
+  lender?: Lender;
+}
+
+/**
+ * Keeps track of output chunks lent out as views of a slot: the slot goes back to the pool
+ * once all of its chunks have been given back.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const freed: number[] = [];
+ * const lender = new Lender((slot) => freed.push(slot));
+ * const a = new Uint8Array(4), b = new Uint8Array(4);
+ * lender.lend(3, [a, b]);
+ * lender.giveBack(a);
+ * assert(freed.length === 0);
+ * lender.giveBack(b);
+ * lender.giveBack(b); // twice, or a chunk never lent: nothing happens
+ * assert(freed.length === 1 && freed[0] === 3);
+ * ```
+ */
+export class Lender {
+  #slotOf = new WeakMap<Uint8Array, number>();
+  #left = new Map<number, number>();
+  #release: (slot: number) => void;
+
+  /** `release` gives a slot back to its pool. */
+  constructor(release: (slot: number) => void) {
+    this.#release = release;
+  }
+
+  /** Lends `chunks`, views of `slot` (at least one). */
+  lend(slot: number, chunks: Uint8Array[]): void {
+    this.#left.set(slot, chunks.length);
+    for (const c of chunks) this.#slotOf.set(c, slot);
+  }
+
+  /** A lent chunk is back: its bytes may be overwritten once its slot's other chunks are. */
+  giveBack(chunk: Uint8Array): void {
+    const slot = this.#slotOf.get(chunk);
+    if (slot === undefined) return;
+    this.#slotOf.delete(chunk);
+    const left = this.#left.get(slot)! - 1;
+    if (left > 0) this.#left.set(slot, left);
+    else {
+      this.#left.delete(slot);
+      this.#release(slot);
+    }
+  }
 }
 
 // binary output in 1 MiB chunks: at 64 KiB the per-chunk write (a promise and a syscall each)
@@ -114,6 +167,14 @@ export function encoder(o: EncoderOptions): TransformStream<Encodable, Uint8Arra
         if (s.length > 0) ctrl.enqueue(utf8.encode(s));
       } else if (n > 0) {
         const bytes = new Uint8Array(output.buffer, output.byteOffset, n * 4);
+        if (o.lender && batch.slot >= 0) {
+          // views of the slot, lent: the slot is released when they come back
+          const chunks: Uint8Array[] = [];
+          for (let i = 0; i < bytes.length; i += CHUNK) chunks.push(bytes.subarray(i, i + CHUNK));
+          o.lender.lend(batch.slot, chunks);
+          for (const c of chunks) ctrl.enqueue(c);
+          return finish(ctrl, { ...batch, slot: -1 });
+        }
         // slice: a copy on a fresh (not shared) buffer, without zero-filling it first
         for (let i = 0; i < bytes.length; i += CHUNK) ctrl.enqueue(bytes.slice(i, i + CHUNK));
       }

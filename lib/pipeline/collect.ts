@@ -17,7 +17,6 @@ import {
   type Partials,
 } from "../stats/mod.ts";
 import { type ParamSpec, type StackStats, stackStats } from "../model/mod.ts";
-import { TOKEN, TOKEN_FIELDS } from "./protocol.ts";
 import type { Reply } from "./protocol.ts";
 import type { SlotPool } from "./pool.ts";
 
@@ -210,29 +209,15 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
       const n = reply ? reply.tokens : 0;
       tokensIn += batch.tokens;
       batch.tokens = n;
-      const bi = new Moments(), bo = new Moments(), by = new NormAcc(), bx = new NormAcc();
-      const bl = new ExactSum();
-      if (n > 0) {
-        const ts = o.pool.tokenStats(batch.slot);
-        // each statistic leaves out only the tokens whose own fields are non-finite
-        const fin = (f: number, k: number) => {
-          for (let i = f; i < f + k; i++) if (!Number.isFinite(ts[i])) return false;
-          return true;
-        };
-        const { IN, OUT, DY_SQ, DY_MAX, DX_SQ, DX_MAX, LOSS } = TOKEN;
-        for (let t = 0; t < n; t++) {
-          const f = t * TOKEN_FIELDS;
-          if (fin(f + IN, 4)) {
-            bi.addToken(C, ts[f + IN], ts[f + IN + 1], ts[f + IN + 2], ts[f + IN + 3]);
-          } else nonfinite++;
-          if (fin(f + OUT, 4)) {
-            bo.addToken(C, ts[f + OUT], ts[f + OUT + 1], ts[f + OUT + 2], ts[f + OUT + 3]);
-          } else nonfiniteOut++;
-          if (fin(f + DY_SQ, 1) && fin(f + DY_MAX, 1)) by.addToken(ts[f + DY_SQ], ts[f + DY_MAX]);
-          if (fin(f + DX_SQ, 1) && fin(f + DX_MAX, 1)) bx.addToken(ts[f + DX_SQ], ts[f + DX_MAX]);
-          if (fin(f + LOSS, 1)) bl.add(ts[f + LOSS]);
-        }
-      }
+      // the worker summed the batch's tokens exactly; merging keeps the totals exact
+      const acc = n > 0 ? reply?.acc : undefined;
+      const bi = acc ? Moments.from(acc.inp) : new Moments();
+      const bo = acc ? Moments.from(acc.out) : new Moments();
+      const by = acc ? NormAcc.from(acc.dy) : new NormAcc();
+      const bx = acc ? NormAcc.from(acc.dx) : new NormAcc();
+      const bl = acc ? ExactSum.from(acc.loss) : new ExactSum();
+      nonfinite += acc?.nonfinite ?? 0;
+      nonfiniteOut += acc?.nonfiniteOut ?? 0;
       inp.merge(bi);
       out.merge(bo);
       dy.merge(by);

@@ -21,7 +21,9 @@ import { Arena } from "../kernels/arena.ts";
 import { WasmKernels } from "../kernels/wasm.ts";
 import { GPT } from "../model/mod.ts";
 import { probeKey, probeRow } from "../model/rng.ts";
+import { ExactSum, Moments, NormAcc } from "../stats/mod.ts";
 import {
+  type BatchAcc,
   type Job,
   type Reply,
   slotLayout,
@@ -58,7 +60,7 @@ interface Fast {
  * new Float32Array(sab, 0, 8).set([1, 2, 3, 4, 5, 5, 5, 9]);
  * const r = new StageRunner({ type: "init", sab, slotsAt: 0, capTokens: cap, C, gradSab: null, gradAt: 0, gradFloats: 0,
  *   task: { kind: "normalize", backend: "wasm", norm: "layer", eps: 1e-5, weight: null, bias: null,
- *     seed: 1, nonfinite: "error", gradients: true } });
+ *     seed: 1, nonfinite: "error", gradients: true, statistics: true } });
  * r.run({ type: "job", slot: 0, tokens: 2, offset: 0, grad: -1 });
  * assert(Math.abs(new Float32Array(sab, l.output, 8)[7] - Math.sqrt(3)) < 1e-4);
  * ```
@@ -140,27 +142,53 @@ export class StageRunner {
     // where the kernels work: the slot itself, or copies in the worker's arena
     const w = fast?.copy ?? slot;
     if (fast?.copy) fast.copy.inp.set(slot.inp.subarray(0, n * C));
-    // the input rows' moments first: a non-finite element makes its row's sum non-finite
-    if (fast) fast.k.rowStats(w.stats, w.inp, n, C, TOKEN_FIELDS, TOKEN.IN);
-    else rowMoments(w.stats, TOKEN.IN, w.inp, n, C);
-    if (this.#init.task.nonfinite === "error") {
-      for (let t = 0; t < n; t++) {
-        if (Number.isFinite(w.stats[t * TOKEN_FIELDS + TOKEN.IN])) continue;
-        const c = w.inp.subarray(t * C, t * C + C).findIndex((v) => !Number.isFinite(v));
-        if (c < 0) continue; // finite values whose sum overflowed
-        reply.bad = { row: t, col: c, value: w.inp[t * C + c] };
-        n = reply.tokens = t;
-        break;
-      }
-    }
     const task = this.#init.task;
-    if (task.kind === "normalize") this.#normalize(w.out, w.inp, w.stats, n, job.offset);
-    else this.#runStack(w.out, w.inp, w.stats, n, job.offset, job.grad, reply);
-    if (fast?.copy) {
-      slot.out.set(fast.copy.out.subarray(0, n * C));
-      slot.stats.set(fast.copy.stats.subarray(0, n * TOKEN_FIELDS));
+    // statistics off (normalize only): the input moments are needed only to refuse a
+    // non-finite row, and LayerNorm's mean shows those rows as well
+    const stats = task.kind === "run" || task.statistics;
+    const viaMean = !stats && fast !== null && task.kind === "normalize" && task.norm === "layer";
+    if (task.nonfinite === "error" && viaMean) {
+      this.#normalize(w.out, w.inp, w.stats, n, job.offset);
+      n = this.#refuse(w.inp, fast!.mean, 1, 0, n, reply);
+    } else {
+      // the input rows' moments first: a non-finite element makes its row's sum non-finite
+      if (stats || task.nonfinite === "error") {
+        if (fast) fast.k.rowStats(w.stats, w.inp, n, C, TOKEN_FIELDS, TOKEN.IN);
+        else rowMoments(w.stats, TOKEN.IN, w.inp, n, C);
+      }
+      if (task.nonfinite === "error") {
+        n = this.#refuse(w.inp, w.stats, TOKEN_FIELDS, TOKEN.IN, n, reply);
+      }
+      if (task.kind === "normalize") this.#normalize(w.out, w.inp, w.stats, n, job.offset);
+      else this.#runStack(w.out, w.inp, w.stats, n, job.offset, job.grad, reply);
     }
+    if (fast?.copy) slot.out.set(fast.copy.out.subarray(0, n * C));
+    if (stats) reply.acc = accumulate(w.stats, n, C);
     return reply;
+  }
+
+  /**
+   * The first row whose `sums[row·stride + at]` is not finite and that holds a non-finite value
+   * (finite values whose sum overflowed pass) is refused: `reply.bad` names it, and the rows
+   * before it are the batch. Returns the rows kept.
+   */
+  #refuse(
+    inp: Float32Array,
+    sums: Float32Array | Float64Array,
+    stride: number,
+    at: number,
+    n: number,
+    reply: Reply,
+  ): number {
+    const C = this.#init.C;
+    for (let t = 0; t < n; t++) {
+      if (Number.isFinite(sums[t * stride + at])) continue;
+      const c = inp.subarray(t * C, t * C + C).findIndex((v) => !Number.isFinite(v));
+      if (c < 0) continue; // finite values whose sum overflowed
+      reply.bad = { row: t, col: c, value: inp[t * C + c] };
+      return reply.tokens = t;
+    }
+    return n;
   }
 
   #normalize(
@@ -179,6 +207,7 @@ export class StageRunner {
       const k = f.k, norm = task.norm === "layer";
       if (norm) k.layerNormForward(out, f.mean, f.rstd, inp, f.weight, f.bias, n, C, eps);
       else k.rmsNormForward(out, f.rstd, inp, f.weight, n, C, eps);
+      if (!task.statistics) return;
       k.rowStats(ts, out, n, C, TOKEN_FIELDS, TOKEN.OUT);
       if (!grads) return noGradients(ts, n);
       k.probeFill(f.dy, task.seed, offset, n, C, probeKey);
@@ -193,6 +222,7 @@ export class StageRunner {
     if (task.norm === "layer") layerNormForward(out, mean, rstd, inp, w, b, n, C, eps);
     else if (task.norm === "rms") rmsNormForward(out, rstd, inp, w, n, C, eps);
     else batchNormForward(out, mean, rstd, inp, w, b, n, C, eps);
+    if (!task.statistics) return;
     rowMoments(ts, TOKEN.OUT, out, n, C);
     if (!grads) return noGradients(ts, n);
     for (let t = 0; t < n; t++) probeRow(dy, t * C, task.seed, offset + t, C);
@@ -295,6 +325,53 @@ function fastBuffers(
         stats: arena.allocF64(cap * TOKEN_FIELDS),
       }
       : null,
+  };
+}
+
+/**
+ * A batch's statistics from its tokens' records: each statistic leaves out only the tokens
+ * whose own fields are not finite (counted for the moments).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { Moments } from "../stats/mod.ts";
+ * import { TOKEN, TOKEN_FIELDS } from "./protocol.ts";
+ * const ts = new Float64Array(2 * TOKEN_FIELDS);
+ * ts.set([4, 2, 1, 3], TOKEN.IN); // token 0: Σx 4, M2 2, min 1, max 3 (C = 2)
+ * ts[TOKEN_FIELDS + TOKEN.IN] = NaN; // token 1: not finite
+ * const acc = accumulate(ts, 2, 2);
+ * assert(acc.nonfinite === 1 && Moments.from(acc.inp).summary().mean === 2);
+ * ```
+ */
+export function accumulate(ts: Float64Array, n: number, C: number): BatchAcc {
+  const bi = new Moments(), bo = new Moments(), by = new NormAcc(), bx = new NormAcc();
+  const bl = new ExactSum();
+  let nonfinite = 0, nonfiniteOut = 0;
+  const fin = (f: number, k: number) => {
+    for (let i = f; i < f + k; i++) if (!Number.isFinite(ts[i])) return false;
+    return true;
+  };
+  const { IN, OUT, DY_SQ, DY_MAX, DX_SQ, DX_MAX, LOSS } = TOKEN;
+  for (let t = 0; t < n; t++) {
+    const f = t * TOKEN_FIELDS;
+    if (fin(f + IN, 4)) bi.addToken(C, ts[f + IN], ts[f + IN + 1], ts[f + IN + 2], ts[f + IN + 3]);
+    else nonfinite++;
+    if (fin(f + OUT, 4)) {
+      bo.addToken(C, ts[f + OUT], ts[f + OUT + 1], ts[f + OUT + 2], ts[f + OUT + 3]);
+    } else nonfiniteOut++;
+    if (fin(f + DY_SQ, 1) && fin(f + DY_MAX, 1)) by.addToken(ts[f + DY_SQ], ts[f + DY_MAX]);
+    if (fin(f + DX_SQ, 1) && fin(f + DX_MAX, 1)) bx.addToken(ts[f + DX_SQ], ts[f + DX_MAX]);
+    if (fin(f + LOSS, 1)) bl.add(ts[f + LOSS]);
+  }
+  return {
+    inp: bi.toJSON(),
+    out: bo.toJSON(),
+    dy: by.toJSON(),
+    dx: bx.toJSON(),
+    loss: bl.toJSON(),
+    nonfinite,
+    nonfiniteOut,
   };
 }
 

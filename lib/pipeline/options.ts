@@ -50,8 +50,8 @@ export const MAX_WORKERS = 256;
 /** The stream options `resolveStreamOptions` checks (the core of `StreamOptions`). */
 export interface StreamOptionFields {
   /**
-   * worker threads (at most `MAX_WORKERS`; default: run, the cores; normalize, one fewer, as
-   * its main thread's reading and writing keep a core busy)
+   * worker threads (at most `MAX_WORKERS`; default: run, the cores; normalize, the cores with
+   * statistics and one fewer without, where its main thread's reading and writing are the work)
    */
   workers?: number;
   /** tokens per batch (normalize, default 2048) or sequences per batch (run, default 8) */

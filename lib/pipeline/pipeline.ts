@@ -14,7 +14,7 @@ import {
 } from "../io/batch.ts";
 import { binaryBatches } from "../io/binary.ts";
 import { ndjsonDecoder } from "../io/ndjson.ts";
-import { encoder } from "../io/encode.ts";
+import { encoder, Lender } from "../io/encode.ts";
 import { openInput } from "../io/input.ts";
 import { PermissionError, UsageError } from "../io/errors.ts";
 import { GPT, type Placement } from "../model/mod.ts";
@@ -45,6 +45,17 @@ export interface StreamOptions extends StreamOptionFields {
    * skips the probe and the backward pass, and the summary's `grad` and `loss` are 0
    */
   gradients?: boolean;
+  /**
+   * normalize: per-token statistics at all (default true); false computes the outputs only
+   * (no gradients either): the summary's moments are those of no tokens
+   */
+  statistics?: boolean;
+  /**
+   * binary output (npy, raw) as views of the pipeline's shared memory instead of copies: each
+   * chunk of `readable` is lent, and its memory is reused only after `giveBack(chunk)`; a
+   * chunk never given back stalls the pipeline once every slot is lent (default false)
+   */
+  borrow?: boolean;
   /** the stage worker module (default: lnstream's `workers/stage.ts`) */
   workerUrl?: URL;
   /** each batch's statistics record, in order */
@@ -101,6 +112,11 @@ export interface Lnstream {
    * row before it was written.
    */
   done: Promise<Summary>;
+  /**
+   * With `borrow`, gives a chunk of `readable` back once you are done with it (written,
+   * copied); without, or for any other array, does nothing.
+   */
+  giveBack(chunk: Uint8Array): void;
 }
 
 /** Input: a byte stream, or a `ByteReader` such as `(v) => Deno.stdin.read(v)`. */
@@ -121,9 +137,11 @@ export type Input = ReadableStream<Uint8Array> | ByteReader;
  * ```
  */
 export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstream {
-  // the main thread's reading and writing keep a core busy: one worker fewer than the cores
-  const cores = navigator.hardwareConcurrency ?? 1;
-  const r = resolveStreamOptions(o, 2048, Math.max(1, cores - 1)), backend = r.backend;
+  // with statistics the workers are the bottleneck: one per core; without, the main thread's
+  // reading and writing are, and keep a core busy: one worker fewer
+  const cores = navigator.hardwareConcurrency ?? 1, statistics = o.statistics ?? true;
+  const r = resolveStreamOptions(o, 2048, Math.max(1, statistics ? cores : cores - 1));
+  const backend = r.backend;
   const norm = o.norm ?? "layer", eps = positive("eps", o.eps ?? 1e-5), seed = o.seed ?? 0;
   if (!["layer", "rms", "batch"].includes(norm)) {
     throw new OptionError("norm", `must be layer, rms or batch, got ${JSON.stringify(norm)}`);
@@ -132,7 +150,7 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
   if (backend === "blas") openBlas(r.blasLib);
   // the wasm kernels compute in place on slots in the stream's arena (BatchNorm runs in ts)
   const inPlace = backend !== "ts" && norm !== "batch";
-  const gradients = o.gradients ?? true;
+  const gradients = statistics && (o.gradients ?? true);
   const config = (C: number | null) => ({
     norm,
     eps,
@@ -164,6 +182,7 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
         seed,
         nonfinite: r.nonfinite,
         gradients,
+        statistics,
       };
       return { task, gradFloats: 0, config: config(C) };
     },
@@ -346,7 +365,7 @@ interface TaskSetup {
 function start(
   input: Input,
   r: ResolvedStreamOptions,
-  o: Pick<StreamOptions, "workerUrl" | "onRecord" | "onProgress">,
+  o: Pick<StreamOptions, "workerUrl" | "onRecord" | "onProgress" | "borrow">,
   command: "normalize" | "run",
   batchTokensFor: (npyShape?: readonly number[]) => number,
   setup: (C: number) => TaskSetup,
@@ -369,6 +388,7 @@ function start(
   // a consumer that stops reading (| head) cancels `out`: the run then ends with the summary
   // of what was collected, rather than as a failure
   let outputClosed = false;
+  let lender: Lender | null = null;
   const out = new TransformStream<Uint8Array, Uint8Array>({
     cancel() {
       outputClosed = true;
@@ -471,6 +491,7 @@ function start(
       info,
       release: (s) => slots.release(s),
       onFault: (e) => (fault ??= e),
+      ...(o.borrow ? { lender: lender = new Lender((s) => slots.release(s)) } : {}),
     }));
     await bytes.pipeTo(out.writable);
   })().then(
@@ -487,7 +508,7 @@ function start(
       out.writable.abort(e).catch(() => {});
     },
   );
-  return { readable: out.readable, done };
+  return { readable: out.readable, done, giveBack: (chunk) => lender?.giveBack(chunk) };
 }
 
 /**

@@ -10,7 +10,7 @@ import { DataError, UsageError } from "../io/errors.ts";
 
 /** The most bytes one batch's rows (input, output and per-token statistics) may take. */
 export const BATCH_LIMIT_BYTES = 256 * 2 ** 20;
-import { type SlotLayout, slotLayout, TOKEN_FIELDS } from "./protocol.ts";
+import { type SlotLayout, slotLayout } from "./protocol.ts";
 
 /**
  * K slots of `capTokens` rows; `open(C)` allocates them once C is known, and a ring of
@@ -151,14 +151,6 @@ export class SlotPool implements SlotSink {
       this.sab!,
       this.#at(slot, this.layout!.output),
       this.capTokens * this.C,
-    );
-  }
-  /** A slot's per-token statistics (`TOKEN_FIELDS` float64 per row). */
-  tokenStats(slot: number): Float64Array {
-    return new Float64Array(
-      this.sab!,
-      this.#at(slot, this.layout!.stats),
-      this.capTokens * TOKEN_FIELDS,
     );
   }
   /** Waits for a free gradient buffer of the ring; returns its index. */

@@ -6,6 +6,7 @@
  */
 import type { Backend } from "../kernels/backend.ts";
 import type { GPTConfig, NormSums, StackStats } from "../model/mod.ts";
+import type { MomentState, NormState, Partials } from "../stats/mod.ts";
 
 /**
  * The per-token float64 statistics a worker writes next to each row: where each field sits in
@@ -91,6 +92,8 @@ export interface NormalizeTask {
   nonfinite: "error" | "pass";
   /** compute the probe backward and its statistics (false: outputs and moments only) */
   gradients: boolean;
+  /** per-token statistics at all (false: outputs only; implies no gradients) */
+  statistics: boolean;
 }
 
 /** A GPT stack with a loss and a backward pass. */
@@ -161,10 +164,34 @@ export interface Reply {
   tokens: number;
   /** the first non-finite input, when refused */
   bad?: { row: number; col: number; value: number };
+  /** the batch's statistics, summed exactly over its tokens by the worker (none when off) */
+  acc?: BatchAcc;
   /** run: this batch's gradient statistics */
   stack?: StackStats;
   /** run: this batch's squared norm sums (added exactly across batches by the collector) */
   sums?: NormSums;
   /** an exception inside the worker */
   error?: string;
+}
+
+/**
+ * A batch's statistics as exact, mergeable sums over its tokens (each token's own non-finite
+ * fields left out, and counted): merged in any grouping they give the same totals, so the
+ * workers sum their batches and the collector only merges.
+ */
+export interface BatchAcc {
+  /** input moments */
+  inp: MomentState;
+  /** output moments */
+  out: MomentState;
+  /** ‖∂L/∂y‖² and max |∂L/∂y| */
+  dy: NormState;
+  /** ‖∂L/∂x‖² and max |∂L/∂x| */
+  dx: NormState;
+  /** Σ loss */
+  loss: Partials;
+  /** tokens whose input moments are not finite */
+  nonfinite: number;
+  /** tokens whose output moments are not finite */
+  nonfiniteOut: number;
 }

@@ -40,16 +40,23 @@ export class ExactSum {
       this.#special += x;
       return;
     }
-    const p = this.#p;
+    const p = this.#p, len = p.length;
     let i = 0;
-    for (let j = 0; j < p.length; j++) {
-      let y = p[j];
-      if (Math.abs(x) < Math.abs(y)) [x, y] = [y, x];
-      const hi = x + y, lo = y - (hi - x);
+    for (let j = 0; j < len; j++) {
+      const y = p[j];
+      // two-sum of x and y, the larger first (no array swap: this is the hot loop)
+      let hi: number, lo: number;
+      if (Math.abs(x) < Math.abs(y)) {
+        hi = y + x;
+        lo = x - (hi - y);
+      } else {
+        hi = x + y;
+        lo = y - (hi - x);
+      }
       if (lo !== 0) p[i++] = lo;
       x = hi;
     }
-    p.length = i;
+    if (i !== len) p.length = i;
     if (Number.isFinite(x)) p.push(x);
     else this.#special += x; // the finite values overflowed: the total is ±Infinity
   }

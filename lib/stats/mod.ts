@@ -12,4 +12,10 @@
  * @module
  */
 export { ExactSum, type Partials } from "./exact_sum.ts";
-export { Moments, type MomentState, type MomentSummary, NormAcc } from "./moments.ts";
+export {
+  Moments,
+  type MomentState,
+  type MomentSummary,
+  NormAcc,
+  type NormState,
+} from "./moments.ts";

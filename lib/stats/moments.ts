@@ -134,6 +134,14 @@ export class Moments {
   }
 }
 
+/** The mergeable state of a `NormAcc`. */
+export interface NormState {
+  /** Σ of the tokens' squared norms, as exact partials */
+  sq: Partials;
+  /** the largest |element| */
+  max_abs: number;
+}
+
 /**
  * Accumulates an l2 norm and max |v| from per-token sums of squares, exactly.
  *
@@ -165,11 +173,11 @@ export class NormAcc {
     return Math.sqrt(this.#sq.value());
   }
   /** The mergeable state. */
-  toJSON(): { sq: Partials; max_abs: number } {
+  toJSON(): NormState {
     return { sq: this.#sq.toJSON(), max_abs: this.maxAbs };
   }
   /** Rebuilds from `toJSON()` output. */
-  static from(st: { sq: Partials; max_abs: number }): NormAcc {
+  static from(st: NormState): NormAcc {
     const a = new NormAcc();
     a.#sq = ExactSum.from(st.sq);
     a.maxAbs = st.max_abs;

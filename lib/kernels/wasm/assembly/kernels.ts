@@ -886,6 +886,26 @@ export function probeFill(out: usize, keys: usize, N: i32, C: i32): void {
     const row = out + ((<usize>n * <usize>C) << 2);
     let ga = i32x4(G, 3 * G, 5 * G, 7 * G), gb = i32x4(2 * G, 4 * G, 6 * G, 8 * G);
     let c = 0;
+    // eight channels a round: two independent hash chains in flight
+    for (; c + 8 <= C; c += 8) {
+      const ga1 = i32x4.add(ga, step), gb1 = i32x4.add(gb, step);
+      const a = mix4(v128.xor(kv, ga)), b = mix4(v128.xor(kv, gb));
+      const a1 = mix4(v128.xor(kv, ga1)), b1 = mix4(v128.xor(kv, gb1));
+      ga = i32x4.add(ga1, step);
+      gb = i32x4.add(gb1, step);
+      const s = i32x4.add(
+        i32x4.add(v128.and(a, lo16), i32x4.shr_u(a, 16)),
+        i32x4.add(i32x4.add(v128.and(b, lo16), i32x4.shr_u(b, 16)), i32x4.splat(2)),
+      );
+      const s1 = i32x4.add(
+        i32x4.add(v128.and(a1, lo16), i32x4.shr_u(a1, 16)),
+        i32x4.add(i32x4.add(v128.and(b1, lo16), i32x4.shr_u(b1, 16)), i32x4.splat(2)),
+      );
+      const u = f32x4.sub(f32x4.mul(f32x4.convert_i32x4_s(s), inv), two);
+      const u1 = f32x4.sub(f32x4.mul(f32x4.convert_i32x4_s(s1), inv), two);
+      v128.store(row + (<usize>c << 2), f32x4.mul(u, sqrt3));
+      v128.store(row + (<usize>c << 2), f32x4.mul(u1, sqrt3), 16);
+    }
     for (; c + 4 <= C; c += 4) {
       const a = mix4(v128.xor(kv, ga)), b = mix4(v128.xor(kv, gb));
       ga = i32x4.add(ga, step);
@@ -956,30 +976,54 @@ export function gradStats(
   for (let n = 0; n < N; n++) {
     const off = (<usize>n * <usize>C) << 2;
     const py = y + off, pg = dy + off, px = dx + off;
-    let sg = f64x2.splat(0), sx = f64x2.splat(0), sl = f64x2.splat(0);
+    let sg = f64x2.splat(0), sx = f64x2.splat(0), sl = f64x2.splat(0), sl1 = f64x2.splat(0);
     let mg = f32x4.splat(0), mx = f32x4.splat(0);
     let c = 0;
     while (c < C4) {
       const end = min(C4, c + 32);
-      let qg = f32x4.splat(0), qx = f32x4.splat(0);
+      // two sets of accumulators: the adds of one lane chain no longer wait on each other
+      let qg = f32x4.splat(0), qx = f32x4.splat(0), qg1 = qg, qx1 = qx;
+      for (; c + 8 <= end; c += 8) {
+        const o = <usize>c << 2;
+        const g = v128.load(pg + o), d = v128.load(px + o), yv = v128.load(py + o);
+        const g1 = v128.load(pg + o, 16), d1 = v128.load(px + o, 16), y1 = v128.load(py + o, 16);
+        qg = f32x4.add(qg, f32x4.mul(g, g));
+        qx = f32x4.add(qx, f32x4.mul(d, d));
+        qg1 = f32x4.add(qg1, f32x4.mul(g1, g1));
+        qx1 = f32x4.add(qx1, f32x4.mul(d1, d1));
+        // the loss's products in float64: y·dy may cancel across a row
+        sl = f64x2.add(sl, f64x2.mul(f64x2.promote_low_f32x4(yv), f64x2.promote_low_f32x4(g)));
+        sl1 = f64x2.add(
+          sl1,
+          f64x2.mul(f64x2.promote_low_f32x4(hiHalf(yv)), f64x2.promote_low_f32x4(hiHalf(g))),
+        );
+        sl = f64x2.add(sl, f64x2.mul(f64x2.promote_low_f32x4(y1), f64x2.promote_low_f32x4(g1)));
+        sl1 = f64x2.add(
+          sl1,
+          f64x2.mul(f64x2.promote_low_f32x4(hiHalf(y1)), f64x2.promote_low_f32x4(hiHalf(g1))),
+        );
+        mg = f32x4.max(mg, f32x4.max(f32x4.abs(g), f32x4.abs(g1)));
+        mx = f32x4.max(mx, f32x4.max(f32x4.abs(d), f32x4.abs(d1)));
+      }
       for (; c < end; c += 4) {
         const o = <usize>c << 2;
         const g = v128.load(pg + o), d = v128.load(px + o), yv = v128.load(py + o);
         qg = f32x4.add(qg, f32x4.mul(g, g));
         qx = f32x4.add(qx, f32x4.mul(d, d));
-        // the loss's products in float64: y·dy may cancel across a row
         sl = f64x2.add(sl, f64x2.mul(f64x2.promote_low_f32x4(yv), f64x2.promote_low_f32x4(g)));
-        sl = f64x2.add(
-          sl,
+        sl1 = f64x2.add(
+          sl1,
           f64x2.mul(f64x2.promote_low_f32x4(hiHalf(yv)), f64x2.promote_low_f32x4(hiHalf(g))),
         );
         mg = f32x4.max(mg, f32x4.abs(g));
         mx = f32x4.max(mx, f32x4.abs(d));
       }
+      qg = f32x4.add(qg, qg1);
+      qx = f32x4.add(qx, qx1);
       sg = f64x2.add(sg, f64x2.add(f64x2.promote_low_f32x4(qg), f64x2.promote_low_f32x4(hiHalf(qg))));
       sx = f64x2.add(sx, f64x2.add(f64x2.promote_low_f32x4(qx), f64x2.promote_low_f32x4(hiHalf(qx))));
     }
-    let tg = hsum64(sg), tx = hsum64(sx), tl = hsum64(sl);
+    let tg = hsum64(sg), tx = hsum64(sx), tl = hsum64(f64x2.add(sl, sl1));
     let hg = max(max(f32x4.extract_lane(mg, 0), f32x4.extract_lane(mg, 1)), max(f32x4.extract_lane(mg, 2), f32x4.extract_lane(mg, 3)));
     let hx = max(max(f32x4.extract_lane(mx, 0), f32x4.extract_lane(mx, 1)), max(f32x4.extract_lane(mx, 2), f32x4.extract_lane(mx, 3)));
     for (; c < C; c++) {

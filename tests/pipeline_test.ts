@@ -1,0 +1,106 @@
+// normalizeStream's output modes: borrowed chunks (views of the slots, given back) and
+// `statistics: false` (outputs only) give the bytes of the default mode, and keep refusing
+// non-finite rows.
+import { assert, assertEquals, assertRejects } from "./std_assert.ts";
+import { normalizeStream } from "../lib/pipeline/pipeline.ts";
+import { Rng } from "../lib/model/rng.ts";
+import { npyBytes } from "./spawn.ts";
+
+const C = 64, N = 5000;
+const x = new Float32Array(N * C);
+new Rng(3).fillNormal(x, 2, 1);
+const npy = npyBytes(x, [N, C]);
+
+async function collect(
+  o: Parameters<typeof normalizeStream>[1],
+  giveBack: "after-copy" | "never" = "after-copy",
+  bytes = npy,
+) {
+  const s = normalizeStream(ReadableStream.from([bytes]), { batch: 100, workers: 2, ...o });
+  const parts: Uint8Array[] = [];
+  for await (const chunk of s.readable) {
+    parts.push(chunk.slice()); // what a sink does: the bytes leave before the chunk goes back
+    if (giveBack === "after-copy") s.giveBack(chunk);
+  }
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o2 = 0;
+  for (const p of parts) out.set(p, (o2 += p.length) - p.length);
+  return { out, summary: await s.done };
+}
+
+Deno.test("normalizeStream: borrowed chunks give the copied output, byte for byte, through 50 slot reuses", async () => {
+  const copied = await collect({});
+  const borrowed = await collect({ borrow: true });
+  assertEquals(borrowed.out, copied.out);
+  assertEquals(borrowed.summary.output, copied.summary.output);
+  // the chunks really are views of the pipeline's shared memory
+  const s = normalizeStream(ReadableStream.from([npy]), { batch: 100, workers: 1, borrow: true });
+  const reader = s.readable.getReader();
+  await reader.read(); // the npy header: a copy
+  const { value } = await reader.read();
+  assert(value!.buffer instanceof SharedArrayBuffer);
+  s.giveBack(value!);
+  await reader.cancel();
+});
+
+Deno.test("normalizeStream: a consumer that never gives borrowed chunks back stalls, it does not corrupt", async () => {
+  const s = normalizeStream(ReadableStream.from([npy]), { batch: 100, workers: 1, borrow: true });
+  const reader = s.readable.getReader();
+  const seen: Uint8Array[] = [];
+  const copies: Uint8Array[] = [];
+  // read what the pool allows without giving anything back, then stop waiting
+  for (;;) {
+    const r = await Promise.race([
+      reader.read(),
+      new Promise<null>((res) => setTimeout(() => res(null), 500)),
+    ]);
+    if (r === null || r.done) break;
+    seen.push(r.value);
+    copies.push(r.value.slice());
+  }
+  assert(seen.length > 1 && seen.length < 50, `${seen.length} chunks before the stall`);
+  // nothing lent was overwritten meanwhile
+  seen.forEach((c, i) => assertEquals(c, copies[i]));
+  await reader.cancel();
+  await s.done.catch(() => {});
+});
+
+Deno.test("normalizeStream: statistics off gives the same bytes; the summary's moments are of no tokens", async () => {
+  const full = await collect({});
+  for (const norm of ["layer", "rms"] as const) {
+    const a = await collect({ norm });
+    const b = await collect({ norm, statistics: false });
+    assertEquals(b.out, a.out, norm);
+    assertEquals(b.summary.tokens_out, N);
+    assertEquals(b.summary.output.count, 0);
+  }
+  assert(full.summary.output.count === N * C);
+});
+
+Deno.test("normalizeStream: statistics off still refuses a non-finite row, named, after the rows before it", async () => {
+  for (const norm of ["layer", "rms"] as const) {
+    for (const bad of [Infinity, -Infinity, NaN]) {
+      const y = x.slice();
+      y[1234 * C + 17] = bad;
+      const s = normalizeStream(ReadableStream.from([npyBytes(y, [N, C])]), {
+        batch: 100,
+        workers: 2,
+        norm,
+        statistics: false,
+      });
+      const out = new Uint8Array(await new Response(s.readable).arrayBuffer());
+      const e = await assertRejects(() => s.done);
+      assert((e as Error).message.includes("row 1234, channel 17"), (e as Error).message);
+      assertEquals((out.length - 128) / (4 * C), 1234, "every row before it was written");
+    }
+  }
+  // finite values whose sum overflows float32 are no fault
+  const big = x.slice();
+  big.fill(3e38, 0, C);
+  const s = normalizeStream(ReadableStream.from([npyBytes(big, [N, C])]), {
+    statistics: false,
+    workers: 1,
+  });
+  await new Response(s.readable).arrayBuffer();
+  assertEquals((await s.done).tokens_out, N);
+});
