@@ -9,44 +9,7 @@ import { GPT } from "../lib/model/gpt.ts";
 import { Rng } from "../lib/model/rng.ts";
 import type { Backend } from "../lib/kernels/backend.ts";
 import { BLAS_AVAILABLE } from "../tests/golden.ts";
-
-const python = Deno.env.get("PYTHON") ?? "/usr/bin/python3";
-const script = decodeURIComponent(new URL("./torch_block.py", import.meta.url).pathname);
-
-/** A running PyTorch block: `step(backward)` runs one pass and waits for it. */
-async function torchBlock(B: number, T: number, C: number, H: number) {
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(python, {
-      args: [script, JSON.stringify({ B, T, C, H })],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-  } catch {
-    return null;
-  }
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const writer = child.stdin.getWriter();
-  const enc = new TextEncoder();
-  let buf = "";
-  const readLine = async () => {
-    while (!buf.includes("\n")) {
-      const { value, done } = await lines.read();
-      if (done) return null;
-      buf += value;
-    }
-    const i = buf.indexOf("\n"), line = buf.slice(0, i);
-    buf = buf.slice(i + 1);
-    return line;
-  };
-  if ((await readLine()) !== "ready") return null; // no torch here
-  addEventListener("unload", () => child.kill());
-  return async (backward: boolean) => {
-    await writer.write(enc.encode(backward ? "fwdbwd\n" : "fwd\n"));
-    await readLine();
-  };
-}
+import { torchBlock } from "./torch.ts";
 
 const backends: Backend[] = ["wasm", ...(BLAS_AVAILABLE ? ["blas" as const] : [])];
 
@@ -57,7 +20,7 @@ for (
   ] as const
 ) {
   const BT = B * T;
-  const torch = await torchBlock(B, T, C, NH);
+  const torch = await torchBlock({ B, T, C, H: NH });
   // the TypeScript reference on the baby block only: on GPT-2 one pass takes ~20 s
   const all: Backend[] = label.startsWith("baby") ? ["ts", ...backends] : backends;
   for (const backward of [false, true]) {

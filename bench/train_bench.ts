@@ -13,11 +13,11 @@ import { Trainer } from "../lib/train/trainer.ts";
 import { CharData } from "../lib/train/chardata.ts";
 import type { Backend } from "../lib/kernels/backend.ts";
 import { BLAS_AVAILABLE } from "../tests/golden.ts";
+import { python } from "./torch.ts";
 
 const dataUrl = new URL("../data/tinyshakespeare.txt", import.meta.url);
 const data = CharData.fromBytes(await Deno.readFile(dataUrl));
 const anchor = { evalInterval: 1e9 }; // the defaults are the anchor; no evaluations past step 0
-const python = Deno.env.get("PYTHON") ?? "/usr/bin/python3";
 
 async function torchTrain() {
   let child: Deno.ChildProcess;
