@@ -7,9 +7,15 @@ bench times PyTorch in its own loop. Not used by tests.
 """
 import json
 import math
+import os
 import sys
 
-import torch
+# one thread for real: torch.set_num_threads(1) does not reach the OpenBLAS that Debian's
+# PyTorch 1.13 uses for its matrix products (it ran them on both cores: user time 1.6× wall)
+for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = "1"
+
+import torch  # noqa: E402 (after the thread settings)
 
 torch.set_num_threads(1)
 cfg = json.loads(sys.argv[1])

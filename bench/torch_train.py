@@ -8,9 +8,15 @@ one training step on a batch drawn from the text and answers "ok". Not used by t
 """
 import json
 import math
+import os
 import sys
 
-import torch
+# one thread for real: torch.set_num_threads(1) does not reach the OpenBLAS that Debian's
+# PyTorch 1.13 uses for its matrix products (it ran them on both cores: user time 1.6× wall)
+for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = "1"
+
+import torch  # noqa: E402 (after the thread settings)
 import torch.nn as nn
 import torch.nn.functional as F
 

@@ -59,3 +59,34 @@ Deno.test("the global norm (gradStat) and clipScale", () => {
   assertEquals(clipScale(1e9, 0), 1); // 0 = off
   assert(Number.isNaN(gradStat(Float32Array.of(1, NaN)).l2));
 });
+
+Deno.test("adamwUpdate in the arena (WebAssembly, float32) follows torch.optim.AdamW's float64 fixture", async () => {
+  const { Arena } = await import("../lib/kernels/arena.ts");
+  const f = JSON.parse(
+    await Deno.readTextFile(new URL("./fixtures/train/adamw.json", import.meta.url)),
+  );
+  const arena = new Arena(), n = (f.p0 as number[]).length;
+  const p = arena.alloc(n), g = arena.alloc(n), m = arena.alloc(n), v = arena.alloc(n);
+  p.set(f.p0);
+  f.grads.forEach((gi: number[], i: number) => {
+    // the gradient given at twice its size, halved by gradScale (as clipping does): g unchanged
+    g.set(gi.map((x) => 2 * x));
+    const before = g.slice();
+    adamwUpdate(p, g, m, v, n, {
+      lr: f.lr,
+      beta1: f.beta1,
+      beta2: f.beta2,
+      eps: f.eps,
+      weightDecay: f.weight_decay,
+      t: i + 1,
+      gradScale: 0.5,
+    });
+    assertEquals(g, before);
+    for (let j = 0; j < n; j++) {
+      const want = f.after[i][j];
+      // float32 arithmetic: a few ulps of the parameter, plus lr·(relative error of m̂/√v̂)
+      const tol = 4e-7 * Math.max(1, Math.abs(want)) + 1e-6 * f.lr;
+      assert(Math.abs(p[j] - want) <= tol, `step ${i + 1} p[${j}]: ${p[j]} vs ${want}`);
+    }
+  });
+});

@@ -15,6 +15,20 @@ import { KERNELS_WASM_BASE64 } from "./wasm/kernels.generated.ts";
 /** The raw exports of the kernel module: pointers are byte offsets into the arena. */
 export interface KernelExports {
   /** out = a + b (n elements) */
+  adamw(
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    gscale: number,
+    b1: number,
+    b2: number,
+    eps: number,
+    decay: number,
+    step: number,
+    rc2: number,
+  ): void;
   add(out: number, a: number, b: number, n: number): void;
   /** Σ a², float64 */
   sumSq(a: number, n: number): number;

@@ -93,6 +93,42 @@ export class WasmKernels {
     );
   }
 
+  /**
+   * AdamW in float32 (see `adamwUpdate`): p, g, m, v [n]; `step` = lr / (1 − β1ᵗ), `rc2` =
+   * 1 / √(1 − β2ᵗ), `decay` = 1 − lr·weight decay, `gscale` multiplies g first (clipping).
+   */
+  adamw(
+    p: F32,
+    g: F32,
+    m: F32,
+    v: F32,
+    n: number,
+    o: {
+      gscale: number;
+      b1: number;
+      b2: number;
+      eps: number;
+      decay: number;
+      step: number;
+      rc2: number;
+    },
+  ): void {
+    this.x.adamw(
+      p.byteOffset,
+      g.byteOffset,
+      m.byteOffset,
+      v.byteOffset,
+      n,
+      o.gscale,
+      o.b1,
+      o.b2,
+      o.eps,
+      o.decay,
+      o.step,
+      o.rc2,
+    );
+  }
+
   /** out = a + b. out, a, b [n] */
   add(out: F32, a: F32, b: F32, n: number): void {
     this.x.add(out.byteOffset, a.byteOffset, b.byteOffset, n);

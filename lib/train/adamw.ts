@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { wasmKernelsOf } from "../kernels/wasm.ts";
 
 /** AdamW's hyper-parameters for one update. */
 export interface AdamWStep {
@@ -18,13 +19,17 @@ export interface AdamWStep {
   weightDecay?: number;
   /** 1-based step count, for the bias corrections */
   t: number;
+  /** multiplies the gradient first, e.g. a clipping factor (default 1; `g` is not changed) */
+  gradScale?: number;
 }
 
 /**
  * One AdamW update of `N` parameters in place:
  * `p ← p·(1 − lr·wd)`, `m ← β1·m + (1−β1)·g`, `v ← β2·v + (1−β2)·g²`,
- * `p ← p − lr·(m/(1−β1ᵗ)) / (√(v/(1−β2ᵗ)) + eps)`; arithmetic in float64, stored in the
- * arrays' precision.
+ * `p ← p − lr·(m/(1−β1ᵗ)) / (√(v/(1−β2ᵗ)) + eps)`, with `g` times `gradScale`. When all four
+ * arrays are float32 in one wasm arena the update runs in WebAssembly SIMD in float32, as
+ * PyTorch's float32 AdamW does; otherwise in TypeScript, in float64, stored in the arrays'
+ * precision.
  *
  * @example
  * ```ts
@@ -45,10 +50,23 @@ export function adamwUpdate(
   o: AdamWStep,
 ): void {
   const b1 = o.beta1 ?? 0.9, b2 = o.beta2 ?? 0.99, eps = o.eps ?? 1e-8;
-  const lr = o.lr, decay = 1 - lr * (o.weightDecay ?? 0);
+  const lr = o.lr, decay = 1 - lr * (o.weightDecay ?? 0), f = o.gradScale ?? 1;
   const c1 = 1 - b1 ** o.t, c2 = 1 - b2 ** o.t;
+  const k = wasmKernelsOf(p, g, m, v);
+  if (k !== null) {
+    const step = lr / c1, rc2 = 1 / Math.sqrt(c2);
+    return k.adamw(p as Float32Array, g as Float32Array, m as Float32Array, v as Float32Array, N, {
+      gscale: f,
+      b1,
+      b2,
+      eps,
+      decay,
+      step,
+      rc2,
+    });
+  }
   for (let i = 0; i < N; i++) {
-    const gi = g[i];
+    const gi = g[i] * f;
     const mi = b1 * m[i] + (1 - b1) * gi;
     const vi = b2 * v[i] + (1 - b2) * gi * gi;
     m[i] = mi;

@@ -11,6 +11,7 @@ import { UsageError } from "../io/errors.ts";
 import type { Placement } from "../model/config.ts";
 import { hashAt, Rng } from "../model/rng.ts";
 import { GPT } from "../model/gpt.ts";
+import { wasmKernelsOf } from "../kernels/wasm.ts";
 import { BLOCK_PARAMS, type BlockParam } from "../model/params.ts";
 import type { Backend } from "../kernels/backend.ts";
 import type { Floats } from "../kernels/types.ts";
@@ -226,9 +227,14 @@ export class Trainer {
     this.lm = lm;
     this.#execs = execs;
     this.#workers = execs.length;
-    const P = lm.params.length;
+    const P = lm.params.length, arena = lm.gpt.arena;
+    // in the model's arena when it has one: the sum, the norm and AdamW run in WebAssembly
     const make = () =>
-      lm.gpt.config.dtype === "float64" ? new Float64Array(P) : new Float32Array(P);
+      arena
+        ? arena.alloc(P)
+        : lm.gpt.config.dtype === "float64"
+        ? new Float64Array(P)
+        : new Float32Array(P);
     this.#sum = make();
     this.#m = make();
     this.#v = make();
@@ -327,9 +333,10 @@ export class Trainer {
     const B = c.batch, T = c.block, x = this.#x, y = this.#y;
     this.data.batch("train", new Rng(hashAt(c.seed, s, 0)), x, y, B, T);
     const loss = await this.#shards("grad", x, y);
-    const g = this.#sum;
+    const g = this.#sum, k = wasmKernelsOf(g);
     let sq = 0;
-    for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
+    if (k) sq = k.sumSq(g as Float32Array, g.length);
+    else for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
     const norm = Math.sqrt(sq);
     let ms = performance.now() - t0;
     const out: TrainRecord[] = [];
@@ -350,8 +357,7 @@ export class Trainer {
       this.#diverged = s;
       this.#done = true;
     } else {
-      const f = clipScale(norm, c.clip);
-      if (f !== 1) { for (let i = 0; i < g.length; i++) g[i] *= f; }
+      const f = clipScale(norm, c.clip); // applied inside the update: g stays as computed
       const p = this.lm.params, m = this.#m, v = this.#v;
       for (const spec of this.lm.layout) {
         const a = spec.offset, b = a + spec.size;
@@ -367,6 +373,7 @@ export class Trainer {
             beta2: c.beta2,
             weightDecay: spec.shape.length >= 2 ? c.weightDecay : 0,
             t: s + 1,
+            gradScale: f,
           },
         );
       }
@@ -400,9 +407,11 @@ export class Trainer {
       const b0 = Math.floor((k * B) / S), b1 = Math.floor(((k + 1) * B) / S);
       total += lk * (b1 - b0) * T;
       if (kind === "grad") {
-        const g = this.#execs[k % W].grads, sum = this.#sum;
+        const g = this.#execs[k % W].grads, sum = this.#sum, wk = wasmKernelsOf(sum, g);
         if (k === 0) sum.set(g);
-        else for (let i = 0; i < sum.length; i++) sum[i] += g[i];
+        else if (wk) {
+          wk.add(sum as Float32Array, sum as Float32Array, g as Float32Array, sum.length);
+        } else for (let i = 0; i < sum.length; i++) sum[i] += g[i];
       }
       if (k + W < S) launch(k + W);
     }
