@@ -13,53 +13,22 @@ import { Trainer } from "../lib/train/trainer.ts";
 import { CharData } from "../lib/train/chardata.ts";
 import type { Backend } from "../lib/kernels/backend.ts";
 import { BLAS_AVAILABLE } from "../tests/golden.ts";
-import { python } from "./torch.ts";
+import { pythonLoop } from "./torch.ts";
 
 const dataUrl = new URL("../data/tinyshakespeare.txt", import.meta.url);
 const data = CharData.fromBytes(await Deno.readFile(dataUrl));
 const anchor = { evalInterval: 1e9 }; // the defaults are the anchor; no evaluations past step 0
 
 async function torchTrain() {
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(python, {
-      args: [
-        decodeURIComponent(new URL("./torch_train.py", import.meta.url).pathname),
-        JSON.stringify({
-          layers: 4,
-          heads: 4,
-          dim: 128,
-          block: 64,
-          batch: 12,
-          data: decodeURIComponent(dataUrl.pathname),
-        }),
-      ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-  } catch {
-    return null;
-  }
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const writer = child.stdin.getWriter(), enc = new TextEncoder();
-  let buf = "";
-  const readLine = async () => {
-    while (!buf.includes("\n")) {
-      const { value, done } = await lines.read();
-      if (done) return null;
-      buf += value;
-    }
-    const i = buf.indexOf("\n"), line = buf.slice(0, i);
-    buf = buf.slice(i + 1);
-    return line;
-  };
-  if ((await readLine()) !== "ready") return null;
-  addEventListener("unload", () => child.kill());
-  return async () => {
-    await writer.write(enc.encode("step\n"));
-    await readLine();
-  };
+  const send = await pythonLoop("./torch_train.py", {
+    layers: 4,
+    heads: 4,
+    dim: 128,
+    block: 64,
+    batch: 12,
+    data: decodeURIComponent(dataUrl.pathname),
+  });
+  return send && (() => send("step"));
 }
 
 const torch = await torchTrain();

@@ -2,6 +2,10 @@ import { assert, assertAlmostEquals, assertEquals } from "./std_assert.ts";
 import { adamwUpdate, clipScale } from "../lib/train/adamw.ts";
 import { gradStat } from "../lib/model/gpt.ts";
 
+/** torch.optim.AdamW in float64 (tests/fixtures/train/make_adamw.py): p0, grads, after. */
+const fixture = async () =>
+  JSON.parse(await Deno.readTextFile(new URL("./fixtures/train/adamw.json", import.meta.url)));
+
 Deno.test("adamwUpdate: two steps against a hand computation", () => {
   // lr 0.1, weight decay 0.1, β 0.9/0.99, eps 1e-8, p = 1, gradients 0.5 then −0.25.
   // step 1: p = 1·0.99 = 0.99; m = 0.05, v = 0.0025; m̂ = 0.5, v̂ = 0.25;
@@ -21,9 +25,7 @@ Deno.test("adamwUpdate: two steps against a hand computation", () => {
 });
 
 Deno.test("adamwUpdate: three steps equal torch.optim.AdamW (float64 fixture)", async () => {
-  const f = JSON.parse(
-    await Deno.readTextFile(new URL("./fixtures/train/adamw.json", import.meta.url)),
-  );
+  const f = await fixture();
   const p = Float64Array.from(f.p0 as number[]), n = p.length;
   const m = new Float64Array(n), v = new Float64Array(n);
   f.grads.forEach((g: number[], i: number) => {
@@ -62,9 +64,7 @@ Deno.test("the global norm (gradStat) and clipScale", () => {
 
 Deno.test("adamwUpdate in the arena (WebAssembly, float32) follows torch.optim.AdamW's float64 fixture", async () => {
   const { Arena } = await import("../lib/kernels/arena.ts");
-  const f = JSON.parse(
-    await Deno.readTextFile(new URL("./fixtures/train/adamw.json", import.meta.url)),
-  );
+  const f = await fixture();
   const arena = new Arena(), n = (f.p0 as number[]).length;
   const p = arena.alloc(n), g = arena.alloc(n), m = arena.alloc(n), v = arena.alloc(n);
   p.set(f.p0);

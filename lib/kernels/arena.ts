@@ -14,7 +14,7 @@ import { KERNELS_WASM_BASE64 } from "./wasm/kernels.generated.ts";
 
 /** The raw exports of the kernel module: pointers are byte offsets into the arena. */
 export interface KernelExports {
-  /** out = a + b (n elements) */
+  /** AdamW in float32 over n elements (see `WasmKernels.adamw`) */
   adamw(
     p: number,
     g: number,
@@ -29,6 +29,7 @@ export interface KernelExports {
     step: number,
     rc2: number,
   ): void;
+  /** out = a + b (n elements) */
   add(out: number, a: number, b: number, n: number): void;
   /** Σ a², float64 */
   sumSq(a: number, n: number): number;
