@@ -61,7 +61,8 @@ Optimizer:
 Evaluation and output:
   --eval-interval N           evaluate every N steps and at the last (default: 250)
   --eval-iters N              batches per split in an evaluation (default: 20)
-  --log FILE|-                NDJSON records (- = stderr): step {step, lr, loss, grad_norm, ms},
+  --log FILE|-                NDJSON records (- = stderr, then without progress or summary
+                              lines): step {step, lr, loss, grad_norm, ms},
                               eval {step, train_loss, val_loss, layers: per-block ‖∂L/∂W‖},
                               summary; needs --allow-write=FILE
   --svg FILE                  train and val loss curves (with --grid: the grid's chart)
@@ -153,7 +154,9 @@ export async function train(args: string[]): Promise<number> {
   const target = real(flags, "target", 2.0, (v) => v > 0, "a positive number");
   const runtime = { workers, backend, ...(blasLib === undefined ? {} : { blasLib }) };
   const terminal = Deno.stderr.isTerminal();
-  const show = terminal || f.progress === true;
+  // NDJSON on stderr (--log -) never shares it with the progress line or the human summary
+  const logOnStderr = f.log === "-";
+  const show = (terminal || f.progress === true) && !logOnStderr;
 
   if (!f.grid) {
     for (const k of LISTS) {
@@ -217,7 +220,9 @@ export async function train(args: string[]): Promise<number> {
     log?.write(summary);
     log?.close();
     if (svgFile) await write(svgFile, trainSvg(t.history, t.config));
-    if (f.quiet !== true) console.error(trainReport(summary, stop.signal.aborted, savePath));
+    if (f.quiet !== true && !logOnStderr) {
+      console.error(trainReport(summary, stop.signal.aborted, savePath));
+    }
     if (sampleN > 0) {
       const text = t.sample(sampleN, { temperature, seed: t.config.seed });
       await Deno.stdout.write(new TextEncoder().encode(text + "\n"));
