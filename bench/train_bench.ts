@@ -2,7 +2,7 @@
 // C=128, block 64, batch 12, AdamW, clip 1.0) for 1 and 2 workers on every fast backend: batch,
 // forward, cross-entropy through the tied head, backward, shards added in order, clipping,
 // AdamW. The baseline is nanoGPT's step in PyTorch on one thread in this same run
-// (bench/torch_train.py; the figure for it here: 53.5 ms/iter), so the ratios are
+// (bench/torch_train.py; first measured here at 53.5 ms/iter), so the ratios are
 // lnstream/PyTorch time: the goal is ≤ 1 for the fastest backend on both workers. Without
 // PyTorch (python3 with torch: Debian's python3-torch; PYTHON=… to choose) wasm on one worker
 // is the baseline.

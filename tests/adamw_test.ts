@@ -6,6 +6,17 @@ import { gradStat } from "../lib/model/gpt.ts";
 const fixture = async () =>
   JSON.parse(await Deno.readTextFile(new URL("./fixtures/train/adamw.json", import.meta.url)));
 
+/** The fixture's hyper-parameters for step t. */
+// deno-lint-ignore no-explicit-any
+const settings = (f: any, t: number) => ({
+  lr: f.lr,
+  beta1: f.beta1,
+  beta2: f.beta2,
+  eps: f.eps,
+  weightDecay: f.weight_decay,
+  t,
+});
+
 Deno.test("adamwUpdate: two steps against a hand computation", () => {
   // lr 0.1, weight decay 0.1, β 0.9/0.99, eps 1e-8, p = 1, gradients 0.5 then −0.25.
   // step 1: p = 1·0.99 = 0.99; m = 0.05, v = 0.0025; m̂ = 0.5, v̂ = 0.25;
@@ -29,14 +40,7 @@ Deno.test("adamwUpdate: three steps equal torch.optim.AdamW (float64 fixture)", 
   const p = Float64Array.from(f.p0 as number[]), n = p.length;
   const m = new Float64Array(n), v = new Float64Array(n);
   f.grads.forEach((g: number[], i: number) => {
-    adamwUpdate(p, Float64Array.from(g), m, v, n, {
-      lr: f.lr,
-      beta1: f.beta1,
-      beta2: f.beta2,
-      eps: f.eps,
-      weightDecay: f.weight_decay,
-      t: i + 1,
-    });
+    adamwUpdate(p, Float64Array.from(g), m, v, n, settings(f, i + 1));
     for (let j = 0; j < n; j++) {
       const want = f.after[i][j];
       assert(Math.abs(p[j] - want) <= 1e-14 * Math.max(1, Math.abs(want)), `step ${i + 1} p[${j}]`);
@@ -72,15 +76,7 @@ Deno.test("adamwUpdate in the arena (WebAssembly, float32) follows torch.optim.A
     // the gradient given at twice its size, halved by gradScale (as clipping does): g unchanged
     g.set(gi.map((x) => 2 * x));
     const before = g.slice();
-    adamwUpdate(p, g, m, v, n, {
-      lr: f.lr,
-      beta1: f.beta1,
-      beta2: f.beta2,
-      eps: f.eps,
-      weightDecay: f.weight_decay,
-      t: i + 1,
-      gradScale: 0.5,
-    });
+    adamwUpdate(p, g, m, v, n, { ...settings(f, i + 1), gradScale: 0.5 });
     assertEquals(g, before);
     for (let j = 0; j < n; j++) {
       const want = f.after[i][j];
