@@ -13,20 +13,13 @@
 import { DataError } from "../io/errors.ts";
 import { lmLayout } from "./lm.ts";
 import type { ParamSpec } from "../model/params.ts";
-import { TRAIN_DEFAULTS, type TrainConfig, type TrainState } from "./trainer.ts";
+import { modelShape, TRAIN_DEFAULTS, type TrainConfig, type TrainState } from "./trainer.ts";
 
 /** The `format` value of the metadata. */
 export const CHECKPOINT_FORMAT = "lnstream.train.v1";
 
 function layoutOf(config: TrainConfig, vocab: number): ParamSpec[] {
-  return lmLayout({
-    vocab,
-    block: config.block,
-    nLayer: config.layers,
-    nHead: config.heads,
-    nEmbd: config.dim,
-    placement: config.placement,
-  });
+  return lmLayout(modelShape(config, vocab));
 }
 
 /**

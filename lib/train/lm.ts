@@ -89,7 +89,6 @@ export class CharLM {
   readonly vocab: number;
   /** longest sequence */
   readonly block: number;
-  #config: CharLMConfig;
   #emb: Floats;
   #logits: Floats;
   #dy: Floats;
@@ -106,11 +105,9 @@ export class CharLM {
     if (!(Number.isInteger(V) && V > 0 && Number.isInteger(T) && T > 0)) {
       throw new RangeError(`vocab and block must be positive integers, got ${V} and ${T}`);
     }
-    this.#config = config;
     const c = resolveConfig(config);
     this.layout = lmLayout(config);
     const last = this.layout[this.layout.length - 1], P = last.offset + last.size;
-    const stack = this.layout.slice(0, -2);
     if (c.backend === "ts") {
       const bytes = c.dtype === "float64" ? 8 : 4;
       const make = () => (c.shared ? new SharedArrayBuffer(P * bytes) : new ArrayBuffer(P * bytes));
@@ -132,12 +129,13 @@ export class CharLM {
     }
     this.vocab = V;
     this.block = T;
-    const at = (a: Floats, i: number) =>
-      a.subarray(this.layout[i].offset, this.layout[i].offset + this.layout[i].size);
-    this.wte = at(this.params, stack.length);
-    this.wpe = at(this.params, stack.length + 1);
-    this.dwte = at(this.grads, stack.length);
-    this.dwpe = at(this.grads, stack.length + 1);
+    // the layout ends with wte, then wpe
+    const [te, pe] = this.layout.slice(-2);
+    const at = (a: Floats, s: ParamSpec) => a.subarray(s.offset, s.offset + s.size);
+    this.wte = at(this.params, te);
+    this.wpe = at(this.params, pe);
+    this.dwte = at(this.grads, te);
+    this.dwpe = at(this.grads, pe);
     this.#emb =
       this.#logits =
       this.#dy =
@@ -173,11 +171,6 @@ export class CharLM {
     const arena = this.gpt.arena;
     if (arena !== null) return arena.alloc(n);
     return this.gpt.config.dtype === "float64" ? new Float64Array(n) : new Float32Array(n);
-  }
-
-  /** the config the model was built with */
-  get config(): CharLMConfig {
-    return this.#config;
   }
 
   /**

@@ -24,6 +24,7 @@ export {
   divergedAt,
   type EvalRecord,
   type LayerGrad,
+  modelShape,
   type StepRecord,
   summarize,
   train,

@@ -278,17 +278,14 @@ export class Trainer {
     }
     const backend = runtime.backend ?? "wasm";
     const lmConfig: CharLMConfig = {
-      vocab: data.size,
-      block: config.block,
-      nLayer: config.layers,
-      nHead: config.heads,
-      nEmbd: config.dim,
-      placement: config.placement,
+      ...modelShape(config, data.size),
       backend,
       shared: workers > 1,
       ...(runtime.blasLib === undefined ? {} : { blasLib: runtime.blasLib }),
     };
-    fitsMemory(lmConfig, config, Math.min(workers, config.shards, config.batch));
+    // no more workers than shards: the rest would idle
+    const n = Math.min(workers, config.shards, config.batch);
+    fitsMemory(lmConfig, config, n);
     const lm = new CharLM(lmConfig);
     if (state) {
       if (state.params.length !== lm.params.length) {
@@ -298,7 +295,6 @@ export class Trainer {
       }
       lm.params.set(state.params);
     } else lm.init({ scheme: config.init, seed: config.seed });
-    const n = Math.min(workers, Math.min(config.shards, config.batch));
     const execs = n === 1 ? [localExecutor(lm)] : await startWorkers(n, lmConfig, lm, runtime);
     return new Trainer(data, config, lm, execs, state);
   }
@@ -389,8 +385,10 @@ export class Trainer {
   async #shards(kind: "grad" | "loss", x: Int32Array, y: Int32Array): Promise<number> {
     const { batch: B, block: T } = this.config, S = Math.min(this.config.shards, B);
     const W = this.#execs.length, N = B * T, pending: Promise<number>[] = [];
+    // shard k holds sequences b0 … b1−1
+    const bounds = (k: number) => [Math.floor((k * B) / S), Math.floor(((k + 1) * B) / S)];
     const launch = (k: number) => {
-      const b0 = Math.floor((k * B) / S), b1 = Math.floor(((k + 1) * B) / S);
+      const [b0, b1] = bounds(k);
       pending[k] = this.#execs[k % W].run({
         type: kind,
         x: x.slice(b0 * T, b1 * T),
@@ -404,7 +402,7 @@ export class Trainer {
     let total = 0;
     for (let k = 0; k < S; k++) {
       const lk = await pending[k];
-      const b0 = Math.floor((k * B) / S), b1 = Math.floor(((k + 1) * B) / S);
+      const [b0, b1] = bounds(k);
       total += lk * (b1 - b0) * T;
       if (kind === "grad") {
         const g = this.#execs[k % W].grads, sum = this.#sum, wk = wasmKernelsOf(sum, g);
@@ -421,7 +419,7 @@ export class Trainer {
   /** Mean loss over `evalIters` batches of a split, drawn from a seed of (seed, step, split). */
   async #estimate(split: Split, step: number): Promise<number> {
     const c = this.config, rng = new Rng(hashAt(c.seed, step, split === "train" ? 1 : 2));
-    const x = new Int32Array(c.batch * c.block), y = new Int32Array(c.batch * c.block);
+    const x = this.#x, y = this.#y; // the step's batch is done with: its shards are sent
     let sum = 0;
     for (let i = 0; i < c.evalIters; i++) {
       this.data.batch(split, rng, x, y, c.batch, c.block);
@@ -503,6 +501,26 @@ export class Trainer {
   }
 }
 
+/**
+ * The model a run's settings describe, for a vocabulary of `vocab` characters.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(modelShape(TRAIN_DEFAULTS, 65).nEmbd === 128);
+ * ```
+ */
+export function modelShape(c: TrainConfig, vocab: number): CharLMConfig {
+  return {
+    vocab,
+    block: c.block,
+    nLayer: c.layers,
+    nHead: c.heads,
+    nEmbd: c.dim,
+    placement: c.placement,
+  };
+}
+
 /** Refuses settings no run can use (exit 64), naming the field. */
 function checkConfig(c: TrainConfig): TrainConfig {
   const whole = (name: keyof TrainConfig, min: number) => {
@@ -560,19 +578,21 @@ function checkConfig(c: TrainConfig): TrainConfig {
 
 /**
  * Refuses a run whose model, optimizer and per-worker activations cannot fit the 4 GiB of a
- * WebAssembly memory (exit 64, with the sizes), before anything is allocated.
+ * WebAssembly memory (exit 64, with the sizes), before anything is allocated: the parameters,
+ * the gradient sum and AdamW's two moments, then per worker a gradient and the activations.
  */
 function fitsMemory(lm: CharLMConfig, c: TrainConfig, workers: number) {
   const shardB = Math.ceil(c.batch / Math.min(c.shards, c.batch)), T = c.block, C = c.dim;
   const stack = GPT.bytesFor(lm, shardB, T);
   const P = stack.params + (lm.vocab + T) * C * 4;
   const act = stack.activations + shardB * T * (lm.vocab + 2 * C) * 4;
-  const need = 2 * P + workers * (P + act);
+  const need = 4 * P + workers * (P + act);
   const gib = (b: number) => (b / 2 ** 30).toFixed(2);
-  if (need > 2 ** 32 || 3 * P > 2 ** 32) {
+  if (need > 2 ** 32) {
     throw new UsageError(
-      `the run needs ${gib(need)} GiB of WebAssembly memory (limit 4 GiB): parameters and their ` +
-        `gradient ${gib(2 * P)} GiB, each of ${workers} worker(s) ${gib(P + act)} GiB (a shard ` +
+      `the run needs ${gib(need)} GiB of WebAssembly memory (limit 4 GiB): parameters, their ` +
+        `gradient sum and AdamW's moments ${gib(4 * P)} GiB, each of ${workers} worker(s) ` +
+        `${gib(P + act)} GiB (a shard ` +
         `of ${shardB} sequences of ${T} characters); use a smaller --batch, --block, --dim or ` +
         `--layers, or more --shards`,
     );
@@ -762,8 +782,8 @@ export interface TrainOptions extends Partial<TrainConfig>, TrainRuntime {
   resume?: TrainState;
   /** stop once this many steps are done (the schedule still runs to `iters`) */
   until?: number;
-  /** hears every record as it is made */
-  onRecord?: (r: TrainRecord) => void;
+  /** hears every record as it is made, with the trainer that made it */
+  onRecord?: (r: TrainRecord, trainer: Trainer) => void;
   /** ends the run after the current step */
   signal?: AbortSignal;
 }
@@ -815,7 +835,7 @@ export async function train(
   const t = await Trainer.create(d, settings, runtime, resume);
   try {
     while (!t.done && !(until !== undefined && t.step >= until) && !signal?.aborted) {
-      for (const r of await t.advance()) onRecord?.(r);
+      for (const r of await t.advance()) onRecord?.(r, t);
     }
   } finally {
     t.close();
