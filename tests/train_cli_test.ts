@@ -69,6 +69,16 @@ Deno.test("train: bad input ends with 64/65 and one clear line", async (t) => {
       assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
     });
   }
+  await t.step("stdin a directory: 74, one line", async () => {
+    const r = await new Deno.Command("bash", {
+      args: ["-c", `'${Deno.execPath()}' run --allow-read=. mod.ts train --data - < tests`],
+      cwd: ROOT_PATH,
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(r.stderr);
+    assertEquals(r.code, 74, err);
+    assertEquals(err.trim(), "lnstream train: cannot read stdin: Is a directory (os error 21)");
+  });
   await t.step("--save without write permission: 77 before any step", async () => {
     const r = await lnstream(["train", ...TINY, "--save", "/tmp/lnstream-denied.st"]);
     assertEquals(r.code, 77, r.stderr);

@@ -162,8 +162,14 @@ function stdoutSink(
   };
 }
 
-/** Where stats records go: a file, stderr ('-'), or nowhere. */
-function statsWriter(target: unknown): { write(rec: object): void; close(): void } {
+/**
+ * Where NDJSON records go: a file, stderr ('-'), or nowhere; `flag` names the option in
+ * messages (`stats` for `--stats`, `log` for train's `--log`).
+ */
+export function statsWriter(
+  target: unknown,
+  flag = "stats",
+): { write(rec: object): void; close(): void } {
   if (target === undefined) return { write() {}, close() {} };
   const enc = new TextEncoder();
   if (target === "-") {
@@ -172,7 +178,7 @@ function statsWriter(target: unknown): { write(rec: object): void; close(): void
       close() {},
     };
   }
-  const file = createFile(String(target), `--stats ${target}`);
+  const file = createFile(String(target), `--${flag} ${target}`);
   return {
     write(r) {
       const b = enc.encode(JSON.stringify(r) + "\n");
@@ -210,7 +216,8 @@ export function progress(terminal: boolean, asked: boolean, unit = "tokens") {
   };
 }
 
-function fmtSeconds(s: number): string {
+/** A duration for a person: `12.3 s`, `4 min 5 s`. */
+export function fmtSeconds(s: number): string {
   return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
 

@@ -6,23 +6,21 @@
  * @module
  */
 import { parseArgs } from "../std/mod.ts";
-import { UsageError } from "../io/errors.ts";
+import { IoError, UsageError } from "../io/errors.ts";
 import { CharData } from "../train/chardata.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../train/checkpoint.ts";
 import {
   defaultText,
-  divergedAt,
   type EvalRecord,
-  summarize,
+  train as trainModel,
   TRAIN_DEFAULTS,
   type TrainConfig,
-  Trainer,
-  type TrainRecord,
+  type Trainer,
   type TrainState,
   type TrainSummary,
 } from "../train/trainer.ts";
-import { createFile, dashValues, fileError, intFlag, refuseUnknown } from "./args.ts";
-import { BACKEND_HELP, backendOptions } from "./stream.ts";
+import { createFile, dashValues, fileError, intFlag, numFlag, refuseUnknown } from "./args.ts";
+import { BACKEND_HELP, backendOptions, fmtSeconds, statsWriter } from "./stream.ts";
 import { type GridRun, gridSvg, trainSvg } from "./train_svg.ts";
 
 /** `train --help`. */
@@ -150,8 +148,8 @@ export async function train(args: string[]): Promise<number> {
   if (workers > 256) throw new UsageError(`--workers ${workers}: at most 256`);
   const until = f.until === undefined ? undefined : intFlag(f, "until", undefined, 0);
   const sampleN = f.sample === undefined ? 0 : intFlag(f, "sample", undefined, 0);
-  const temperature = real(flags, "temperature", 1, (v) => v > 0, "a positive number");
-  const target = real(flags, "target", 2.0, (v) => v > 0, "a positive number");
+  const temperature = numFlag(f, "temperature", 1);
+  const target = numFlag(f, "target", 2.0);
   const runtime = { workers, backend, ...(blasLib === undefined ? {} : { blasLib }) };
   const terminal = Deno.stderr.isTerminal();
   // NDJSON on stderr (--log -) never shares it with the progress line or the human summary
@@ -171,7 +169,7 @@ export async function train(args: string[]): Promise<number> {
   }
 
   const data = await loadData(flags.data as string | undefined);
-  const log = openLog(flags.log as string | undefined);
+  const log = statsWriter(flags.log, "log");
   const svgPath = flags.svg as string | undefined;
   const svgFile = svgPath === undefined ? null : createFile(svgPath, `--svg ${svgPath}`);
   const savePath = flags.save as string | undefined;
@@ -188,7 +186,7 @@ export async function train(args: string[]): Promise<number> {
       const runs = await runGrid(flags, data, runtime, target, log, show, terminal, stop.signal);
       console.log(gridTable(runs, target));
       if (svgFile) await write(svgFile, gridSvg(runs, target));
-      log?.close();
+      log.close();
       return stop.signal.aborted ? 130 : 0;
     }
     let state: TrainState | undefined;
@@ -196,29 +194,25 @@ export async function train(args: string[]): Promise<number> {
       state = await loadCheckpoint(flags.resume as string);
       state.config = resumeConfig(state.config, flags);
     }
-    const t = await Trainer.create(data, state ? state.config : settingsOf(flags), runtime, state);
     const prog = show ? progressLine(terminal) : null;
     let lastEval: EvalRecord | null = null;
-    try {
-      while (!t.done && !(until !== undefined && t.step >= until) && !stop.signal.aborted) {
-        const recs = await t.advance();
-        for (const r of recs) {
-          log?.write(r);
-          if (r.type === "eval") {
-            lastEval = r;
-            if (savePath) await Deno.writeFile(savePath, encodeCheckpoint(t.state()));
-          }
-        }
-        prog?.(t, lastEval, false);
-      }
-      prog?.(t, lastEval, true);
-    } finally {
-      t.close();
-    }
+    const { trainer: t, summary } = await trainModel({
+      data,
+      ...runtime,
+      ...(state ? { resume: state } : settingsOf(flags)),
+      until,
+      signal: stop.signal,
+      onRecord(r, t) {
+        log.write(r);
+        if (r.type === "step") return prog?.(t, lastEval, false);
+        lastEval = r;
+        if (savePath) Deno.writeFileSync(savePath, encodeCheckpoint(t.state()));
+      },
+    });
+    prog?.(t, lastEval, true);
     if (savePath) await Deno.writeFile(savePath, encodeCheckpoint(t.state()));
-    const summary = summarize(t);
-    log?.write(summary);
-    log?.close();
+    log.write(summary);
+    log.close();
     if (svgFile) await write(svgFile, trainSvg(t.history, t.config));
     if (f.quiet !== true && !logOnStderr) {
       console.error(trainReport(summary, stop.signal.aborted, savePath));
@@ -231,22 +225,6 @@ export async function train(args: string[]): Promise<number> {
   } finally {
     for (const s of signals) Deno.removeSignalListener(s, onSignal);
   }
-}
-
-function real(
-  f: Record<string, unknown>,
-  name: string,
-  fallback: number,
-  ok: (v: number) => boolean,
-  what: string,
-): number {
-  const v = f[name];
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (String(v).trim() === "" || !Number.isFinite(n) || !ok(n)) {
-    throw new UsageError(`--${name} must be ${what}, got '${v}'`);
-  }
-  return n;
 }
 
 const NUM_FLAGS: [string, keyof TrainConfig, "int" | "real"][] = [
@@ -333,11 +311,13 @@ function resumeConfig(saved: TrainConfig, f: Record<string, unknown>): TrainConf
 async function loadData(path: string | undefined): Promise<CharData> {
   if (path === undefined) return CharData.fromBytes(await defaultText(), "the built-in text");
   if (path === "-") {
-    const chunks: Uint8Array[] = [];
-    for await (const c of Deno.stdin.readable) chunks.push(c);
-    const all = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
-    let o = 0;
-    for (const c of chunks) all.set(c, (o += c.length) - c.length);
+    let all: Uint8Array;
+    try {
+      all = new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
+    } catch (e) {
+      // as stdinReader says it for the other commands (exit 74)
+      throw new IoError(`cannot read stdin: ${(e as Error).message}`);
+    }
     return CharData.fromBytes(all, "stdin");
   }
   let bytes: Uint8Array;
@@ -359,40 +339,11 @@ async function loadCheckpoint(path: string): Promise<TrainState> {
   return decodeCheckpoint(bytes, path);
 }
 
-interface Log {
-  write(r: TrainRecord | TrainSummary | Record<string, unknown>): void;
-  close(): void;
-}
-
-/** NDJSON records to a file or (-) stderr; non-finite numbers are written as null. */
-function openLog(path: string | undefined): Log | null {
-  if (path === undefined) return null;
-  const enc = new TextEncoder();
-  const file = path === "-" ? null : createFile(path, `--log ${path}`);
-  return {
-    write(r) {
-      const line = enc.encode(JSON.stringify(r) + "\n");
-      if (file) {
-        let o = 0;
-        while (o < line.length) o += file.writeSync(line.subarray(o));
-      } else Deno.stderr.writeSync(line);
-    },
-    close() {
-      file?.close();
-    },
-  };
-}
-
 async function write(file: Deno.FsFile, text: string) {
   const bytes = new TextEncoder().encode(text);
   let o = 0;
   while (o < bytes.length) o += await file.write(bytes.subarray(o));
   file.close();
-}
-
-function fmtTime(ms: number): string {
-  const s = ms / 1000;
-  return s < 60 ? `${s.toFixed(0)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
 
 /** The progress line: step, loss, last eval, ms/step and time left. */
@@ -411,7 +362,7 @@ function progressLine(terminal: boolean, prefix = "") {
     const step = t.history.findLast((r) => r.type === "step");
     const loss = step?.type === "step" ? step.loss.toFixed(3) : "—";
     const val = ev ? `  val ${ev.val_loss.toFixed(3)}` : "";
-    const eta = !end && done > 0 && left > 0 ? `  ETA ${fmtTime(per * left)}` : "";
+    const eta = !end && done > 0 && left > 0 ? `  ETA ${fmtSeconds((per * left) / 1000)}` : "";
     const text = `${prefix}step ${t.step}/${t.config.iters}  loss ${loss}${val}  ` +
       `${per.toFixed(1)} ms/step${eta}`;
     Deno.stderr.writeSync(enc.encode(terminal ? `\r${text}\x1b[K${end ? "\n" : ""}` : `${text}\n`));
@@ -460,7 +411,7 @@ async function runGrid(
   data: CharData,
   runtime: { workers: number; backend: "ts" | "wasm" | "blas"; blasLib?: string },
   target: number,
-  log: Log | null,
+  log: { write(rec: object): void },
   show: boolean,
   terminal: boolean,
   signal: AbortSignal,
@@ -481,30 +432,28 @@ async function runGrid(
   const settings = combos.map((c) => settingsOf({ ...base, ...c }));
   const runs: GridRun[] = [];
   for (let i = 0; i < settings.length && !signal.aborted; i++) {
-    const t = await Trainer.create(data, settings[i], runtime);
-    log?.write({ type: "run", run: i, config: t.config });
+    log.write({ type: "run", run: i, config: { ...TRAIN_DEFAULTS, ...settings[i] } });
     const prog = show ? progressLine(terminal, `run ${i + 1}/${settings.length}  `) : null;
     let ev: EvalRecord | null = null;
-    try {
-      while (!t.done && !signal.aborted) {
-        for (const r of await t.advance()) {
-          log?.write({ ...r, run: i });
-          if (r.type === "eval") ev = r;
-        }
-        prog?.(t, ev, false);
-      }
-      prog?.(t, ev, true);
-    } finally {
-      t.close();
-    }
-    const s = summarize(t);
-    log?.write({ ...s, run: i });
+    const { trainer: t, summary: s } = await trainModel({
+      data,
+      ...runtime,
+      ...settings[i],
+      signal,
+      onRecord(r, t) {
+        log.write({ ...r, run: i });
+        if (r.type === "step") prog?.(t, ev, false);
+        else ev = r;
+      },
+    });
+    prog?.(t, ev, true);
+    log.write({ ...s, run: i });
     const evals = t.history.filter((r): r is EvalRecord => r.type === "eval");
     runs.push({
       config: t.config,
       history: t.history,
       final_val_loss: s.final?.val_loss ?? null,
-      diverged_step: divergedAt(t.history),
+      diverged_step: s.diverged_step,
       target_step: evals.find((e) => e.val_loss <= target)?.step ?? null,
       ms_per_step: s.ms_per_step,
     });
