@@ -232,3 +232,102 @@ Deno.test("wasm row minimum and maximum skip NaN elements, as the TypeScript pat
     }
   }
 });
+
+Deno.test("wasm normStats: LayerNorm, probe backward and every statistic per row, against float64", () => {
+  const F = 13;
+  for (const C of [3, 8, 13, 37, 768]) {
+    for (const affine of [false, true]) {
+      const N = 5, eps = 1e-5, seed = 11, first = 2 ** 40 - 2;
+      const xs = randn(N * C, C, 2, 0.5);
+      for (let c = 0; c < C; c++) xs[C + c] = 1e4 + (c % 2 ? 0.1 : -0.1); // offset ≫ spread
+      for (let c = 0; c < C; c++) xs[2 * C + c] = c === 1 ? 30 : 0.01 * c; // one outlier
+      const x = f32(xs), y = arena.alloc(N * C), st = arena.allocF64(N * F);
+      const w = affine ? f32(randn(C, 5, 0.3, 1)) : null, b = affine ? f32(randn(C, 6, 2)) : null;
+      k.normStats(y, x, w, b, seed, first, N, C, eps, false, st, F, probeKey);
+      // the outputs are the LayerNorm kernel's, bit for bit
+      const y2 = arena.alloc(N * C);
+      k.layerNormForward(y2, arena.alloc(N), arena.alloc(N), x, w, b, N, C, eps);
+      assertEquals(y, y2, `C=${C} affine=${affine}: outputs`);
+      const R = new Float64Array(C);
+      for (let n = 0; n < N; n++) {
+        const at = (a: ArrayLike<number>) => Array.from({ length: C }, (_, c) => a[n * C + c]);
+        const xr = at(x), yr = at(y), s = st.subarray(n * F, n * F + F);
+        probeRow(R, 0, seed, first + n, C);
+        const sum = (a: number[]) => a.reduce((p, q) => p + q, 0);
+        const m2 = (a: number[]) => sum(a.map((v) => (v - sum(a) / C) ** 2));
+        const near = (got: number, want: number, tol: number, what: string) =>
+          assert(
+            Math.abs(got - want) <= tol * Math.max(1, Math.abs(want)),
+            `C=${C} affine=${affine} row ${n} ${what}: ${got} vs ${want}`,
+          );
+        // a sum's rounding is relative to the sum of its terms' magnitudes (float32 lanes)
+        const abs = (a: number[]) => sum(a.map(Math.abs));
+        near(s[0], sum(xr), 1e-6 * abs(xr), "input Σ");
+        near(s[1], m2(xr), 1e-6, "input M2");
+        assertEquals([s[2], s[3]], [Math.min(...xr), Math.max(...xr)]);
+        near(s[4], sum(yr), 1e-6 * abs(yr), "output Σ");
+        near(s[5], m2(yr), 1e-6, "output M2");
+        assertEquals([s[6], s[7]], [Math.min(...yr), Math.max(...yr)]);
+        near(s[8], sum(Array.from(R, (v) => v * v)), 1e-6, "‖R‖²");
+        assertEquals(s[9], Math.max(...Array.from(R, Math.abs)));
+        const yR = yr.map((v, c) => v * R[c]);
+        near(s[12], sum(yR), 1e-6 * abs(yR), "loss");
+        // dx in float64: r·(g − mean g − x̂·mean(g·x̂)), g = R·w, x̂ = (x − mean)·r
+        const mean = sum(xr) / C, r = 1 / Math.sqrt(m2(xr) / C + eps);
+        const xh = xr.map((v) => (v - mean) * r), g = xh.map((_, c) => R[c] * (w ? w[c] : 1));
+        const ga = sum(g) / C, gb = sum(g.map((v, c) => v * xh[c])) / C;
+        const dx = g.map((v, c) => r * (v - ga - xh[c] * gb));
+        const dx2 = sum(dx.map((v) => v * v)), dmax = Math.max(...dx.map(Math.abs));
+        near(s[10], dx2, 1e-4, "‖dx‖²");
+        near(s[11], dmax, 1e-4 * dmax, "max|dx|");
+      }
+    }
+  }
+});
+
+Deno.test("wasm normStats: RMSNorm rows equal the separate kernels; NaN rows do not spread", () => {
+  const F = 13, C = 37, N = 4, eps = 1e-6;
+  const x = f32(randn(N * C, 9, 1.5, 0.2)), w = f32(randn(C, 10, 0.2, 1));
+  x[2 * C + 5] = NaN;
+  const y = arena.alloc(N * C), st = arena.allocF64(N * F);
+  k.normStats(y, x, w, null, 3, 100, N, C, eps, true, st, F, probeKey);
+  const y2 = arena.alloc(N * C), rstd = arena.alloc(N), R = arena.alloc(N * C);
+  const dx = arena.alloc(N * C), st2 = arena.allocF64(N * F);
+  k.rowStats(st2, x, N, C, F, 0);
+  k.rmsNormForward(y2, rstd, x, w, N, C, eps);
+  k.rowStats(st2, y2, N, C, F, 4);
+  k.probeFill(R, 3, 100, N, C, probeKey);
+  k.rmsNormBackward(dx, null, R, x, w, rstd, N, C);
+  k.gradStats(st2, y2, R, dx, N, C, F, 8, 1);
+  assertEquals(y, y2);
+  assertEquals(st, st2);
+  // LayerNorm: the NaN row's sums are NaN, its neighbours' are not
+  k.normStats(y, x, null, null, 3, 100, N, C, eps, false, st, F, probeKey);
+  for (let n = 0; n < N; n++) {
+    for (const f of [0, 4, 10, 12]) {
+      assertEquals(Number.isNaN(st[n * F + f]), n === 2, `row ${n} field ${f}`);
+    }
+  }
+});
+
+Deno.test("probe direction: uniform on (−√3, √3), mean 0, variance 1, channels uncorrelated", () => {
+  const C = 1000, T = 200, R = new Float64Array(T * C);
+  for (let t = 0; t < T; t++) probeRow(R, t * C, 5, t, C);
+  let m = 0, v = 0, lag = 0, mx = 0;
+  for (let i = 0; i < R.length; i++) {
+    m += R[i] / R.length;
+    mx = Math.max(mx, Math.abs(R[i]));
+  }
+  for (let i = 0; i < R.length; i++) v += (R[i] - m) ** 2 / R.length;
+  // neighbouring channels, and channels c and c + 4 (the two halves of one hash)
+  for (const d of [1, 4]) {
+    lag = 0;
+    for (let t = 0; t < T; t++) {
+      for (let c = 0; c + d < C; c++) lag += R[t * C + c] * R[t * C + c + d];
+    }
+    lag /= T * (C - d);
+    assert(Math.abs(lag) < 0.01, `lag-${d} correlation ${lag}`);
+  }
+  assert(Math.abs(m) < 0.01 && Math.abs(v - 1) < 0.01, `mean ${m}, variance ${v}`);
+  assert(mx < Math.sqrt(3) && mx > 1.73, `max |R| ${mx}`);
+});

@@ -8,6 +8,7 @@
 /// <reference lib="deno.worker" />
 import { StageRunner } from "../lib/pipeline/compute.ts";
 import type { Job, Reply, StageInit } from "../lib/pipeline/protocol.ts";
+import { adoptKernelModule } from "../lib/kernels/arena.ts";
 
 let runner: StageRunner | null = null;
 
@@ -16,6 +17,7 @@ self.onmessage = (e: MessageEvent<StageInit | Job>) => {
   try {
     if (m.type === "init") {
       // progress within a long batch goes to the pipeline between replies
+      if (m.kernels) adoptKernelModule(m.kernels);
       runner = new StageRunner(
         m,
         (slot, fraction) => self.postMessage({ progress: fraction, slot }),

@@ -128,6 +128,21 @@ export interface KernelExports {
     field: number,
     scale: number,
   ): void;
+  /** normalization, probe backward and every per-token statistic, row by row */
+  normStats(
+    out: number,
+    inp: number,
+    weight: number,
+    bias: number,
+    keys: number,
+    N: number,
+    C: number,
+    eps: number,
+    rms: number,
+    stats: number,
+    stride: number,
+    scratch: number,
+  ): void;
   /** writes the kernels' constant table into the header (every instance, same bytes) */
   init(): void;
   /** bytes at the start of the memory the kernels use */
@@ -165,8 +180,17 @@ const HEADER = 512;
 
 let compiled: WebAssembly.Module | null = null;
 
-/** The kernel module, compiled once per thread from the embedded bytes. */
-function kernelModule(): WebAssembly.Module {
+/**
+ * The kernel module, compiled once per thread from the embedded bytes unless a compiled one
+ * was adopted (`adoptKernelModule`).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(kernelModule() === kernelModule());
+ * ```
+ */
+export function kernelModule(): WebAssembly.Module {
   if (compiled === null) {
     const bin = atob(KERNELS_WASM_BASE64);
     const bytes = new Uint8Array(bin.length);
@@ -174,6 +198,22 @@ function kernelModule(): WebAssembly.Module {
     compiled = new WebAssembly.Module(bytes);
   }
   return compiled;
+}
+
+/**
+ * Uses a kernel module compiled by another thread (posted to this one) instead of compiling
+ * the embedded bytes again: threads that share a module share its machine code, so code that
+ * one thread's calls have optimized is fast in every thread at once. Before any `Arena`.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * adoptKernelModule(kernelModule());
+ * assert(kernelModule() instanceof WebAssembly.Module);
+ * ```
+ */
+export function adoptKernelModule(module: WebAssembly.Module): void {
+  compiled ??= module;
 }
 
 const byBuffer = new WeakMap<ArrayBufferLike, Arena>();

@@ -368,6 +368,48 @@ export class WasmKernels {
     );
   }
 
+  /**
+   * normalize with statistics in one pass per row (nothing but `out` leaves the cache): out
+   * [N,C] = LayerNorm (or RMSNorm when `rms`) of inp [N,C], and per row of `stats` (13 fields
+   * from `n·stride`) the input's Σ, M2, min, max, the output's, and Σdy², max|dy|, Σdx², max|dx|,
+   * Σ y·dy of the probe loss of tokens `first …` of stream `seed` — the numbers `rowStats`, the
+   * forward, `rowStats`, `probeFill`, the backward into zeros and `gradStats` give, bit for bit.
+   */
+  normStats(
+    out: F32,
+    inp: F32,
+    weight: F32 | null,
+    bias: F32 | null,
+    seed: number,
+    first: number,
+    N: number,
+    C: number,
+    eps: number,
+    rms: boolean,
+    stats: Float64Array,
+    stride: number,
+    keys: (seed: number, token: number) => number,
+  ): void {
+    const kb = (4 * N + 15) & ~15; // the rows' scratch 16-byte aligned
+    const p = this.scratch(kb + 8 * C + 24 * C + 16);
+    const k = new Uint32Array(this.arena.buffer, p, N);
+    for (let n = 0; n < N; n++) k[n] = keys(seed, first + n);
+    this.x.normStats(
+      out.byteOffset,
+      inp.byteOffset,
+      ptr(weight),
+      ptr(bias),
+      p,
+      N,
+      C,
+      eps,
+      rms ? 1 : 0,
+      stats.byteOffset,
+      stride,
+      p + kb,
+    );
+  }
+
   /** As `attentionForward`. qkv [B,T,3C]; att [B,NH,T,T]; out [B,T,C] */
   attentionForward(
     out: F32,

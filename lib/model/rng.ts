@@ -122,8 +122,21 @@ export function normalAt(seed: number, index: number): number {
   return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
 }
 
-/** √3 rounded to float32: scales a sum of four uniforms to unit variance. */
-const SQRT3_F32 = Math.fround(Math.sqrt(3));
+/**
+ * The name of the probe direction's definition (`probeRow`), written into the summaries' config
+ * so that `stats merge` refuses to mix statistics of different probe directions (0.2's
+ * Irwin–Hall direction had no name).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(PROBE_DIRECTION === "uniform16");
+ * ```
+ */
+export const PROBE_DIRECTION = "uniform16";
+
+/** √12 / 65536 rounded to float32: scales a centred 16-bit uniform to variance 1 − 2⁻³². */
+const PROBE_SCALE = Math.fround(Math.sqrt(12) / 65536);
 
 /**
  * The 32-bit key of global token `token` (any integer below 2^53) of probe stream `seed`: the
@@ -141,12 +154,13 @@ export function probeKey(seed: number, token: number): number {
 }
 
 /**
- * Fills `out[off … off+C)` with the probe direction of global token `token`: for channel c,
- * two counter-based hashes of (the token's key, c) give four 16-bit uniforms u₁…u₄ and
- * `R = (u₁ + u₂ + u₃ + u₄ − 2)·√3`, an Irwin–Hall approximation of N(0, 1): mean 0, variance
- * 1, |R| < 3.47. Every step is exact in float32 but the final product, which is rounded once,
- * so the WebAssembly kernel `probeFill` gives the same numbers bit for bit. A token's row never
- * depends on how the stream was batched.
+ * Fills `out[off … off+C)` with the probe direction of global token `token`: one counter-based
+ * 32-bit hash of (the token's key, j) serves two channels — channels 8b … 8b+3 take the low 16
+ * bits of the hashes j = 4b … 4b+3 and channels 8b+4 … 8b+7 their high 16 bits — and a channel's
+ * 16-bit u gives `R = (u − 32767.5)·√12/65536`: uniform on (−√3, √3), mean 0, variance 1. Every
+ * step is exact in float32 but the final product, which is rounded once, so the WebAssembly kernel
+ * `probeFill` gives the same numbers bit for bit. A token's row never depends on how the stream
+ * was batched.
  *
  * @example
  * ```ts
@@ -155,7 +169,7 @@ export function probeKey(seed: number, token: number): number {
  * probeRow(a, 0, 7, 100, 4);
  * probeRow(b, 4, 7, 100, 4);
  * assertEquals(a, b.subarray(4));
- * assert(a.every((v) => Math.abs(v) < 3.47 && v === Math.fround(v)));
+ * assert(a.every((v) => Math.abs(v) < Math.sqrt(3) && v === Math.fround(v)));
  * ```
  */
 export function probeRow(
@@ -166,10 +180,13 @@ export function probeRow(
   C: number,
 ): void {
   const key = probeKey(seed, token);
-  for (let c = 0; c < C; c++) {
-    const a = mix32(key ^ Math.imul(2 * c + 1, 0x9e3779b9));
-    const b = mix32(key ^ Math.imul(2 * c + 2, 0x9e3779b9));
-    const S = (a & 0xffff) + (a >>> 16) + (b & 0xffff) + (b >>> 16) + 2;
-    out[off + c] = Math.fround((S / 65536 - 2) * SQRT3_F32);
+  for (let c = 0; c < C; c += 8) {
+    const end = Math.min(C, c + 8);
+    for (let i = c; i < end; i++) {
+      const j = (c >> 1) + (i & 3);
+      const h = mix32(key ^ Math.imul(j + 1, 0x9e3779b9));
+      const u = i & 4 ? h >>> 16 : h & 0xffff;
+      out[off + i] = Math.fround((u - 32767.5) * PROBE_SCALE);
+    }
   }
 }

@@ -150,6 +150,28 @@ export class StageRunner {
     if (task.nonfinite === "error" && viaMean) {
       this.#normalize(w.out, w.inp, w.stats, n, job.offset);
       n = this.#refuse(w.inp, fast!.mean, 1, 0, n, reply);
+    } else if (fast && task.kind === "normalize" && task.statistics && task.gradients) {
+      // everything per row in one kernel; a refused row's successors are simply not sent
+      const k = fast.k, rms = task.norm === "rms";
+      const { seed, eps } = task;
+      k.normStats(
+        w.out,
+        w.inp,
+        fast.weight,
+        fast.bias,
+        seed,
+        job.offset,
+        n,
+        C,
+        eps,
+        rms,
+        w.stats,
+        TOKEN_FIELDS,
+        probeKey,
+      );
+      if (task.nonfinite === "error") {
+        n = this.#refuse(w.inp, w.stats, TOKEN_FIELDS, TOKEN.IN, n, reply);
+      }
     } else {
       // the input rows' moments first: a non-finite element makes its row's sum non-finite
       if (stats || task.nonfinite === "error") {
@@ -353,17 +375,39 @@ export function accumulate(ts: Float64Array, n: number, C: number): BatchAcc {
     return true;
   };
   const { IN, OUT, DY_SQ, DY_MAX, DX_SQ, DX_MAX, LOSS } = TOKEN;
+  // each statistic's column over the tokens it keeps, summed exactly as a whole
+  const iS: number[] = [], iM: number[] = [], oS: number[] = [], oM: number[] = [];
+  const yS: number[] = [], xS: number[] = [], lS: number[] = [];
+  let iLo = Infinity, iHi = -Infinity, oLo = Infinity, oHi = -Infinity, yMax = 0, xMax = 0;
   for (let t = 0; t < n; t++) {
     const f = t * TOKEN_FIELDS;
-    if (fin(f + IN, 4)) bi.addToken(C, ts[f + IN], ts[f + IN + 1], ts[f + IN + 2], ts[f + IN + 3]);
-    else nonfinite++;
+    if (fin(f + IN, 4)) {
+      iS.push(ts[f + IN]);
+      iM.push(ts[f + IN + 1]);
+      if (ts[f + IN + 2] < iLo) iLo = ts[f + IN + 2];
+      if (ts[f + IN + 3] > iHi) iHi = ts[f + IN + 3];
+    } else nonfinite++;
     if (fin(f + OUT, 4)) {
-      bo.addToken(C, ts[f + OUT], ts[f + OUT + 1], ts[f + OUT + 2], ts[f + OUT + 3]);
+      oS.push(ts[f + OUT]);
+      oM.push(ts[f + OUT + 1]);
+      if (ts[f + OUT + 2] < oLo) oLo = ts[f + OUT + 2];
+      if (ts[f + OUT + 3] > oHi) oHi = ts[f + OUT + 3];
     } else nonfiniteOut++;
-    if (fin(f + DY_SQ, 1) && fin(f + DY_MAX, 1)) by.addToken(ts[f + DY_SQ], ts[f + DY_MAX]);
-    if (fin(f + DX_SQ, 1) && fin(f + DX_MAX, 1)) bx.addToken(ts[f + DX_SQ], ts[f + DX_MAX]);
-    if (fin(f + LOSS, 1)) bl.add(ts[f + LOSS]);
+    if (fin(f + DY_SQ, 1) && fin(f + DY_MAX, 1)) {
+      yS.push(ts[f + DY_SQ]);
+      if (ts[f + DY_MAX] > yMax) yMax = ts[f + DY_MAX];
+    }
+    if (fin(f + DX_SQ, 1) && fin(f + DX_MAX, 1)) {
+      xS.push(ts[f + DX_SQ]);
+      if (ts[f + DX_MAX] > xMax) xMax = ts[f + DX_MAX];
+    }
+    if (fin(f + LOSS, 1)) lS.push(ts[f + LOSS]);
   }
+  bi.addTokens(C, iS, iM, iLo, iHi);
+  bo.addTokens(C, oS, oM, oLo, oHi);
+  by.addTokens(yS, yMax);
+  bx.addTokens(xS, xMax);
+  bl.addAll(lS);
   return {
     inp: bi.toJSON(),
     out: bo.toJSON(),

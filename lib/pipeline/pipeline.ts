@@ -18,7 +18,8 @@ import { encoder, Lender } from "../io/encode.ts";
 import { openInput } from "../io/input.ts";
 import { PermissionError, UsageError } from "../io/errors.ts";
 import { GPT, type Placement } from "../model/mod.ts";
-import { Arena } from "../kernels/arena.ts";
+import { PROBE_DIRECTION } from "../model/rng.ts";
+import { Arena, kernelModule } from "../kernels/arena.ts";
 import { openBlas } from "../kernels/blas.ts";
 import type { NormalizeTask, RunTask } from "./protocol.ts";
 import { SlotPool } from "./pool.ts";
@@ -157,7 +158,7 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
     seed,
     C,
     backend,
-    ...(gradients ? {} : { gradients }),
+    ...(gradients ? { probe: PROBE_DIRECTION } : { gradients }),
   });
   return start(
     input,
@@ -243,6 +244,7 @@ export function runStream(input: Input, o: RunOptions = {}): Lnstream {
     init,
     seed,
     loss,
+    ...(loss === "probe" ? { probe: PROBE_DIRECTION } : {}),
     backend,
   });
   let model: GPT | null = null;
@@ -440,6 +442,7 @@ function start(
         workers,
         {
           type: "init",
+          ...(arena !== null ? { kernels: kernelModule() } : {}),
           sab: slots.sab!,
           slotsAt: slots.slotsAt,
           ...(inArena ? { memory: arena.memory } : {}),

@@ -122,6 +122,8 @@ export interface RunTask {
 export interface StageInit {
   /** "init" */
   type: "init";
+  /** the kernels' module, compiled by the main thread (shared machine code) */
+  kernels?: WebAssembly.Module;
   /** the memory holding the slot pool */
   sab: SharedArrayBuffer;
   /** byte offset of slot 0 in `sab` */

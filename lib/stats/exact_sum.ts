@@ -53,12 +53,53 @@ export class ExactSum {
         hi = x + y;
         lo = y - (hi - x);
       }
+      if (!Number.isFinite(hi)) {
+        // the finite values overflow: the total is ±Infinity (no partial may hold it)
+        this.#special += hi;
+        p.splice(i, j - i);
+        return;
+      }
       if (lo !== 0) p[i++] = lo;
       x = hi;
     }
     if (i !== len) p.length = i;
     if (Number.isFinite(x)) p.push(x);
     else this.#special += x; // the finite values overflowed: the total is ±Infinity
+  }
+
+  /**
+   * Adds every value of `values` exactly, as many `add` calls would, but through native
+   * correctly rounded sums of the whole list: its rounded sum, then the rounding of what is left
+   * (the list with the parts found so far subtracted), until nothing is. `values` is used up (the
+   * parts are pushed onto it).
+   *
+   * @example
+   * ```ts
+   * import { assert } from "@std/assert";
+   * const a = new ExactSum(), b = new ExactSum(), v = [1e16, 1, -1e16, 0.1, 1e-300];
+   * for (const x of v) a.add(x);
+   * b.addAll([...v]);
+   * assert(JSON.stringify(a.toJSON()) === JSON.stringify(b.toJSON()));
+   * ```
+   */
+  addAll(values: number[]): void {
+    for (let i = 0; i < values.length; i++) {
+      if (Number.isFinite(values[i])) continue;
+      // rare: the non-finite ones apart, the rest as usual
+      const finite = values.filter(Number.isFinite);
+      for (const v of values) if (!Number.isFinite(v)) this.#special += v;
+      return this.addAll(finite);
+    }
+    // each round's part is the rounding of a remainder smaller than the last: within 40
+    // rounds it is 0 for any list of doubles (2^11 exponents / 53 bits), or ±Infinity
+    for (let round = 0; round < 64; round++) {
+      const v = sumPrecise(values);
+      if (v === 0) return;
+      this.add(v);
+      if (!Number.isFinite(v)) return;
+      values.push(-v);
+    }
+    throw new Error("ExactSum.addAll: the remainder did not vanish");
   }
 
   /** Adds every partial of another sum (exact). */

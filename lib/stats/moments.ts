@@ -75,6 +75,31 @@ export class Moments {
     if (max > this.#max) this.#max = max;
   }
 
+  /**
+   * Adds tokens of C elements each, given their sums, own-mean M2s (parallel lists, used up)
+   * and the tokens' overall min and max: the same state as one `addToken` per token.
+   *
+   * @example
+   * ```ts
+   * import { assert } from "@std/assert";
+   * const a = new Moments(), b = new Moments();
+   * a.addToken(2, 3, 0.5, 1, 2);
+   * a.addToken(2, 7, 0.5, 3, 4);
+   * b.addTokens(2, [3, 7], [0.5, 0.5], 1, 4);
+   * assert(JSON.stringify(a) === JSON.stringify(b));
+   * ```
+   */
+  addTokens(C: number, sums: number[], m2s: number[], min: number, max: number): void {
+    if (C === 0 || sums.length === 0) return;
+    this.#n += C * sums.length;
+    this.#tokens += sums.length;
+    this.#q.addAll(sums.map((s) => (s * s) / C));
+    this.#s.addAll(sums);
+    this.#m2.addAll(m2s);
+    if (min < this.#min) this.#min = min;
+    if (max > this.#max) this.#max = max;
+  }
+
   /** Merges another accumulator (exact). */
   merge(o: Moments): void {
     this.#n += o.#n;
@@ -163,6 +188,23 @@ export class NormAcc {
     this.#sq.add(sumSq);
     if (maxAbs > this.maxAbs) this.maxAbs = maxAbs;
   }
+  /**
+   * Adds tokens given their Σv² (a list, used up) and their overall max |v|: the same state
+   * as one `addToken` per token.
+   *
+   * @example
+   * ```ts
+   * import { assert } from "@std/assert";
+   * const a = new NormAcc();
+   * a.addTokens([9, 16], 4);
+   * assert(a.l2() === 5 && a.maxAbs === 4);
+   * ```
+   */
+  addTokens(sumSqs: number[], maxAbs: number): void {
+    this.#sq.addAll(sumSqs);
+    if (maxAbs > this.maxAbs) this.maxAbs = maxAbs;
+  }
+
   /** Merges another accumulator. */
   merge(o: NormAcc): void {
     this.#sq.merge(o.#sq);

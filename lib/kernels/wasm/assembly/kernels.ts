@@ -905,60 +905,51 @@ function mix32(h0: u32): u32 {
   return h ^ (h >>> 16);
 }
 
-// R [N,C] = the probe direction of global tokens first … first+N−1 (as lib/model/rng.ts
-// probeRow: Irwin–Hall of four 16-bit hash uniforms, scaled to unit variance; bit for bit).
+// R [N,C] = the probe direction of global tokens first … first+N−1, bit for bit as
+// lib/model/rng.ts probeRow: channels 8b … 8b+7 take the low (8b … 8b+3) and high (8b+4 … 8b+7)
+// 16 bits of the hashes of j = 4b … 4b+3, R = (u − 32767.5)·√12/65536, uniform with variance 1.
 // keys [N] u32: each token's probeKey, computed by the caller.
 export function probeFill(out: usize, keys: usize, N: i32, C: i32): void {
-  const sqrt3 = f32x4.splat(<f32>1.7320508075688772);
-  const lo16 = i32x4.splat(0xffff), two = f32x4.splat(2), inv = f32x4.splat(<f32>1 / 65536);
+  const S = f32x4.splat(PROBE_SCALE), half = f32x4.splat(32767.5);
+  const lo16 = i32x4.splat(0xffff);
   const G: i32 = 0x9e3779b9;
-  // (2c + 1)·G and (2c + 2)·G for four channels, stepped by 8G (wrapping, as Math.imul)
-  const step = i32x4.splat(8 * G);
+  // (j + 1)·G for four hashes, stepped by 4G (wrapping, as Math.imul)
+  const step = i32x4.splat(4 * G);
   for (let n = 0; n < N; n++) {
     const key = load<u32>(keys + (<usize>n << 2)), kv = i32x4.splat(key);
     const row = out + ((<usize>n * <usize>C) << 2);
-    let ga = i32x4(G, 3 * G, 5 * G, 7 * G), gb = i32x4(2 * G, 4 * G, 6 * G, 8 * G);
+    let g = i32x4(G, 2 * G, 3 * G, 4 * G);
     let c = 0;
-    // eight channels a round: two independent hash chains in flight
-    for (; c + 8 <= C; c += 8) {
-      const ga1 = i32x4.add(ga, step), gb1 = i32x4.add(gb, step);
-      const a = mix4(v128.xor(kv, ga)), b = mix4(v128.xor(kv, gb));
-      const a1 = mix4(v128.xor(kv, ga1)), b1 = mix4(v128.xor(kv, gb1));
-      ga = i32x4.add(ga1, step);
-      gb = i32x4.add(gb1, step);
-      const s = i32x4.add(
-        i32x4.add(v128.and(a, lo16), i32x4.shr_u(a, 16)),
-        i32x4.add(i32x4.add(v128.and(b, lo16), i32x4.shr_u(b, 16)), i32x4.splat(2)),
-      );
-      const s1 = i32x4.add(
-        i32x4.add(v128.and(a1, lo16), i32x4.shr_u(a1, 16)),
-        i32x4.add(i32x4.add(v128.and(b1, lo16), i32x4.shr_u(b1, 16)), i32x4.splat(2)),
-      );
-      const u = f32x4.sub(f32x4.mul(f32x4.convert_i32x4_s(s), inv), two);
-      const u1 = f32x4.sub(f32x4.mul(f32x4.convert_i32x4_s(s1), inv), two);
-      v128.store(row + (<usize>c << 2), f32x4.mul(u, sqrt3));
-      v128.store(row + (<usize>c << 2), f32x4.mul(u1, sqrt3), 16);
+    // sixteen channels a round: two independent hash chains in flight
+    for (; c + 16 <= C; c += 16) {
+      const g1 = i32x4.add(g, step);
+      const h = mix4(v128.xor(kv, g)), h1 = mix4(v128.xor(kv, g1));
+      g = i32x4.add(g1, step);
+      const p = row + (<usize>c << 2);
+      // u < 2^16: the signed conversion is exact (and one instruction, unlike the unsigned)
+      v128.store(p, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(v128.and(h, lo16)), half), S));
+      v128.store(p, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.shr_u(h, 16)), half), S), 16);
+      v128.store(p, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(v128.and(h1, lo16)), half), S), 32);
+      v128.store(p, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.shr_u(h1, 16)), half), S), 48);
     }
-    for (; c + 4 <= C; c += 4) {
-      const a = mix4(v128.xor(kv, ga)), b = mix4(v128.xor(kv, gb));
-      ga = i32x4.add(ga, step);
-      gb = i32x4.add(gb, step);
-      const s = i32x4.add(
-        i32x4.add(v128.and(a, lo16), i32x4.shr_u(a, 16)),
-        i32x4.add(i32x4.add(v128.and(b, lo16), i32x4.shr_u(b, 16)), i32x4.splat(2)),
-      );
-      // s < 2^18: the signed conversion is exact (and one instruction, unlike the unsigned)
-      const u = f32x4.sub(f32x4.mul(f32x4.convert_i32x4_s(s), inv), two);
-      v128.store(row + (<usize>c << 2), f32x4.mul(u, sqrt3));
+    for (; c + 8 <= C; c += 8) {
+      const h = mix4(v128.xor(kv, g));
+      g = i32x4.add(g, step);
+      const p = row + (<usize>c << 2);
+      v128.store(p, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(v128.and(h, lo16)), half), S));
+      v128.store(p, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.shr_u(h, 16)), half), S), 16);
     }
     for (; c < C; c++) {
-      const a = mix32(key ^ (<u32>(2 * c + 1) * 0x9e3779b9));
-      const b = mix32(key ^ (<u32>(2 * c + 2) * 0x9e3779b9));
-      const s = (a & 0xffff) + (a >>> 16) + (b & 0xffff) + (b >>> 16) + 2;
-      store<f32>(row + (<usize>c << 2), (<f32>s * (<f32>1 / 65536) - 2) * <f32>1.7320508075688772);
+      const j = ((c >> 3) << 2) + (c & 3);
+      const h = mix32(key ^ (<u32>(j + 1) * 0x9e3779b9));
+      const u = (c & 4) ? h >>> 16 : h & 0xffff;
+      store<f32>(row + (<usize>c << 2), (<f32>u - <f32>32767.5) * PROBE_SCALE);
     }
   }
 }
+
+// √12 / 65536 rounded to float32: a uniform 16-bit u, centred, times it has variance 1 − 2⁻³²
+const PROBE_SCALE: f32 = <f32>(3.4641016151377544 / 65536);
 
 // Per row of x [N,C]: Σx, Σ(x − mean)², min, max into stats[n·stride + field …] (float64).
 export function rowStats(stats: usize, x: usize, N: i32, C: i32, stride: i32, field: i32): void {
@@ -1035,8 +1026,9 @@ export function gradStats(
           sl1,
           f64x2.mul(f64x2.promote_low_f32x4(hiHalf(y1)), f64x2.promote_low_f32x4(hiHalf(g1))),
         );
-        mg = f32x4.max(mg, f32x4.max(f32x4.abs(g), f32x4.abs(g1)));
-        mx = f32x4.max(mx, f32x4.max(f32x4.abs(d), f32x4.abs(d1)));
+        // pmax (one instruction, where max fixes up NaN and −0): a NaN makes the row's sum NaN
+        mg = f32x4.pmax(f32x4.pmax(mg, f32x4.abs(g)), f32x4.abs(g1));
+        mx = f32x4.pmax(f32x4.pmax(mx, f32x4.abs(d)), f32x4.abs(d1));
       }
       for (; c < end; c += 4) {
         const o = <usize>c << 2;
@@ -1048,8 +1040,8 @@ export function gradStats(
           sl1,
           f64x2.mul(f64x2.promote_low_f32x4(hiHalf(yv)), f64x2.promote_low_f32x4(hiHalf(g))),
         );
-        mg = f32x4.max(mg, f32x4.abs(g));
-        mx = f32x4.max(mx, f32x4.abs(d));
+        mg = f32x4.pmax(mg, f32x4.abs(g));
+        mx = f32x4.pmax(mx, f32x4.abs(d));
       }
       qg = f32x4.add(qg, qg1);
       qx = f32x4.add(qx, qx1);
@@ -1077,3 +1069,246 @@ export function gradStats(
   }
 }
 
+
+// normalize with statistics, row by row so nothing but y leaves the cache: out [N,C] =
+// LayerNorm (rms = 0) or RMSNorm (rms = 1) of inp [N,C] (weight, bias [C] or 0); keys [N] u32
+// the tokens' probe keys; per row into stats[n·stride …] (float64) the input's Σ, M2, min, max
+// (fields 0–3), the output's (4–7), and Σdy², max|dy|, Σdx², max|dx|, Σ y·dy (8–12) of the probe
+// loss Σ y·R. scratch: 2C + 2 float32 and C float64 (16-byte aligned).
+export function normStats(
+  out: usize, inp: usize, weight: usize, bias: usize, keys: usize, N: i32, C: i32, eps: f64,
+  rms: i32, stats: usize, stride: i32, scratch: usize,
+): void {
+  const rowBytes = <usize>C << 2;
+  const R = scratch, D = R + rowBytes, mr = D + rowBytes, s64 = (mr + 8 + 7) & ~7;
+  for (let n = 0; n < N; n++) {
+    const x = inp + <usize>n * rowBytes, y = out + <usize>n * rowBytes;
+    const st = stats + ((<usize>n * <usize>stride) << 3);
+    if (!rms) {
+      lnStatsRow(y, x, weight, bias, load<u32>(keys + (<usize>n << 2)), R, C, eps, st);
+      continue;
+    }
+    probeFill(R, keys + (<usize>n << 2), 1, C);
+    // RMSNorm: the batch kernels on one row
+    rowStats(st, x, 1, C, stride, 0);
+    rmsNormForward(y, mr + 4, x, weight, 1, C, eps);
+    rowStats(st, y, 1, C, stride, 4);
+    memory.fill(D, 0, rowBytes);
+    rmsNormBackward(D, 0, R, x, weight, mr + 4, 1, C, s64);
+    gradStats(st, y, R, D, 1, C, stride, 8, 1);
+  }
+}
+
+@inline function hmin(v: v128): f32 {
+  return min(min(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), min(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
+}
+
+@inline function hmax(v: v128): f32 {
+  return max(max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
+}
+
+@inline function widen(acc: v128, v: v128): v128 {
+  return f64x2.add(acc, f64x2.add(f64x2.promote_low_f32x4(v), f64x2.promote_low_f32x4(hiHalf(v))));
+}
+
+// One row of normStats for LayerNorm, in three passes (the last two over cached rows): the
+// input's moments; y = x̂·w + b with the output's moments, the probe direction R (into R [C]) and
+// the backward's row sums; then dx = (R·w − a − x̂·b)·r, of which only ‖dx‖² and max|dx| are
+// kept. Sums in float32 lanes flushed into float64 every 64 elements. x̂ = ((x − mf) − dm)·r is
+// the forward's normalized value (y itself without weight and bias).
+function lnStatsRow(
+  y: usize, x: usize, weight: usize, bias: usize, key: u32, R: usize, C: i32, eps: f64,
+  st: usize,
+): void {
+  const C8 = C & ~7, Cf = <f64>C;
+  const zero = f32x4.splat(0), one = f32x4.splat(1);
+  // 1. the input's Σ and M2 as rowStats (sums shifted by x₀) with its minimum and maximum
+  const x0 = f32at(x), sv = f32x4.splat(x0);
+  let lo = f32x4.splat(Infinity), hi = f32x4.splat(-Infinity);
+  let sd = f64x2.splat(0), sq = f64x2.splat(0);
+  let c = 0;
+  while (c < C8) {
+    const end = min(C8, c + 64);
+    let d0 = zero, d1 = zero, q0 = zero, q1 = zero;
+    for (; c < end; c += 8) {
+      const o = <usize>c << 2;
+      const e = v128.load(x + o), e1 = v128.load(x + o, 16);
+      lo = f32x4.pmin(f32x4.pmin(lo, e), e1);
+      hi = f32x4.pmax(f32x4.pmax(hi, e), e1);
+      const a = f32x4.sub(e, sv), b = f32x4.sub(e1, sv);
+      d0 = f32x4.add(d0, a);
+      d1 = f32x4.add(d1, b);
+      q0 = f32x4.add(q0, f32x4.mul(a, a));
+      q1 = f32x4.add(q1, f32x4.mul(b, b));
+    }
+    sd = widen(sd, f32x4.add(d0, d1));
+    sq = widen(sq, f32x4.add(q0, q1));
+  }
+  let ds = hsum64(sd), dq = hsum64(sq), inLo = hmin(lo), inHi = hmax(hi);
+  for (; c < C; c++) {
+    const e = f32at(x + (<usize>c << 2));
+    const a = <f64>e - <f64>x0;
+    ds += a;
+    dq += a * a;
+    if (e < inLo) inLo = e;
+    if (e > inHi) inHi = e;
+  }
+  let m: f64, v: f64;
+  const dc2 = (ds * ds) / Cf;
+  if (isFinite(ds) && isFinite(dq) && dc2 <= 0.5 * dq) {
+    v = (dq - dc2) / Cf;
+    if (v < 0) v = 0;
+    m = <f64>x0 + ds / Cf;
+  } else {
+    v = rowMoments(x, C);
+    m = rowMean;
+  }
+  store<f64>(st, m * Cf);
+  store<f64>(st, v * Cf, 8);
+  store<f64>(st, <f64>inLo, 16);
+  store<f64>(st, <f64>inHi, 24);
+  // 2. y with the output's Σ, Σy², min, max; R; Σ R·w, Σ R·w·x̂, ‖R‖², max|R|, Σ y·R
+  const r = 1 / Math.sqrt(v + eps);
+  const mf = <f32>m, dm = <f32>(m - <f64>mf), rf = <f32>r;
+  const mv = f32x4.splat(mf), dv = f32x4.splat(dm), rv = f32x4.splat(rf);
+  const affine = weight != 0 || bias != 0;
+  // the probe, as probeFill: hashes of j + 1 = 1 … 4 stepped by 4 per eight channels
+  const S = f32x4.splat(PROBE_SCALE), half = f32x4.splat(32767.5), lo16 = i32x4.splat(0xffff);
+  const G: i32 = 0x9e3779b9, kv = i32x4.splat(key), step = i32x4.splat(4 * G);
+  let gj = i32x4(G, 2 * G, 3 * G, 4 * G);
+  let sy = f64x2.splat(0), qy = f64x2.splat(0);
+  let sa = f64x2.splat(0), sb = f64x2.splat(0), sr = f64x2.splat(0), sl = f64x2.splat(0);
+  let mR = zero;
+  lo = f32x4.splat(Infinity);
+  hi = f32x4.splat(-Infinity);
+  c = 0;
+  while (c < C8) {
+    const end = min(C8, c + 64);
+    let s0 = zero, q0 = zero, a0 = zero, b0 = zero, r0s = zero, l0 = zero;
+    for (; c < end; c += 8) {
+      const o = <usize>c << 2;
+      let n0 = f32x4.mul(f32x4.sub(f32x4.sub(v128.load(x + o), mv), dv), rv);
+      let n1 = f32x4.mul(f32x4.sub(f32x4.sub(v128.load(x + o, 16), mv), dv), rv);
+      let y0 = n0, y1 = n1;
+      const h = mix4(v128.xor(kv, gj));
+      gj = i32x4.add(gj, step);
+      const r0 = f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(v128.and(h, lo16)), half), S);
+      const r1 = f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.shr_u(h, 16)), half), S);
+      v128.store(R + o, r0);
+      v128.store(R + o, r1, 16);
+      let g0 = r0, g1 = r1;
+      if (affine) {
+        if (weight) {
+          const w0 = v128.load(weight + o), w1 = v128.load(weight + o, 16);
+          y0 = f32x4.mul(y0, w0);
+          y1 = f32x4.mul(y1, w1);
+          g0 = f32x4.mul(r0, w0);
+          g1 = f32x4.mul(r1, w1);
+        }
+        if (bias) {
+          y0 = f32x4.add(y0, v128.load(bias + o));
+          y1 = f32x4.add(y1, v128.load(bias + o, 16));
+        }
+      }
+      v128.store(y + o, y0);
+      v128.store(y + o, y1, 16);
+      s0 = f32x4.add(s0, f32x4.add(y0, y1));
+      q0 = f32x4.add(q0, f32x4.add(f32x4.mul(y0, y0), f32x4.mul(y1, y1)));
+      lo = f32x4.pmin(f32x4.pmin(lo, y0), y1);
+      hi = f32x4.pmax(f32x4.pmax(hi, y0), y1);
+      r0s = f32x4.add(r0s, f32x4.add(f32x4.mul(r0, r0), f32x4.mul(r1, r1)));
+      mR = f32x4.pmax(f32x4.pmax(mR, f32x4.abs(r0)), f32x4.abs(r1));
+      a0 = f32x4.add(a0, f32x4.add(g0, g1));
+      l0 = f32x4.add(l0, f32x4.add(f32x4.mul(y0, r0), f32x4.mul(y1, r1)));
+      if (affine) b0 = f32x4.add(b0, f32x4.add(f32x4.mul(g0, n0), f32x4.mul(g1, n1)));
+    }
+    sy = widen(sy, s0);
+    qy = widen(qy, q0);
+    sa = widen(sa, a0);
+    sr = widen(sr, r0s);
+    sl = widen(sl, l0);
+    if (affine) sb = widen(sb, b0);
+  }
+  let ts = hsum64(sy), tq = hsum64(qy), outLo = hmin(lo), outHi = hmax(hi);
+  let ta = hsum64(sa), tb = hsum64(sb), tR = hsum64(sr), tl = hsum64(sl), hR = hmax(mR);
+  for (; c < C; c++) {
+    const o = <usize>c << 2;
+    const nn = (f32at(x + o) - mf - dm) * rf;
+    let e = nn;
+    if (weight) e *= f32at(weight + o);
+    if (bias) e += f32at(bias + o);
+    store<f32>(y + o, e);
+    ts += <f64>e;
+    tq += <f64>e * <f64>e;
+    if (e < outLo) outLo = e;
+    if (e > outHi) outHi = e;
+    const j = ((c >> 3) << 2) + (c & 3);
+    const h = mix32(key ^ (<u32>(j + 1) * 0x9e3779b9));
+    const rr = (<f32>((c & 4) ? h >>> 16 : h & 0xffff) - <f32>32767.5) * PROBE_SCALE;
+    store<f32>(R + o, rr);
+    const g = weight ? rr * f32at(weight + o) : rr;
+    ta += <f64>g;
+    tb += <f64>(g * nn);
+    tR += <f64>rr * <f64>rr;
+    tl += <f64>e * <f64>rr;
+    hR = max(hR, abs(rr));
+  }
+  if (!affine) tb = tl; // x̂ = y: the backward's Σ R·x̂ is the loss
+  // the spread from Σy² − (Σy)²/C unless the mean dominates it (then two passes, as rowStats)
+  const c2 = (ts * ts) / Cf;
+  if (isFinite(ts) && isFinite(tq) && c2 <= 0.5 * tq) {
+    store<f64>(st, ts, 32);
+    store<f64>(st, tq - c2 < 0 ? 0 : tq - c2, 40);
+  } else {
+    const vy = rowMoments(y, C);
+    store<f64>(st, rowMean * Cf, 32);
+    store<f64>(st, vy * Cf, 40);
+  }
+  store<f64>(st, <f64>outLo, 48);
+  store<f64>(st, <f64>outHi, 56);
+  const af = <f32>(ta / Cf), bf = <f32>(tb / Cf);
+  const av = f32x4.splat(af), bv = f32x4.splat(bf);
+  // 3. dx = (R·w − a − x̂·b)·r: only its square sum and largest magnitude are kept
+  let sx = f64x2.splat(0), mX = zero;
+  c = 0;
+  while (c < C8) {
+    const end = min(C8, c + 64);
+    let d0 = zero, d1 = zero;
+    for (; c < end; c += 8) {
+      const o = <usize>c << 2;
+      let g0 = v128.load(R + o), g1 = v128.load(R + o, 16);
+      let n0: v128, n1: v128;
+      if (affine) {
+        n0 = f32x4.mul(f32x4.sub(f32x4.sub(v128.load(x + o), mv), dv), rv);
+        n1 = f32x4.mul(f32x4.sub(f32x4.sub(v128.load(x + o, 16), mv), dv), rv);
+        if (weight) {
+          g0 = f32x4.mul(g0, v128.load(weight + o));
+          g1 = f32x4.mul(g1, v128.load(weight + o, 16));
+        }
+      } else {
+        n0 = v128.load(y + o);
+        n1 = v128.load(y + o, 16);
+      }
+      const x0 = f32x4.mul(f32x4.sub(f32x4.sub(g0, av), f32x4.mul(n0, bv)), rv);
+      const x1 = f32x4.mul(f32x4.sub(f32x4.sub(g1, av), f32x4.mul(n1, bv)), rv);
+      d0 = f32x4.add(d0, f32x4.mul(x0, x0));
+      d1 = f32x4.add(d1, f32x4.mul(x1, x1));
+      mX = f32x4.pmax(f32x4.pmax(mX, f32x4.abs(x0)), f32x4.abs(x1));
+    }
+    sx = widen(sx, f32x4.add(d0, d1));
+  }
+  let tx = hsum64(sx), hX = hmax(mX);
+  for (; c < C; c++) {
+    const o = <usize>c << 2;
+    const nn = (f32at(x + o) - mf - dm) * rf;
+    const g = weight ? f32at(R + o) * f32at(weight + o) : f32at(R + o);
+    const d = (g - af - nn * bf) * rf;
+    tx += <f64>d * <f64>d;
+    hX = max(hX, abs(d));
+  }
+  store<f64>(st, tR, 64);
+  store<f64>(st, <f64>hR, 72);
+  store<f64>(st, tx, 80);
+  store<f64>(st, <f64>hX, 88);
+  store<f64>(st, tl, 96);
+}
