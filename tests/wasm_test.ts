@@ -331,3 +331,28 @@ Deno.test("probe direction: uniform on (−√3, √3), mean 0, variance 1, chan
   assert(Math.abs(m) < 0.01 && Math.abs(v - 1) < 0.01, `mean ${m}, variance ${v}`);
   assert(mx < Math.sqrt(3) && mx > 1.73, `max |R| ${mx}`);
 });
+
+Deno.test("wasm normStats in place equals out of place; stop leaves the first bad row as it was", () => {
+  const F = 13, C = 37, N = 6, eps = 1e-5;
+  const xs = randn(N * C, 21, 1.5, 0.3);
+  for (const [rms, affine] of [[false, false], [false, true], [true, false], [true, true]]) {
+    const w = affine ? f32(randn(C, 22, 0.2, 1)) : null,
+      b = affine && !rms ? f32(randn(C, 23)) : null;
+    const x = f32(xs), y = arena.alloc(N * C), st = arena.allocF64(N * F);
+    assertEquals(k.normStats(y, x, w, b, 4, 9, N, C, eps, rms, st, F, probeKey), N);
+    const z = f32(xs), st2 = arena.allocF64(N * F);
+    assertEquals(k.normStats(z, z, w, b, 4, 9, N, C, eps, rms, st2, F, probeKey), N);
+    assertEquals(z, y, `rms=${rms} affine=${affine}: outputs`);
+    assertEquals(st2, st, `rms=${rms} affine=${affine}: statistics`);
+    // a NaN in row 3: with stop the rows before it are done and it is left untouched
+    const v = f32(xs);
+    v[3 * C + 7] = NaN;
+    const before = v.slice(3 * C, 4 * C);
+    assertEquals(k.normStats(v, v, w, b, 4, 9, N, C, eps, rms, st2, F, probeKey, true), 3);
+    assertEquals(v.subarray(0, 3 * C), y.subarray(0, 3 * C));
+    assertEquals(v.subarray(3 * C, 4 * C), before);
+    // finite values whose sums overflow are no reason to stop
+    const big = f32(Array.from({ length: N * C }, (_, i) => (i % 2 ? 3e38 : -3e38)));
+    assertEquals(k.normStats(big, big, w, b, 4, 9, N, C, eps, rms, st2, F, probeKey, true), N);
+  }
+});

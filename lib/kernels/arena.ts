@@ -142,7 +142,8 @@ export interface KernelExports {
     stats: number,
     stride: number,
     scratch: number,
-  ): void;
+    stop: number,
+  ): number;
   /** writes the kernels' constant table into the header (every instance, same bytes) */
   init(): void;
   /** bytes at the start of the memory the kernels use */

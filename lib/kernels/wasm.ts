@@ -370,10 +370,11 @@ export class WasmKernels {
 
   /**
    * normalize with statistics in one pass per row (nothing but `out` leaves the cache): out
-   * [N,C] = LayerNorm (or RMSNorm when `rms`) of inp [N,C], and per row of `stats` (13 fields
-   * from `n·stride`) the input's Σ, M2, min, max, the output's, and Σdy², max|dy|, Σdx², max|dx|,
-   * Σ y·dy of the probe loss of tokens `first …` of stream `seed` — the numbers `rowStats`, the
-   * forward, `rowStats`, `probeFill`, the backward into zeros and `gradStats` give, bit for bit.
+   * [N,C] = LayerNorm (or RMSNorm when `rms`) of inp [N,C] — `out` may be `inp` (in place) —
+   * and per row of `stats` (13 fields from `n·stride`) the input's Σ, M2, min, max, the
+   * output's, and Σdy², max|dy|, Σdx², max|dx|, Σ y·dy of the probe loss of tokens `first …` of
+   * stream `seed`. With `stop`, the first row holding a non-finite value ends the batch, left as
+   * it was. Returns the rows done.
    */
   normStats(
     out: F32,
@@ -389,12 +390,13 @@ export class WasmKernels {
     stats: Float64Array,
     stride: number,
     keys: (seed: number, token: number) => number,
-  ): void {
+    stop = false,
+  ): number {
     const kb = (4 * N + 15) & ~15; // the rows' scratch 16-byte aligned
-    const p = this.scratch(kb + 8 * C + 24 * C + 16);
+    const p = this.scratch(kb + 12 * C + 8 * C + 32);
     const k = new Uint32Array(this.arena.buffer, p, N);
     for (let n = 0; n < N; n++) k[n] = keys(seed, first + n);
-    this.x.normStats(
+    return this.x.normStats(
       out.byteOffset,
       inp.byteOffset,
       ptr(weight),
@@ -407,6 +409,7 @@ export class WasmKernels {
       stats.byteOffset,
       stride,
       p + kb,
+      stop ? 1 : 0,
     );
   }
 

@@ -87,7 +87,7 @@ export class StageRunner {
     this.#progress = progress ?? null;
     const { capTokens: cap, C } = init;
     const task = init.task;
-    this.#layout = slotLayout(cap, C);
+    this.#layout = slotLayout(cap, C, init.overwrite);
     // slots in an arena: this thread's handle on it (the model's too, for run)
     const shared = init.memory ? new Arena({ memory: init.memory }) : null;
     this.#slotArena = shared;
@@ -154,7 +154,8 @@ export class StageRunner {
       // everything per row in one kernel; a refused row's successors are simply not sent
       const k = fast.k, rms = task.norm === "rms";
       const { seed, eps } = task;
-      k.normStats(
+      const error = task.nonfinite === "error";
+      const done = k.normStats(
         w.out,
         w.inp,
         fast.weight,
@@ -168,9 +169,14 @@ export class StageRunner {
         w.stats,
         TOKEN_FIELDS,
         probeKey,
+        error,
       );
-      if (task.nonfinite === "error") {
-        n = this.#refuse(w.inp, w.stats, TOKEN_FIELDS, TOKEN.IN, n, reply);
+      // a row with a non-finite value ended the batch, left as it was: name the value
+      if (done < n) {
+        const row = w.inp.subarray(done * C, done * C + C);
+        const c = row.findIndex((v) => !Number.isFinite(v));
+        reply.bad = { row: done, col: c, value: row[c] };
+        n = reply.tokens = done;
       }
     } else {
       // the input rows' moments first: a non-finite element makes its row's sum non-finite

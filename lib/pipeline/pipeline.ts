@@ -185,7 +185,8 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
         gradients,
         statistics,
       };
-      return { task, gradFloats: 0, config: config(C) };
+      // the statistics kernel writes each row's output over its input (one region per slot)
+      return { task, gradFloats: 0, config: config(C), overwrite: inPlace && gradients };
     },
     config,
     undefined,
@@ -362,6 +363,8 @@ interface TaskSetup {
   layout?: GPT["layout"];
   finalNorm?: boolean;
   grads?: GradSum;
+  /** outputs are written over the inputs (slots without an output region) */
+  overwrite?: boolean;
 }
 
 function start(
@@ -434,7 +437,14 @@ function start(
       }
       return { sab: new SharedArrayBuffer(bytes), at: 0 };
     };
-    const slots = new SlotPool(inFlight + 3, batchTokens, gradFloatsFor, inFlight, store);
+    const slots = new SlotPool(
+      inFlight + 3,
+      batchTokens,
+      gradFloatsFor,
+      inFlight,
+      store,
+      task?.overwrite ?? false,
+    );
     if (task !== null) {
       slots.open(info.C);
       const inArena = arena !== null && slots.sab === arena.buffer;
@@ -445,6 +455,7 @@ function start(
           ...(arena !== null ? { kernels: kernelModule() } : {}),
           sab: slots.sab!,
           slotsAt: slots.slotsAt,
+          overwrite: slots.overwrite,
           ...(inArena ? { memory: arena.memory } : {}),
           capTokens: slots.capTokens,
           C: info.C,

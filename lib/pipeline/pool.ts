@@ -48,6 +48,8 @@ export class SlotPool implements SlotSink {
   layout: SlotLayout | null = null;
   /** channels (after `open`) */
   C = 0;
+  /** outputs are written over the inputs (a slot has one region of rows) */
+  readonly overwrite: boolean;
   #free: number[] = [];
   #waiters: ((slot: number) => void)[] = [];
   /** the gradient buffers (after `open`, when gradFloats > 0) */
@@ -61,7 +63,8 @@ export class SlotPool implements SlotSink {
 
   /**
    * K slots of `capTokens` rows and `gradRing` gradient buffers, in memory from `store`
-   * (default: new SharedArrayBuffers; an arena's, so workers' kernels compute in place).
+   * (default: new SharedArrayBuffers; an arena's, so workers' kernels compute in place); with
+   * `overwrite` a slot's outputs take the place of its inputs.
    */
   constructor(
     slots: number,
@@ -72,7 +75,9 @@ export class SlotPool implements SlotSink {
       sab: new SharedArrayBuffer(bytes),
       at: 0,
     }),
+    overwrite = false,
   ) {
+    this.overwrite = overwrite;
     this.#gradRing = gradRing;
     this.#store = store;
     this.slots = slots;
@@ -104,7 +109,7 @@ export class SlotPool implements SlotSink {
     }
     this.C = C;
     this.gradFloats = this.#gradFloatsFor(C);
-    this.layout = slotLayout(this.capTokens, C);
+    this.layout = slotLayout(this.capTokens, C, this.overwrite);
     const slots = this.#store(this.layout.slotBytes * this.slots);
     this.sab = slots.sab;
     this.slotsAt = slots.at;

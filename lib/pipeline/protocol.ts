@@ -52,20 +52,22 @@ export interface SlotLayout {
 }
 
 /**
- * The layout of a slot for rows of C channels. (A batch's parameter gradients live apart, in
- * a small ring of gradient buffers: see `SlotPool.acquireGrad`.)
+ * The layout of a slot for rows of C channels; with `overwrite` the outputs are written over
+ * the inputs (one region for both). (A batch's parameter gradients live apart, in a small ring
+ * of gradient buffers: see `SlotPool.acquireGrad`.)
  *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
  * const l = slotLayout(4, 3);
  * assert(l.output === 48 && l.stats % 8 === 0 && l.slotBytes % 8 === 0);
+ * assert(slotLayout(4, 3, true).output === 0);
  * ```
  */
-export function slotLayout(capTokens: number, C: number): SlotLayout {
+export function slotLayout(capTokens: number, C: number, overwrite = false): SlotLayout {
   const a8 = (n: number) => Math.ceil(n / 8) * 8;
   const input = 0;
-  const output = a8(capTokens * C * 4);
+  const output = overwrite ? input : a8(capTokens * C * 4);
   const stats = a8(output + capTokens * C * 4);
   return { input, output, stats, slotBytes: a8(stats + capTokens * TOKEN_FIELDS * 8) };
 }
@@ -128,6 +130,8 @@ export interface StageInit {
   sab: SharedArrayBuffer;
   /** byte offset of slot 0 in `sab` */
   slotsAt: number;
+  /** the slots' outputs are written over their inputs (`slotLayout`'s `overwrite`) */
+  overwrite?: boolean;
   /** the arena whose memory `sab` is, when the slots live in one (kernels compute in place) */
   memory?: WebAssembly.Memory;
   /** rows per slot */

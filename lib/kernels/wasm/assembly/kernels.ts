@@ -1071,32 +1071,54 @@ export function gradStats(
 
 
 // normalize with statistics, row by row so nothing but y leaves the cache: out [N,C] =
-// LayerNorm (rms = 0) or RMSNorm (rms = 1) of inp [N,C] (weight, bias [C] or 0); keys [N] u32
-// the tokens' probe keys; per row into stats[n·stride …] (float64) the input's Σ, M2, min, max
-// (fields 0–3), the output's (4–7), and Σdy², max|dy|, Σdx², max|dx|, Σ y·dy (8–12) of the probe
-// loss Σ y·R. scratch: 2C + 2 float32 and C float64 (16-byte aligned).
+// LayerNorm (rms = 0) or RMSNorm (rms = 1) of inp [N,C] (weight, bias [C] or 0; out may be inp:
+// in place); keys [N] u32 the tokens' probe keys; per row into stats[n·stride …] (float64) the
+// input's Σ, M2, min, max (fields 0–3), the output's (4–7), and Σdy², max|dy|, Σdx², max|dx|,
+// Σ y·dy (8–12) of the probe loss Σ y·R. With stop = 1 the first row holding a non-finite
+// value ends the batch untouched. Returns the rows done. scratch: 3C + 2 float32 and C
+// float64 (16-byte aligned).
 export function normStats(
   out: usize, inp: usize, weight: usize, bias: usize, keys: usize, N: i32, C: i32, eps: f64,
-  rms: i32, stats: usize, stride: i32, scratch: usize,
-): void {
+  rms: i32, stats: usize, stride: i32, scratch: usize, stop: i32,
+): i32 {
   const rowBytes = <usize>C << 2;
-  const R = scratch, D = R + rowBytes, mr = D + rowBytes, s64 = (mr + 8 + 7) & ~7;
+  const R = scratch, D = R + rowBytes, X = D + rowBytes, mr = X + rowBytes;
+  const s64 = (mr + 8 + 7) & ~7;
+  // in place, the paths that read x after y is written read a copy of the row
+  const copy = out == inp && (rms != 0 || weight != 0 || bias != 0);
   for (let n = 0; n < N; n++) {
-    const x = inp + <usize>n * rowBytes, y = out + <usize>n * rowBytes;
+    let x = inp + <usize>n * rowBytes;
+    const y = out + <usize>n * rowBytes;
     const st = stats + ((<usize>n * <usize>stride) << 3);
+    if (copy) {
+      memory.copy(X, x, rowBytes);
+      x = X;
+    }
     if (!rms) {
-      lnStatsRow(y, x, weight, bias, load<u32>(keys + (<usize>n << 2)), R, C, eps, st);
+      if (!lnStatsRow(y, x, weight, bias, load<u32>(keys + (<usize>n << 2)), R, C, eps, st, stop)) {
+        return n;
+      }
       continue;
     }
-    probeFill(R, keys + (<usize>n << 2), 1, C);
     // RMSNorm: the batch kernels on one row
     rowStats(st, x, 1, C, stride, 0);
+    if (stop && !(isFinite(load<f64>(st)) && isFinite(load<f64>(st, 8))) && hasNonFinite(x, C)) {
+      return n;
+    }
+    probeFill(R, keys + (<usize>n << 2), 1, C);
     rmsNormForward(y, mr + 4, x, weight, 1, C, eps);
     rowStats(st, y, 1, C, stride, 4);
     memory.fill(D, 0, rowBytes);
     rmsNormBackward(D, 0, R, x, weight, mr + 4, 1, C, s64);
     gradStats(st, y, R, D, 1, C, stride, 8, 1);
   }
+  return N;
+}
+
+// does row [C] hold a NaN or ±Infinity? (a non-finite row sum may also be finite values' overflow)
+function hasNonFinite(x: usize, C: i32): bool {
+  for (let c = 0; c < C; c++) if (!isFinite(f32at(x + (<usize>c << 2)))) return true;
+  return false;
 }
 
 @inline function hmin(v: v128): f32 {
@@ -1118,8 +1140,8 @@ export function normStats(
 // the forward's normalized value (y itself without weight and bias).
 function lnStatsRow(
   y: usize, x: usize, weight: usize, bias: usize, key: u32, R: usize, C: i32, eps: f64,
-  st: usize,
-): void {
+  st: usize, stop: i32,
+): bool {
   const C8 = C & ~7, Cf = <f64>C;
   const zero = f32x4.splat(0), one = f32x4.splat(1);
   // 1. the input's Σ and M2 as rowStats (sums shifted by x₀) with its minimum and maximum
@@ -1155,6 +1177,7 @@ function lnStatsRow(
   }
   let m: f64, v: f64;
   const dc2 = (ds * ds) / Cf;
+  if (stop && !(isFinite(ds) && isFinite(dq)) && hasNonFinite(x, C)) return false;
   if (isFinite(ds) && isFinite(dq) && dc2 <= 0.5 * dq) {
     v = (dq - dc2) / Cf;
     if (v < 0) v = 0;
@@ -1214,8 +1237,10 @@ function lnStatsRow(
       v128.store(y + o, y1, 16);
       s0 = f32x4.add(s0, f32x4.add(y0, y1));
       q0 = f32x4.add(q0, f32x4.add(f32x4.mul(y0, y0), f32x4.mul(y1, y1)));
-      lo = f32x4.pmin(f32x4.pmin(lo, y0), y1);
-      hi = f32x4.pmax(f32x4.pmax(hi, y0), y1);
+      if (affine) {
+        lo = f32x4.pmin(f32x4.pmin(lo, y0), y1);
+        hi = f32x4.pmax(f32x4.pmax(hi, y0), y1);
+      }
       r0s = f32x4.add(r0s, f32x4.add(f32x4.mul(r0, r0), f32x4.mul(r1, r1)));
       mR = f32x4.pmax(f32x4.pmax(mR, f32x4.abs(r0)), f32x4.abs(r1));
       a0 = f32x4.add(a0, f32x4.add(g0, g1));
@@ -1253,7 +1278,12 @@ function lnStatsRow(
     tl += <f64>e * <f64>rr;
     hR = max(hR, abs(rr));
   }
-  if (!affine) tb = tl; // x̂ = y: the backward's Σ R·x̂ is the loss
+  if (!affine) {
+    tb = tl; // x̂ = y: the backward's Σ R·x̂ is the loss
+    // y = ((x − mf) − dm)·r is monotone in x (each rounded step is): the extremes map over
+    outLo = (inLo - mf - dm) * rf;
+    outHi = (inHi - mf - dm) * rf;
+  }
   // the spread from Σy² − (Σy)²/C unless the mean dominates it (then two passes, as rowStats)
   const c2 = (ts * ts) / Cf;
   if (isFinite(ts) && isFinite(tq) && c2 <= 0.5 * tq) {
@@ -1300,7 +1330,8 @@ function lnStatsRow(
   let tx = hsum64(sx), hX = hmax(mX);
   for (; c < C; c++) {
     const o = <usize>c << 2;
-    const nn = (f32at(x + o) - mf - dm) * rf;
+    // x̂: y itself without weight and bias (x may have been overwritten by y)
+    const nn = affine ? (f32at(x + o) - mf - dm) * rf : f32at(y + o);
     const g = weight ? f32at(R + o) * f32at(weight + o) : f32at(R + o);
     const d = (g - af - nn * bf) * rf;
     tx += <f64>d * <f64>d;
@@ -1311,4 +1342,5 @@ function lnStatsRow(
   store<f64>(st, tx, 80);
   store<f64>(st, <f64>hX, 88);
   store<f64>(st, tl, 96);
+  return true;
 }
