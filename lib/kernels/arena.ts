@@ -144,6 +144,8 @@ export interface KernelExports {
     scratch: number,
     stop: number,
   ): number;
+  /** a batch's per-token statistics summed exactly (terms, extremes and counts into out) */
+  batchSums(stats: number, N: number, stride: number, C: number, bins: number, out: number): void;
   /** writes the kernels' constant table into the header (every instance, same bytes) */
   init(): void;
   /** bytes at the start of the memory the kernels use */

@@ -413,6 +413,19 @@ export class WasmKernels {
     );
   }
 
+  /**
+   * One batch's per-token statistics (`stats`, N records of `stride` float64 in the arena) summed
+   * exactly for `accumulate`: 9 × 68 terms whose exact sums are the input's Σ, Σ²/C, M2, the
+   * output's, Σdy², Σdx² and the loss, then the input's min and max, the output's, max|dy|,
+   * max|dx|, the input and output tokens kept, and the non-finite Σ²/C of each. The view is
+   * this instance's scratch: read it before the next call.
+   */
+  batchSums(stats: Float64Array, N: number, stride: number, C: number): Float64Array {
+    const terms = 9 * 68, p = this.scratch(8 * (terms + 10) + 8 * terms);
+    this.x.batchSums(stats.byteOffset, N, stride, C, p + 8 * (terms + 10), p);
+    return new Float64Array(this.arena.buffer, p, terms + 10);
+  }
+
   /** As `attentionForward`. qkv [B,T,3C]; att [B,NH,T,T]; out [B,T,C] */
   attentionForward(
     out: F32,

@@ -191,7 +191,7 @@ export class StageRunner {
       else this.#runStack(w.out, w.inp, w.stats, n, job.offset, job.grad, reply);
     }
     if (fast?.copy) slot.out.set(fast.copy.out.subarray(0, n * C));
-    if (stats) reply.acc = accumulate(w.stats, n, C);
+    if (stats) reply.acc = accumulate(w.stats, n, C, fast?.k);
     return reply;
   }
 
@@ -372,9 +372,39 @@ function fastBuffers(
  * assert(acc.nonfinite === 1 && Moments.from(acc.inp).summary().mean === 2);
  * ```
  */
-export function accumulate(ts: Float64Array, n: number, C: number): BatchAcc {
+export function accumulate(
+  ts: Float64Array,
+  n: number,
+  C: number,
+  kernels?: WasmKernels,
+): BatchAcc {
   const bi = new Moments(), bo = new Moments(), by = new NormAcc(), bx = new NormAcc();
   const bl = new ExactSum();
+  if (kernels) {
+    // the same sums in WebAssembly: exact terms per column, then merged as lists
+    const r = kernels.batchSums(ts, n, TOKEN_FIELDS, C), B = 68;
+    const terms = (i: number) => {
+      const t: number[] = [];
+      for (let j = i * B; j < i * B + B; j++) if (r[j] !== 0) t.push(r[j]);
+      return t;
+    };
+    const x = 9 * B, nIn = r[x + 6], nOut = r[x + 7];
+    const withSpecial = (t: number[], v: number) => (v !== 0 && t.push(v), t);
+    bi.addSums(C, nIn, terms(0), withSpecial(terms(1), r[x + 8]), terms(2), r[x], r[x + 1]);
+    bo.addSums(C, nOut, terms(3), withSpecial(terms(4), r[x + 9]), terms(5), r[x + 2], r[x + 3]);
+    by.addTokens(terms(6), r[x + 4]);
+    bx.addTokens(terms(7), r[x + 5]);
+    bl.addAll(terms(8));
+    return {
+      inp: bi.toJSON(),
+      out: bo.toJSON(),
+      dy: by.toJSON(),
+      dx: bx.toJSON(),
+      loss: bl.toJSON(),
+      nonfinite: n - nIn,
+      nonfiniteOut: n - nOut,
+    };
+  }
   let nonfinite = 0, nonfiniteOut = 0;
   const fin = (f: number, k: number) => {
     for (let i = f; i < f + k; i++) if (!Number.isFinite(ts[i])) return false;

@@ -90,12 +90,38 @@ export class Moments {
    * ```
    */
   addTokens(C: number, sums: number[], m2s: number[], min: number, max: number): void {
-    if (C === 0 || sums.length === 0) return;
-    this.#n += C * sums.length;
-    this.#tokens += sums.length;
-    this.#q.addAll(sums.map((s) => (s * s) / C));
-    this.#s.addAll(sums);
-    this.#m2.addAll(m2s);
+    this.addSums(C, sums.length, sums, sums.map((s) => (s * s) / C), m2s, min, max);
+  }
+
+  /**
+   * Adds `tokens` tokens of C elements each from lists of doubles (used up) whose exact sums are
+   * the tokens' Σ sums, Σ (sum²/C) and Σ M2 — any lists with those exact totals give the same
+   * state — and their overall min and max.
+   *
+   * @example
+   * ```ts
+   * import { assert } from "@std/assert";
+   * const a = new Moments(), b = new Moments();
+   * a.addTokens(2, [3, 7], [0.5, 0.5], 1, 4);
+   * b.addSums(2, 2, [10], [4.5, 24.5], [1], 1, 4);
+   * assert(JSON.stringify(a) === JSON.stringify(b));
+   * ```
+   */
+  addSums(
+    C: number,
+    tokens: number,
+    s: number[],
+    q: number[],
+    m2: number[],
+    min: number,
+    max: number,
+  ): void {
+    if (C === 0 || tokens === 0) return;
+    this.#n += C * tokens;
+    this.#tokens += tokens;
+    this.#s.addAll(s);
+    this.#q.addAll(q);
+    this.#m2.addAll(m2);
     if (min < this.#min) this.#min = min;
     if (max > this.#max) this.#max = max;
   }

@@ -1344,3 +1344,117 @@ function lnStatsRow(
   store<f64>(st, tl, 96);
   return true;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Exact sums of a batch's per-token statistics
+
+// Bins of a superaccumulator: bit b of a double's significand, counted from 2^−1074, goes to
+// bin b >> 5 as a 32-bit digit; an i64 bin holds 2^31 such digits without overflow.
+const SUM_BINS = 68;
+
+// adds the finite double v exactly into bins [SUM_BINS] i64
+@inline function binAdd(bins: usize, v: f64): void {
+  const bits = reinterpret<u64>(v);
+  const e = <i32>((bits >> 52) & 0x7ff);
+  let m = bits & 0xfffffffffffff;
+  if (e != 0) m |= 0x10000000000000;
+  const E = e == 0 ? 0 : e - 1; // the significand's lowest bit is 2^(E − 1074)
+  const k = E >> 5, sh = <u64>(E & 31);
+  const t = m << sh;
+  const c0 = <i64>(t & 0xffffffff), c1 = <i64>(t >> 32), c2 = sh == 0 ? <i64>0 : <i64>(m >> (64 - sh));
+  const p = bins + (<usize>k << 3);
+  if (bits >> 63) {
+    store<i64>(p, load<i64>(p) - c0);
+    store<i64>(p, load<i64>(p, 8) - c1, 8);
+    store<i64>(p, load<i64>(p, 16) - c2, 16);
+  } else {
+    store<i64>(p, load<i64>(p) + c0);
+    store<i64>(p, load<i64>(p, 8) + c1, 8);
+    store<i64>(p, load<i64>(p, 16) + c2, 16);
+  }
+}
+
+// 2^k as a double for −1074 ≤ k ≤ 1023
+@inline function pow2(k: i32): f64 {
+  if (k >= -1022) return reinterpret<f64>(<u64>(k + 1023) << 52);
+  return reinterpret<f64>(<u64>1 << <u64>(k + 1074));
+}
+
+// bins → terms [SUM_BINS] f64 whose exact sum is the bins' total: carries propagated so every
+// bin but the last is a digit in [−2^31, 2^31) (balanced: a negative total borrows nothing from
+// the bins above it), each term digit·2^(32k − 1074), exact. A total past the largest double
+// makes a term ±Infinity.
+function binTerms(bins: usize, terms: usize): void {
+  let carry: i64 = 0;
+  for (let k = 0; k < SUM_BINS; k++) {
+    let v = load<i64>(bins + (<usize>k << 3)) + carry;
+    if (k < SUM_BINS - 1) {
+      carry = (v + 0x80000000) >> 32;
+      v -= carry << 32;
+    }
+    const ex = 32 * k - 1074;
+    // a digit times a power of two: exact, or ±Infinity past the largest double
+    const t = ex <= 1023 ? <f64>v * pow2(ex) : <f64>v * pow2(ex - 1023) * pow2(1023);
+    store<f64>(terms + (<usize>k << 3), t);
+  }
+}
+
+// One batch's statistics as `accumulate` (lib/pipeline/compute.ts) keeps them: per token n of
+// stats [N × stride] (fields: input Σ, M2, min, max; output Σ, M2, min, max; Σdy², max|dy|,
+// Σdx², max|dx|, loss), each group left out of its sums where one of its fields is not finite.
+// out (f64): 9 × SUM_BINS terms of the exact sums of the input's Σ, Σ²/C, M2, the output's Σ,
+// Σ²/C, M2, Σdy², Σdx² and the loss, then the input's min and max, the output's, max|dy|,
+// max|dx|, the input tokens kept, the output tokens kept, and 9 sums of the non-finite Σ²/C.
+// bins: 9 × SUM_BINS i64 of scratch.
+export function batchSums(stats: usize, N: i32, stride: i32, C: f64, bins: usize, out: usize): void {
+  const B = <usize>SUM_BINS << 3;
+  memory.fill(bins, 0, 9 * B);
+  let iLo = Infinity, iHi = -Infinity, oLo = Infinity, oHi = -Infinity, yMax: f64 = 0, xMax: f64 = 0;
+  let nIn = 0, nOut = 0, qIn: f64 = 0, qOut: f64 = 0;
+  for (let n = 0; n < N; n++) {
+    const f = stats + ((<usize>n * <usize>stride) << 3);
+    for (let g = 0; g < 2; g++) {
+      const p = f + (<usize>g << 5);
+      const s = load<f64>(p), m2 = load<f64>(p, 8), lo = load<f64>(p, 16), hi = load<f64>(p, 24);
+      if (!(isFinite(s) && isFinite(m2) && isFinite(lo) && isFinite(hi))) continue;
+      const q = (s * s) / C, b = bins + <usize>(3 * g) * B;
+      binAdd(b, s);
+      if (isFinite(q)) binAdd(b + B, q);
+      else if (g == 0) qIn += q;
+      else qOut += q;
+      binAdd(b + 2 * B, m2);
+      if (g == 0) {
+        nIn++;
+        if (lo < iLo) iLo = lo;
+        if (hi > iHi) iHi = hi;
+      } else {
+        nOut++;
+        if (lo < oLo) oLo = lo;
+        if (hi > oHi) oHi = hi;
+      }
+    }
+    const ys = load<f64>(f, 64), ym = load<f64>(f, 72), xs = load<f64>(f, 80), xm = load<f64>(f, 88);
+    const l = load<f64>(f, 96);
+    if (isFinite(ys) && isFinite(ym)) {
+      binAdd(bins + 6 * B, ys);
+      if (ym > yMax) yMax = ym;
+    }
+    if (isFinite(xs) && isFinite(xm)) {
+      binAdd(bins + 7 * B, xs);
+      if (xm > xMax) xMax = xm;
+    }
+    if (isFinite(l)) binAdd(bins + 8 * B, l);
+  }
+  for (let i = 0; i < 9; i++) binTerms(bins + <usize>i * B, out + <usize>i * B);
+  const t = out + 9 * B;
+  store<f64>(t, iLo);
+  store<f64>(t, iHi, 8);
+  store<f64>(t, oLo, 16);
+  store<f64>(t, oHi, 24);
+  store<f64>(t, yMax, 32);
+  store<f64>(t, xMax, 40);
+  store<f64>(t, <f64>nIn, 48);
+  store<f64>(t, <f64>nOut, 56);
+  store<f64>(t, qIn, 64);
+  store<f64>(t, qOut, 72);
+}
