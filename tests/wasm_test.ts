@@ -356,3 +356,28 @@ Deno.test("wasm normStats in place equals out of place; stop leaves the first ba
     assertEquals(k.normStats(big, big, w, b, 4, 9, N, C, eps, rms, st2, F, probeKey, true), N);
   }
 });
+
+Deno.test("wasm normRows: in place equals layerNormForward/rmsNormForward; stop leaves the bad row", () => {
+  const C = 37, N = 5, eps = 1e-5;
+  const xs = randn(N * C, 31, 2, -1);
+  for (const rms of [false, true]) {
+    const w = f32(randn(C, 32, 0.3, 1)), b = rms ? null : f32(randn(C, 33));
+    const want = arena.alloc(N * C), m = arena.alloc(N), r = arena.alloc(N);
+    if (rms) k.rmsNormForward(want, r, f32(xs), w, N, C, eps);
+    else k.layerNormForward(want, m, r, f32(xs), w, b, N, C, eps);
+    const z = f32(xs);
+    assertEquals(k.normRows(z, m, r, z, w, b, N, C, eps, rms, true), N);
+    assertEquals(z, want, `rms=${rms}`);
+    const v = f32(xs);
+    v[2 * C + 30] = -Infinity;
+    const row = v.slice(2 * C, 3 * C);
+    assertEquals(k.normRows(v, m, r, v, w, b, N, C, eps, rms, true), 2);
+    assertEquals(v.subarray(2 * C, 3 * C), row);
+    assertEquals(v.subarray(0, 2 * C), want.subarray(0, 2 * C));
+    // without stop the row is normalized (to non-finite values) and the batch goes on
+    assertEquals(k.normRows(v, m, r, v, w, b, N, C, eps, rms, false), N);
+    // finite values whose float32 sums overflow are no reason to stop
+    const big = f32(Array.from({ length: N * C }, (_, i) => (i % 3 ? 3e38 : -3e38)));
+    assertEquals(k.normRows(big, m, r, big, w, b, N, C, eps, rms, true), N);
+  }
+});

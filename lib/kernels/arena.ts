@@ -146,6 +146,30 @@ export interface KernelExports {
   ): number;
   /** a batch's per-token statistics summed exactly (terms, extremes and counts into out) */
   batchSums(stats: number, N: number, stride: number, C: number, bins: number, out: number): void;
+  /** layerNormForward ending at the first row holding a non-finite value when stop ≠ 0 */
+  layerNormRows(
+    out: number,
+    mean: number,
+    rstd: number,
+    inp: number,
+    weight: number,
+    bias: number,
+    N: number,
+    C: number,
+    eps: number,
+    stop: number,
+  ): number;
+  /** rmsNormForward ending at the first row holding a non-finite value when stop ≠ 0 */
+  rmsNormRows(
+    out: number,
+    rstd: number,
+    inp: number,
+    weight: number,
+    N: number,
+    C: number,
+    eps: number,
+    stop: number,
+  ): number;
   /** writes the kernels' constant table into the header (every instance, same bytes) */
   init(): void;
   /** bytes at the start of the memory the kernels use */

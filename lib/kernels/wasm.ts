@@ -210,6 +210,30 @@ export class WasmKernels {
     this.x.rmsNormForward(out.byteOffset, rstd.byteOffset, inp.byteOffset, ptr(weight), N, C, eps);
   }
 
+  /**
+   * LayerNorm (or RMSNorm when `rms`: `mean` unused) of inp [N,C] into out [N,C], which may be
+   * `inp` (in place). With `stop`, the first row holding a NaN or ±Infinity ends the batch, left
+   * as it was. Returns the rows done.
+   */
+  normRows(
+    out: F32,
+    mean: F32,
+    rstd: F32,
+    inp: F32,
+    weight: F32 | null,
+    bias: F32 | null,
+    N: number,
+    C: number,
+    eps: number,
+    rms: boolean,
+    stop: boolean,
+  ): number {
+    const [o, i, w, r] = [out.byteOffset, inp.byteOffset, ptr(weight), rstd.byteOffset];
+    return rms
+      ? this.x.rmsNormRows(o, r, i, w, N, C, eps, stop ? 1 : 0)
+      : this.x.layerNormRows(o, mean.byteOffset, r, i, w, ptr(bias), N, C, eps, stop ? 1 : 0);
+  }
+
   /** As `rmsNormBackward` (accumulates). */
   rmsNormBackward(
     dinp: F32,

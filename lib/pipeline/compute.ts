@@ -143,18 +143,28 @@ export class StageRunner {
     const w = fast?.copy ?? slot;
     if (fast?.copy) fast.copy.inp.set(slot.inp.subarray(0, n * C));
     const task = this.#init.task;
-    // statistics off (normalize only): the input moments are needed only to refuse a
-    // non-finite row, and LayerNorm's mean shows those rows as well
     const stats = task.kind === "run" || task.statistics;
-    const viaMean = !stats && fast !== null && task.kind === "normalize" && task.norm === "layer";
-    if (task.nonfinite === "error" && viaMean) {
-      this.#normalize(w.out, w.inp, w.stats, n, job.offset);
-      n = this.#refuse(w.inp, fast!.mean, 1, 0, n, reply);
+    const error = task.nonfinite === "error";
+    if (fast && task.kind === "normalize" && !task.statistics) {
+      // outputs only (maybe over the inputs): a row holding a non-finite value ends the batch
+      const done = fast.k.normRows(
+        w.out,
+        fast.mean,
+        fast.rstd,
+        w.inp,
+        fast.weight,
+        fast.bias,
+        n,
+        C,
+        task.eps,
+        task.norm === "rms",
+        error,
+      );
+      if (done < n) n = this.#badRow(w.inp, done, reply);
     } else if (fast && task.kind === "normalize" && task.statistics && task.gradients) {
       // everything per row in one kernel; a refused row's successors are simply not sent
       const k = fast.k, rms = task.norm === "rms";
       const { seed, eps } = task;
-      const error = task.nonfinite === "error";
       const done = k.normStats(
         w.out,
         w.inp,
@@ -172,27 +182,28 @@ export class StageRunner {
         error,
       );
       // a row with a non-finite value ended the batch, left as it was: name the value
-      if (done < n) {
-        const row = w.inp.subarray(done * C, done * C + C);
-        const c = row.findIndex((v) => !Number.isFinite(v));
-        reply.bad = { row: done, col: c, value: row[c] };
-        n = reply.tokens = done;
-      }
+      if (done < n) n = this.#badRow(w.inp, done, reply);
     } else {
       // the input rows' moments first: a non-finite element makes its row's sum non-finite
       if (stats || task.nonfinite === "error") {
         if (fast) fast.k.rowStats(w.stats, w.inp, n, C, TOKEN_FIELDS, TOKEN.IN);
         else rowMoments(w.stats, TOKEN.IN, w.inp, n, C);
       }
-      if (task.nonfinite === "error") {
-        n = this.#refuse(w.inp, w.stats, TOKEN_FIELDS, TOKEN.IN, n, reply);
-      }
+      if (error) n = this.#refuse(w.inp, w.stats, TOKEN_FIELDS, TOKEN.IN, n, reply);
       if (task.kind === "normalize") this.#normalize(w.out, w.inp, w.stats, n, job.offset);
       else this.#runStack(w.out, w.inp, w.stats, n, job.offset, job.grad, reply);
     }
     if (fast?.copy) slot.out.set(fast.copy.out.subarray(0, n * C));
     if (stats) reply.acc = accumulate(w.stats, n, C, fast?.k);
     return reply;
+  }
+
+  /** Row `row` of `inp` holds a non-finite value: `reply.bad` names it; returns the rows kept. */
+  #badRow(inp: Float32Array, row: number, reply: Reply): number {
+    const C = this.#init.C, r = inp.subarray(row * C, row * C + C);
+    const c = r.findIndex((v) => !Number.isFinite(v));
+    reply.bad = { row, col: c, value: r[c] };
+    return reply.tokens = row;
   }
 
   /**

@@ -185,8 +185,8 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
         gradients,
         statistics,
       };
-      // the statistics kernel writes each row's output over its input (one region per slot)
-      return { task, gradFloats: 0, config: config(C), overwrite: inPlace && gradients };
+      // the wasm kernels write each row's output over its input (one region per slot)
+      return { task, gradFloats: 0, config: config(C), overwrite: inPlace };
     },
     config,
     undefined,

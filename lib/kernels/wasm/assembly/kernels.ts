@@ -287,15 +287,26 @@ function rowVar64(row: usize, C: i32): f64 {
   return v < 0 ? 0 : v;
 }
 
-// inp, out [N,C]; mean, rstd [N]; weight, bias [C] (0 = none)
+// inp, out [N,C] (out may be inp); mean, rstd [N]; weight, bias [C] (0 = none)
 export function layerNormForward(
   out: usize, mean: usize, rstd: usize, inp: usize, weight: usize, bias: usize,
   N: i32, C: i32, eps: f64,
 ): void {
+  layerNormRows(out, mean, rstd, inp, weight, bias, N, C, eps, 0);
+}
+
+// layerNormForward that, with stop = 1, ends at the first row holding a NaN or ±Infinity (its
+// mean is not finite: float32 values cannot overflow a float64 sum), leaving it untouched.
+// Returns the rows done.
+export function layerNormRows(
+  out: usize, mean: usize, rstd: usize, inp: usize, weight: usize, bias: usize,
+  N: i32, C: i32, eps: f64, stop: i32,
+): i32 {
   for (let n = 0; n < N; n++) {
     const off = (<usize>n * <usize>C) << 2;
     const row = inp + off, orow = out + off;
     const v = rowMoments(row, C);
+    if (stop && !isFinite(rowMean)) return n;
     const m = rowMean, r = 1 / Math.sqrt(v + eps);
     store<f32>(mean + (<usize>n << 2), <f32>m);
     store<f32>(rstd + (<usize>n << 2), <f32>r);
@@ -339,6 +350,7 @@ export function layerNormForward(
       store<f32>(orow + o, y);
     }
   }
+  return N;
 }
 
 // Accumulates into dinp [N,C] and, when given, dweight, dbias [C]; scratch: 2C float64 + 2C
@@ -458,14 +470,24 @@ function flush64(s64: usize, f: usize, C: i32): void {
   memory.fill(f, 0, <usize>C << 2);
 }
 
-// inp, out [N,C]; rstd [N]; weight [C] (0 = none)
+// inp, out [N,C] (out may be inp); rstd [N]; weight [C] (0 = none)
 export function rmsNormForward(
   out: usize, rstd: usize, inp: usize, weight: usize, N: i32, C: i32, eps: f64,
 ): void {
+  rmsNormRows(out, rstd, inp, weight, N, C, eps, 0);
+}
+
+// rmsNormForward that, with stop = 1, ends at the first row holding a NaN or ±Infinity (its
+// float64 Σx² is not finite), leaving it untouched. Returns the rows done.
+export function rmsNormRows(
+  out: usize, rstd: usize, inp: usize, weight: usize, N: i32, C: i32, eps: f64, stop: i32,
+): i32 {
   for (let n = 0; n < N; n++) {
     const off = (<usize>n * <usize>C) << 2;
     const row = inp + off, orow = out + off;
-    const r = 1 / Math.sqrt(sumSq(row, C) / <f64>C + eps);
+    const ss = sumSq(row, C);
+    if (stop && !isFinite(ss)) return n;
+    const r = 1 / Math.sqrt(ss / <f64>C + eps);
     const rf = <f32>r;
     store<f32>(rstd + (<usize>n << 2), rf);
     const rv = f32x4.splat(rf);
@@ -483,6 +505,7 @@ export function rmsNormForward(
       store<f32>(orow + o, y);
     }
   }
+  return N;
 }
 
 // Accumulates into dinp [N,C] and, when given, dweight [C]; scratch: C float64.
