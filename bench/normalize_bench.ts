@@ -37,10 +37,15 @@ Deno.bench({
   },
 });
 const stats = await Deno.makeTempFile({ prefix: "lnstream-bench-", suffix: ".ndjson" });
-for (const workers of [1, 2]) {
+// the default worker count (one worker, more only for a stream still running after 250 ms),
+// then one and two workers started at once
+for (const workers of [0, 1, 2]) {
   for (const withStats of [true, false]) {
+    const flags = workers === 0 ? [] : ["--workers", String(workers)];
     Deno.bench({
-      name: `normalize --workers ${workers}${withStats ? " --stats FILE" : " (no statistics)"}`,
+      name: `normalize ${workers === 0 ? "(default workers)" : flags.join(" ")}${
+        withStats ? " --stats FILE" : " (no statistics)"
+      }`,
       group,
       n: 3,
       warmup: 1,
@@ -52,8 +57,7 @@ for (const workers of [1, 2]) {
           "mod.ts",
           "normalize",
           "--quiet",
-          "--workers",
-          String(workers),
+          ...flags,
           ...(withStats ? ["--stats", stats] : []),
         ]);
       },

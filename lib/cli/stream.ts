@@ -59,7 +59,9 @@ Work:
 ${BACKEND_HELP}
   --workers N                 worker threads (default: the cores; normalize --quiet without
                               --stats, one fewer: its main thread's reading and writing are
-                              then the work)
+                              then the work). normalize's default starts one and adds the
+                              others only to a stream still running after 250 ms; a given
+                              --workers N starts all N at once
   --offset N                  global index of the first token, when this is a shard of a
                               larger stream (the probe R is drawn per global token)
 Statistics:

@@ -22,7 +22,8 @@ export interface Loss {
 /**
  * The probe loss `L = Σ y·R`: its gradient is `R` itself, so it sends a
  * controlled, unit-scale gradient into the network. `R` is given, or drawn as
- * N(0,1) per global token index by `probeRow(seed, token)`, independent of batching.
+ * per global token index by `probeRow(seed, token)` (entries uniform with mean 0 and variance
+ * 1), independent of batching.
  *
  * @example
  * ```ts

@@ -51,7 +51,9 @@ export const MAX_WORKERS = 256;
 export interface StreamOptionFields {
   /**
    * worker threads (at most `MAX_WORKERS`; default: run, the cores; normalize, the cores with
-   * statistics and one fewer without, where its main thread's reading and writing are the work)
+   * statistics and one fewer without, where its main thread's reading and writing are the work).
+   * normalize's default starts one worker and adds the others only to a stream still running
+   * after 250 ms; a given number starts them all at once.
    */
   workers?: number;
   /** tokens per batch (normalize, default 2048) or sequences per batch (run, default 8) */

@@ -185,8 +185,15 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
         gradients,
         statistics,
       };
-      // the wasm kernels write each row's output over its input (one region per slot)
-      return { task, gradFloats: 0, config: config(C), overwrite: inPlace };
+      // the wasm kernels write each row's output over its input (one region per slot); by
+      // default one worker starts and more join only a stream still running after 250 ms
+      return {
+        task,
+        gradFloats: 0,
+        config: config(C),
+        overwrite: inPlace,
+        growWorkersAfterMs: o.workers === undefined ? GROW_WORKERS_AFTER_MS : 0,
+      };
     },
     config,
     undefined,
@@ -365,7 +372,16 @@ interface TaskSetup {
   grads?: GradSum;
   /** outputs are written over the inputs (slots without an output region) */
   overwrite?: boolean;
+  /** start one worker, the others as jobs find it busy after this long (0: all at once) */
+  growWorkersAfterMs?: number;
 }
+
+/**
+ * normalize's default pool starts one worker and grows (up to `workers`) only for a stream
+ * still running after this long: starting a worker costs its main thread ~15 ms and its code
+ * warm-up ~20 ms of a core, which a stream of a few hundred MB does not win back (measured).
+ */
+const GROW_WORKERS_AFTER_MS = 250;
 
 function start(
   input: Input,
@@ -466,6 +482,7 @@ function start(
         },
         o.workerUrl,
         inBatch,
+        task.growWorkersAfterMs ?? 0,
       );
     }
     const batches = decodeInput(read, info, slots, r, batchTokens);

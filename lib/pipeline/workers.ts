@@ -35,17 +35,28 @@ export class WorkerPool {
   #pending = new Map<Worker, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   #broken: Error | null = null;
 
+  #spawn: () => Worker;
+  #size: number;
+  #growAt: number;
+
   /**
-   * Starts `n` workers and sends each the `init` message; `onProgress` hears how far a
-   * running batch has come (by slot, as a fraction).
+   * A pool of `n` workers, each sent the `init` message when it starts; `onProgress` hears how
+   * far a running batch has come (by slot, as a fraction). With `growAfterMs` 0 every worker
+   * starts now; otherwise one does, and another each time a job finds every started worker busy
+   * once the pool is `growAfterMs` old. (Starting a worker blocks this thread for milliseconds
+   * and warms up its code on another core: a short stream does better without.)
    */
   constructor(
     n: number,
     init: StageInit,
     url = new URL("../../workers/stage.ts", import.meta.url),
     onProgress?: (slot: number, fraction: number) => void,
+    growAfterMs = 0,
   ) {
-    for (let i = 0; i < n; i++) {
+    this.#growAt = growAfterMs > 0 ? performance.now() + growAfterMs : 0;
+    this.#size = n;
+    this.#spawn = () => {
+      const i = this.#workers.length;
       const w = new Worker(url, { type: "module" });
       w.onmessage = (e: MessageEvent<Reply | { progress: number; slot: number }>) => {
         if ("progress" in e.data) return onProgress?.(e.data.slot, e.data.progress);
@@ -65,8 +76,16 @@ export class WorkerPool {
       };
       w.postMessage(init);
       this.#workers.push(w);
-      this.#idle.push(w);
+      return w;
+    };
+    for (let i = 0; i < (this.#growAt === 0 ? n : Math.min(n, 1)); i++) {
+      this.#idle.push(this.#spawn());
     }
+  }
+
+  /** Workers started so far. */
+  get started(): number {
+    return this.#workers.length;
   }
 
   #giveBack(w: Worker) {
@@ -84,7 +103,10 @@ export class WorkerPool {
   /** Runs a job on the next idle worker. */
   async run(job: Job): Promise<Reply> {
     if (this.#broken) throw this.#broken;
-    const w = this.#idle.pop() ?? await new Promise<Worker>((r) => this.#waiting.push(r));
+    const grow = this.#workers.length < this.#size && performance.now() >= this.#growAt;
+    const w = this.#idle.pop() ??
+      (grow ? this.#spawn() : undefined) ??
+      await new Promise<Worker>((r) => this.#waiting.push(r));
     if (this.#broken) throw this.#broken;
     return await new Promise<Reply>((resolve, reject) => {
       this.#pending.set(w, { resolve, reject });
