@@ -1322,6 +1322,35 @@ function lnStatsRow(
   const af = <f32>(ta / Cf), bf = <f32>(tb / Cf);
   const av = f32x4.splat(af), bv = f32x4.splat(bf);
   // 3. dx = (R·w − a − x̂·b)·r: only its square sum and largest magnitude are kept
+  if (!affine) {
+    // ‖dx‖² from the row sums: Σ(R − a − y·b)² = ΣR² − C·a² + b²·Σy² − 2C·b² + 2ab·Σy with
+    // a = ΣR/C, b = Σy·R/C (exact algebra), times r²; only max|dx| needs the elements, and
+    // r > 0 carries max|R − a − y·b| over unchanged (rounding is monotone)
+    let mD = zero;
+    c = 0;
+    for (; c < C8; c += 8) {
+      const o = <usize>c << 2;
+      const e0 = f32x4.sub(f32x4.sub(v128.load(R + o), av), f32x4.mul(v128.load(y + o), bv));
+      const e1 = f32x4.sub(
+        f32x4.sub(v128.load(R + o, 16), av),
+        f32x4.mul(v128.load(y + o, 16), bv),
+      );
+      mD = f32x4.pmax(f32x4.pmax(mD, f32x4.abs(e0)), f32x4.abs(e1));
+    }
+    let hD = hmax(mD);
+    for (; c < C; c++) {
+      const o = <usize>c << 2;
+      hD = max(hD, abs(f32at(R + o) - af - f32at(y + o) * bf));
+    }
+    const a = ta / Cf, b = tb / Cf;
+    const s2 = tR - Cf * a * a + b * b * tq - 2 * Cf * b * b + 2 * a * b * ts;
+    store<f64>(st, tR, 64);
+    store<f64>(st, <f64>hR, 72);
+    store<f64>(st, s2 > 0 || !isFinite(s2) ? r * r * s2 : 0, 80);
+    store<f64>(st, <f64>(hD * rf), 88);
+    store<f64>(st, tl, 96);
+    return true;
+  }
   let sx = f64x2.splat(0), mX = zero;
   c = 0;
   while (c < C8) {
