@@ -39,18 +39,6 @@ export interface KernelExports {
   fillRows(out: number, bias: number, N: number, C: number): void;
   /** out [C] += column sums of inp [N,C] (float64 scratch [C]) */
   colSumAcc(out: number, inp: number, N: number, C: number, scratch: number): void;
-  /** LayerNorm forward (see the kernel of that name) */
-  layerNormForward(
-    out: number,
-    mean: number,
-    rstd: number,
-    inp: number,
-    weight: number,
-    bias: number,
-    N: number,
-    C: number,
-    eps: number,
-  ): void;
   /** LayerNorm backward, accumulating */
   layerNormBackward(
     dinp: number,
@@ -64,16 +52,6 @@ export interface KernelExports {
     N: number,
     C: number,
     scratch: number,
-  ): void;
-  /** RMSNorm forward */
-  rmsNormForward(
-    out: number,
-    rstd: number,
-    inp: number,
-    weight: number,
-    N: number,
-    C: number,
-    eps: number,
   ): void;
   /** RMSNorm backward, accumulating */
   rmsNormBackward(
@@ -146,7 +124,7 @@ export interface KernelExports {
   ): number;
   /** a batch's per-token statistics summed exactly (terms, extremes and counts into out) */
   batchSums(stats: number, N: number, stride: number, C: number, bins: number, out: number): void;
-  /** layerNormForward ending at the first row holding a non-finite value when stop ≠ 0 */
+  /** LayerNorm forward, ending at the first row holding a non-finite value when stop ≠ 0 */
   layerNormRows(
     out: number,
     mean: number,
@@ -159,7 +137,7 @@ export interface KernelExports {
     eps: number,
     stop: number,
   ): number;
-  /** rmsNormForward ending at the first row holding a non-finite value when stop ≠ 0 */
+  /** RMSNorm forward, ending at the first row holding a non-finite value when stop ≠ 0 */
   rmsNormRows(
     out: number,
     rstd: number,

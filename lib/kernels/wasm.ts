@@ -156,17 +156,7 @@ export class WasmKernels {
     C: number,
     eps = 1e-5,
   ): void {
-    this.x.layerNormForward(
-      out.byteOffset,
-      mean.byteOffset,
-      rstd.byteOffset,
-      inp.byteOffset,
-      ptr(weight),
-      ptr(bias),
-      N,
-      C,
-      eps,
-    );
+    this.normRows(out, mean, rstd, inp, weight, bias, N, C, eps, false, false);
   }
 
   /** As `layerNormBackward` (accumulates). */
@@ -207,7 +197,7 @@ export class WasmKernels {
     C: number,
     eps = 1e-5,
   ): void {
-    this.x.rmsNormForward(out.byteOffset, rstd.byteOffset, inp.byteOffset, ptr(weight), N, C, eps);
+    this.normRows(out, rstd, rstd, inp, weight, null, N, C, eps, true, false);
   }
 
   /**

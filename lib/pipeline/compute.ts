@@ -406,40 +406,37 @@ export function accumulate(
     by.addTokens(terms(6), r[x + 4]);
     bx.addTokens(terms(7), r[x + 5]);
     bl.addAll(terms(8));
-    return {
-      inp: bi.toJSON(),
-      out: bo.toJSON(),
-      dy: by.toJSON(),
-      dx: bx.toJSON(),
-      loss: bl.toJSON(),
-      nonfinite: n - nIn,
-      nonfiniteOut: n - nOut,
-    };
+    return batchAcc(bi, bo, by, bx, bl, n - nIn, n - nOut);
   }
-  let nonfinite = 0, nonfiniteOut = 0;
   const fin = (f: number, k: number) => {
     for (let i = f; i < f + k; i++) if (!Number.isFinite(ts[i])) return false;
     return true;
   };
   const { IN, OUT, DY_SQ, DY_MAX, DX_SQ, DX_MAX, LOSS } = TOKEN;
   // each statistic's column over the tokens it keeps, summed exactly as a whole
-  const iS: number[] = [], iM: number[] = [], oS: number[] = [], oM: number[] = [];
+  const groups = [IN, OUT].map((at) => ({
+    at,
+    s: [] as number[],
+    m2: [] as number[],
+    lo: Infinity,
+    hi: -Infinity,
+    left: 0,
+  }));
   const yS: number[] = [], xS: number[] = [], lS: number[] = [];
-  let iLo = Infinity, iHi = -Infinity, oLo = Infinity, oHi = -Infinity, yMax = 0, xMax = 0;
+  let yMax = 0, xMax = 0;
   for (let t = 0; t < n; t++) {
     const f = t * TOKEN_FIELDS;
-    if (fin(f + IN, 4)) {
-      iS.push(ts[f + IN]);
-      iM.push(ts[f + IN + 1]);
-      if (ts[f + IN + 2] < iLo) iLo = ts[f + IN + 2];
-      if (ts[f + IN + 3] > iHi) iHi = ts[f + IN + 3];
-    } else nonfinite++;
-    if (fin(f + OUT, 4)) {
-      oS.push(ts[f + OUT]);
-      oM.push(ts[f + OUT + 1]);
-      if (ts[f + OUT + 2] < oLo) oLo = ts[f + OUT + 2];
-      if (ts[f + OUT + 3] > oHi) oHi = ts[f + OUT + 3];
-    } else nonfiniteOut++;
+    for (const g of groups) {
+      const at = f + g.at;
+      if (!fin(at, 4)) {
+        g.left++;
+        continue;
+      }
+      g.s.push(ts[at]);
+      g.m2.push(ts[at + 1]);
+      if (ts[at + 2] < g.lo) g.lo = ts[at + 2];
+      if (ts[at + 3] > g.hi) g.hi = ts[at + 3];
+    }
     if (fin(f + DY_SQ, 1) && fin(f + DY_MAX, 1)) {
       yS.push(ts[f + DY_SQ]);
       if (ts[f + DY_MAX] > yMax) yMax = ts[f + DY_MAX];
@@ -450,20 +447,33 @@ export function accumulate(
     }
     if (fin(f + LOSS, 1)) lS.push(ts[f + LOSS]);
   }
-  bi.addTokens(C, iS, iM, iLo, iHi);
-  bo.addTokens(C, oS, oM, oLo, oHi);
+  const [gi, go] = groups;
+  bi.addTokens(C, gi.s, gi.m2, gi.lo, gi.hi);
+  bo.addTokens(C, go.s, go.m2, go.lo, go.hi);
   by.addTokens(yS, yMax);
   bx.addTokens(xS, xMax);
   bl.addAll(lS);
-  return {
-    inp: bi.toJSON(),
-    out: bo.toJSON(),
-    dy: by.toJSON(),
-    dx: bx.toJSON(),
-    loss: bl.toJSON(),
-    nonfinite,
-    nonfiniteOut,
-  };
+  return batchAcc(bi, bo, by, bx, bl, gi.left, go.left);
+}
+
+/** A batch's accumulators as the mergeable record a reply carries. */
+function batchAcc(
+  bi: Moments,
+  bo: Moments,
+  by: NormAcc,
+  bx: NormAcc,
+  bl: ExactSum,
+  nonfinite: number,
+  nonfiniteOut: number,
+): BatchAcc {
+  const [inp, out, dy, dx, loss] = [
+    bi.toJSON(),
+    bo.toJSON(),
+    by.toJSON(),
+    bx.toJSON(),
+    bl.toJSON(),
+  ];
+  return { inp, out, dy, dx, loss, nonfinite, nonfiniteOut };
 }
 
 /** Gradient fields of n records when no gradients are asked for: zero. */

@@ -287,17 +287,9 @@ function rowVar64(row: usize, C: i32): f64 {
   return v < 0 ? 0 : v;
 }
 
-// inp, out [N,C] (out may be inp); mean, rstd [N]; weight, bias [C] (0 = none)
-export function layerNormForward(
-  out: usize, mean: usize, rstd: usize, inp: usize, weight: usize, bias: usize,
-  N: i32, C: i32, eps: f64,
-): void {
-  layerNormRows(out, mean, rstd, inp, weight, bias, N, C, eps, 0);
-}
-
-// layerNormForward that, with stop = 1, ends at the first row holding a NaN or ±Infinity (its
-// mean is not finite: float32 values cannot overflow a float64 sum), leaving it untouched.
-// Returns the rows done.
+// LayerNorm: inp, out [N,C] (out may be inp); mean, rstd [N]; weight, bias [C] (0 = none). With
+// stop = 1 it ends at the first row holding a NaN or ±Infinity (its mean is not finite: float32
+// values cannot overflow a float64 sum), leaving it untouched. Returns the rows done.
 export function layerNormRows(
   out: usize, mean: usize, rstd: usize, inp: usize, weight: usize, bias: usize,
   N: i32, C: i32, eps: f64, stop: i32,
@@ -471,7 +463,7 @@ function flush64(s64: usize, f: usize, C: i32): void {
 }
 
 // inp, out [N,C] (out may be inp); rstd [N]; weight [C] (0 = none)
-export function rmsNormForward(
+function rmsNormForward(
   out: usize, rstd: usize, inp: usize, weight: usize, N: i32, C: i32, eps: f64,
 ): void {
   rmsNormRows(out, rstd, inp, weight, N, C, eps, 0);
