@@ -201,7 +201,7 @@ Deno.test("checkpoint: truncated, altered or foreign bytes are a DataError namin
   assert("adam_m.blocks.1.W_fc" in header && "adam_v.wpe" in header);
 });
 
-Deno.test("divergedAt: non-finite loss, or a 10-step mean above the start", () => {
+Deno.test("divergedAt: non-finite loss, or a 10-step mean clearly above the start", () => {
   const rec = (step: number, loss: number): TrainRecord => ({
     type: "step",
     step,
@@ -213,9 +213,17 @@ Deno.test("divergedAt: non-finite loss, or a 10-step mean above the start", () =
   const falling = Array.from({ length: 30 }, (_, i) => rec(i, 4 - i * 0.05));
   assertEquals(divergedAt(falling), null);
   assertEquals(divergedAt([...falling, rec(30, Infinity)]), 30);
+  // the start is step 0's 3.9; from step 16 the loss is 5: the window 13..22 (3 × 3.9, 7 × 5)
+  // is the first whose mean (4.67) is 4 standard errors (4 × 0.168) above it
   const rising = Array.from({ length: 30 }, (_, i) => rec(i, 4 + (i > 15 ? 1 : -0.1)));
-  // the start is step 0's 3.9: the mean of steps 7..16 is (9 · 3.9 + 5) / 10 = 4.01
-  assertEquals(divergedAt(rising), 16);
+  assertEquals(divergedAt(rising), 22);
+  // a run that does not move: batch noise around the start (step 0: 4.17) is not divergence
+  const rng = new Rng(5);
+  const noise = Array.from({ length: 500 }, (_, i) => (i === 0 ? 0 : 0.03 * rng.normal()));
+  assertEquals(divergedAt(noise.map((e, i) => rec(i, 4.17 + e))), null);
+  // …while a steady climb of 0.01 per step on that noise is caught within a few windows
+  const at = divergedAt(noise.map((e, i) => rec(i, 4.17 + e + 0.01 * i)));
+  assert(at !== null && at < 40, `climb caught at ${at}`);
 });
 
 Deno.test("train(): sampling is seeded and stays in the vocabulary", async () => {

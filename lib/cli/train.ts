@@ -80,8 +80,9 @@ Work:
 ${BACKEND_HELP}
 Grid (--grid): every combination of comma lists in --placement, --warmup, --lr and
 --layers is trained in turn; one table (final val loss, the step where the loss
-diverged — not finite, or the mean of 10 steps above the loss at initialization —
-and the first evaluation at or below --target) and, with --svg, one chart.
+diverged — not finite, or the mean of 10 steps above the loss at initialization by
+more than its noise: 4 standard errors and 1 % — and the first evaluation at or
+below --target) and, with --svg, one chart.
   --target V                  val loss to reach (default: 2.0)
 
 Examples:
@@ -389,7 +390,9 @@ export function trainReport(s: TrainSummary, stopped = false, saved?: string): s
     );
   }
   if (s.diverged_step !== null) {
-    lines.push(`  diverged at step ${s.diverged_step} (loss not finite or above its start)`);
+    lines.push(
+      `  diverged at step ${s.diverged_step} (loss not finite, or clearly above its start)`,
+    );
   }
   if (stopped) lines.push(`  stopped at step ${s.step} by a signal`);
   if (s.step < s.iters && !stopped && s.diverged_step === null) {

@@ -709,7 +709,10 @@ export interface TrainSummary {
 /**
  * Where a run went wrong: the first step whose loss is not finite, or the first step after
  * which the mean loss of the last `window` steps is above the loss at initialization (the
- * step-0 evaluation's train loss when there is one, else the step-0 loss); null otherwise.
+ * step-0 evaluation's train loss when there is one, else the step-0 loss) by more than that
+ * mean's noise — 4 standard errors (s/√window, s the window's standard deviation) and 1 % of
+ * the start; null otherwise. A run that does not move (a learning rate near 0) hovers around its
+ * start, half of its windows above it: that is not divergence, a climb is.
  *
  * @example
  * ```ts
@@ -718,7 +721,8 @@ export interface TrainSummary {
  *   ({ type: "step" as const, step: s, lr: 1, loss, grad_norm: 1, ms: 1 });
  * assert(divergedAt([step(0, 4), step(1, NaN)]) === 1);
  * assert(divergedAt([step(0, 4), step(1, 3), step(2, 3.5)], 2) === null);
- * assert(divergedAt([step(0, 4), step(1, 5), step(2, 5)], 2) === 1); // (4 + 5) / 2 > 4
+ * assert(divergedAt([step(0, 4), step(1, 4.02), step(2, 3.99)], 2) === null); // noise
+ * assert(divergedAt([step(0, 4), step(1, 5), step(2, 5)], 2) === 2); // (5 + 5) / 2 > 4
  * ```
  */
 export function divergedAt(history: readonly TrainRecord[], window = 10): number | null {
@@ -726,13 +730,23 @@ export function divergedAt(history: readonly TrainRecord[], window = 10): number
   const ev0 = history.find((r): r is EvalRecord => r.type === "eval" && r.step === 0);
   if (steps.length === 0) return null;
   const start = ev0?.train_loss ?? steps[0].loss;
-  let sum = 0;
+  // the window's sums of (loss − start) and its square: small numbers, no cancellation
+  let sum = 0, sq = 0;
   for (let i = 0; i < steps.length; i++) {
     const l = steps[i].loss;
     if (l === null || !Number.isFinite(l)) return steps[i].step;
-    sum += l;
-    if (i >= window) sum -= steps[i - window].loss;
-    if (i >= window - 1 && sum / window > start) return steps[i].step;
+    sum += l - start;
+    sq += (l - start) ** 2;
+    if (i >= window) {
+      const o = steps[i - window].loss - start;
+      sum -= o;
+      sq -= o * o;
+    }
+    if (i < window - 1) continue;
+    const above = sum / window, sd = Math.sqrt(Math.max(0, (sq - sum * above) / (window - 1)));
+    if (above > 4 * sd / Math.sqrt(window) && above > 0.01 * Math.abs(start)) {
+      return steps[i].step;
+    }
   }
   return null;
 }
