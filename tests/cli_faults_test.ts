@@ -123,8 +123,14 @@ Deno.test("sniffing: raw float32 that starts with '[' or blanks is raw with --di
 Deno.test("impossible sizes are refused up front with the limit (64/65), not a stack (70)", async () => {
   const huge = npyBytes(new Float32Array(0), [4, 10 ** 9]);
   oneLine(await lnstream(["normalize"], huge, [], 20_000), 65, "limit");
+  // a token of 10⁶ channels: an explicit --batch past the limit is a usage error naming it;
+  // the default batch shrinks to what the limit holds (2048 such tokens would need 15 GiB)
   const wide = "[" + new Array(1_000_000).fill("0.5").join(",") + "]\n";
-  oneLine(await lnstream(["normalize"], wide, [], 30_000), 64, "--batch");
+  oneLine(await lnstream(["normalize", "--batch", "2048"], wide, [], 30_000), 64, "--batch");
+  const fits = await lnstream(["normalize", "--stats", "-", "--quiet"], wide.repeat(3), [], 30_000);
+  assertEquals(fits.code, 0, fits.stderr);
+  assertEquals(fits.text.trim().split("\n").length, 3);
+  assertEquals(summaryOf(fits.stderr).tokens_out, 3);
   const x = normals(4, 8);
   oneLine(
     await lnstream(["normalize", "--batch", "1000000000"], npyBytes(x, [4, 8])),

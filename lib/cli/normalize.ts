@@ -30,7 +30,8 @@ Normalization:
   --weight FILE.npy           per-channel scale [C] (needs --allow-read for FILE)
   --bias FILE.npy             per-channel shift [C]
   --seed S                    seed of the probe direction R (default: 0)
-  --batch N                   tokens per batch (default: 2048)
+  --batch N                   tokens per batch (default: 2048, or fewer when tokens are so
+                              wide that 2048 would pass the 256 MiB batch limit)
 
 ${STREAM_HELP}
 

@@ -56,7 +56,10 @@ export interface StreamOptionFields {
    * after 250 ms; a given number starts them all at once.
    */
   workers?: number;
-  /** tokens per batch (normalize, default 2048) or sequences per batch (run, default 8) */
+  /**
+   * tokens per batch (normalize, default 2048, or what the batch limit holds of tokens so wide
+   * that 2048 would not fit) or sequences per batch (run, default 8)
+   */
   batch?: number;
   /** input format (default: sniffed, see `readHead`) */
   format?: Format;

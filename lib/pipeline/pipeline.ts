@@ -21,8 +21,8 @@ import { GPT, type Placement } from "../model/mod.ts";
 import { PROBE_DIRECTION } from "../model/rng.ts";
 import { Arena, kernelModule } from "../kernels/arena.ts";
 import { openBlas } from "../kernels/blas.ts";
-import type { NormalizeTask, RunTask } from "./protocol.ts";
-import { SlotPool } from "./pool.ts";
+import { type NormalizeTask, type RunTask, slotLayout } from "./protocol.ts";
+import { BATCH_LIMIT_BYTES, SlotPool } from "./pool.ts";
 import {
   OptionError,
   type ResolvedStreamOptions,
@@ -165,7 +165,12 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
     r,
     o,
     "normalize",
-    () => r.batch,
+    // the default batch shrinks for tokens so wide that 2048 of them would pass the batch limit
+    (_shape, C) =>
+      o.batch !== undefined || C === 0 ? r.batch : Math.max(
+        1,
+        Math.min(r.batch, Math.floor(BATCH_LIMIT_BYTES / slotLayout(1, C).slotBytes)),
+      ),
     (C) => {
       for (const [name, v] of [["weight", o.weight], ["bias", o.bias]] as const) {
         if (v && v.length !== C) {
@@ -388,7 +393,7 @@ function start(
   r: ResolvedStreamOptions,
   o: Pick<StreamOptions, "workerUrl" | "onRecord" | "onProgress" | "borrow">,
   command: "normalize" | "run",
-  batchTokensFor: (npyShape?: readonly number[]) => number,
+  batchTokensFor: (npyShape: readonly number[] | undefined, C: number) => number,
   setup: (C: number) => TaskSetup,
   configFor: (C: number | null) => Record<string, unknown>,
   gradFloatsFor: (C: number) => number = () => 0,
@@ -420,7 +425,7 @@ function start(
     // one straight line: open the input (format, C, shape), then the task, the slots and the
     // workers, then decode → ordered stage → collect → encode
     const info = await openInput(read, r);
-    const batchTokens = batchTokensFor(info.format === "npy" ? info.shape : undefined);
+    const batchTokens = batchTokensFor(info.format === "npy" ? info.shape : undefined, info.C);
     const task = info.C > 0 ? setup(info.C) : null;
     // progress: tokens collected, plus the done share of each batch still running
     let collected = 0;
