@@ -8,6 +8,7 @@
  */
 /// <reference lib="deno.worker" />
 import { CharLM } from "../lib/train/lm.ts";
+import { adoptKernelModule } from "../lib/kernels/arena.ts";
 import type { ShardJob, ShardReply, TrainWorkerInit } from "../lib/train/protocol.ts";
 
 let lm: CharLM | null = null;
@@ -17,6 +18,7 @@ self.onmessage = (e: MessageEvent<TrainWorkerInit | ShardJob>) => {
   let reply: ShardReply;
   try {
     if (m.type === "init") {
+      if (m.kernels) adoptKernelModule(m.kernels);
       lm = new CharLM(m.config, m.share);
       reply = { grads: lm.grads };
     } else if (m.type === "loss") {

@@ -14,6 +14,8 @@ export interface TrainWorkerInit {
   config: CharLMConfig;
   /** where the parameters are */
   share: CharLMShare;
+  /** the kernels' module, compiled by the main thread (shared machine code) */
+  kernels?: WebAssembly.Module;
 }
 
 /** A gradient shard ("grad": zero the gradients, then loss and gradient) or a loss only. */

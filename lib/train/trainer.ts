@@ -12,6 +12,7 @@ import type { Placement } from "../model/config.ts";
 import { hashAt, Rng } from "../model/rng.ts";
 import { GPT } from "../model/gpt.ts";
 import { wasmKernelsOf } from "../kernels/wasm.ts";
+import { kernelModule } from "../kernels/arena.ts";
 import { BLOCK_PARAMS, type BlockParam } from "../model/params.ts";
 import type { Backend } from "../kernels/backend.ts";
 import type { Floats } from "../kernels/types.ts";
@@ -674,7 +675,13 @@ function startWorker(i: number, url: URL, config: CharLMConfig, lm: CharLM): Pro
       pending = null;
       p?.resolve(r.loss!);
     };
-    const init: TrainWorkerInit = { type: "init", config, share: lm.share() };
+    const init: TrainWorkerInit = {
+      type: "init",
+      config,
+      share: lm.share(),
+      // the main thread's compiled kernels: shared machine code, no compile in the worker
+      ...(lm.gpt.arena ? { kernels: kernelModule() } : {}),
+    };
     w.postMessage(init);
   });
 }
