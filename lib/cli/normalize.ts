@@ -21,7 +21,7 @@ Normalizes each token of the input: LayerNorm (default) subtracts the token's
 mean and divides by its std; RMSNorm divides by the root mean square; BatchNorm
 normalizes each feature over the batch instead, so a token's output depends on
 the other tokens in its batch. A probe loss L = Σ y·R (R: a direction of
-unit-variance entries per token, from --seed) is backpropagated: the statistics
+±1 entries per token, from --seed) is backpropagated: the statistics
 show how the normalization rescales each token's gradient by 1/σ.
 
 Normalization:

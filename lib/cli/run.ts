@@ -42,7 +42,7 @@ Model:
   --seed S                    init and probe seed (default: 0)
   --eps E                     LayerNorm epsilon (default: 1e-5)
   --causal true|false         causal attention (default: true)
-  --loss probe|l2             L = Σ y·R (R: unit-variance entries) or ½Σy² (default: probe)
+  --loss probe|l2             L = Σ y·R (R: ±1 entries per token) or ½Σy² (default: probe)
   --seq T                     tokens per sequence (default: T of a [B, T, C] .npy, else 64)
   --batch N                   sequences per batch (default: 8)
 

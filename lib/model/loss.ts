@@ -22,8 +22,8 @@ export interface Loss {
 /**
  * The probe loss `L = Σ y·R`: its gradient is `R` itself, so it sends a
  * controlled, unit-scale gradient into the network. `R` is given, or drawn as
- * per global token index by `probeRow(seed, token)` (entries uniform with mean 0 and variance
- * 1), independent of batching.
+ * per global token index by `probeRow(seed, token)` (±1 entries: mean 0, variance 1),
+ * independent of batching.
  *
  * @example
  * ```ts

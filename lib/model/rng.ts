@@ -130,13 +130,10 @@ export function normalAt(seed: number, index: number): number {
  * @example
  * ```ts
  * import { assert } from "@std/assert";
- * assert(PROBE_DIRECTION === "uniform16");
+ * assert(PROBE_DIRECTION === "rademacher");
  * ```
  */
-export const PROBE_DIRECTION = "uniform16";
-
-/** √12 / 65536 rounded to float32: scales a centred 16-bit uniform to variance 1 − 2⁻³². */
-const PROBE_SCALE = Math.fround(Math.sqrt(12) / 65536);
+export const PROBE_DIRECTION = "rademacher";
 
 /**
  * The 32-bit key of global token `token` (any integer below 2^53) of probe stream `seed`: the
@@ -154,13 +151,11 @@ export function probeKey(seed: number, token: number): number {
 }
 
 /**
- * Fills `out[off … off+C)` with the probe direction of global token `token`: one counter-based
- * 32-bit hash of (the token's key, j) serves two channels — channels 8b … 8b+3 take the low 16
- * bits of the hashes j = 4b … 4b+3 and channels 8b+4 … 8b+7 their high 16 bits — and a channel's
- * 16-bit u gives `R = (u − 32767.5)·√12/65536`: uniform on (−√3, √3), mean 0, variance 1. Every
- * step is exact in float32 but the final product, which is rounded once, so the WebAssembly kernel
- * `probeFill` gives the same numbers bit for bit. A token's row never depends on how the stream
- * was batched.
+ * Fills `out[off … off+C)` with the probe direction of global token `token`: a Rademacher
+ * direction, channel c being −1 where bit `c & 31` of a counter-based 32-bit hash of (the token's
+ * key, `c >> 5`) is set and +1 elsewhere: mean 0, variance 1, ‖R‖² = C exactly. The WebAssembly
+ * kernel `probeFill` gives the same numbers. A token's row never depends on how the stream was
+ * batched.
  *
  * @example
  * ```ts
@@ -169,7 +164,7 @@ export function probeKey(seed: number, token: number): number {
  * probeRow(a, 0, 7, 100, 4);
  * probeRow(b, 4, 7, 100, 4);
  * assertEquals(a, b.subarray(4));
- * assert(a.every((v) => Math.abs(v) < Math.sqrt(3) && v === Math.fround(v)));
+ * assert(a.every((v) => v === 1 || v === -1));
  * ```
  */
 export function probeRow(
@@ -180,13 +175,10 @@ export function probeRow(
   C: number,
 ): void {
   const key = probeKey(seed, token);
-  for (let c = 0; c < C; c += 8) {
-    const end = Math.min(C, c + 8);
-    for (let i = c; i < end; i++) {
-      const j = (c >> 1) + (i & 3);
-      const h = mix32(key ^ Math.imul(j + 1, 0x9e3779b9));
-      const u = i & 4 ? h >>> 16 : h & 0xffff;
-      out[off + i] = Math.fround((u - 32767.5) * PROBE_SCALE);
+  for (let j = 0; 32 * j < C; j++) {
+    const h = mix32(key ^ Math.imul(j + 1, 0x9e3779b9));
+    for (let c = 32 * j; c < Math.min(C, 32 * j + 32); c++) {
+      out[off + c] = (h >>> (c & 31)) & 1 ? -1 : 1;
     }
   }
 }

@@ -921,50 +921,39 @@ function mix32(h0: u32): u32 {
 }
 
 // R [N,C] = the probe direction of global tokens first … first+N−1, bit for bit as
-// lib/model/rng.ts probeRow: channels 8b … 8b+7 take the low (8b … 8b+3) and high (8b+4 … 8b+7)
-// 16 bits of the hashes of j = 4b … 4b+3, R = (u − 32767.5)·√12/65536, uniform with variance 1.
-// keys [N] u32: each token's probeKey, computed by the caller.
+// lib/model/rng.ts probeRow: R_c = −1 where bit c & 31 of the hash of word j = c >> 5 is set,
+// else +1 (Rademacher: mean 0, variance 1, ‖R‖² = C). keys [N] u32: each token's probeKey,
+// computed by the caller.
 export function probeFill(out: usize, keys: usize, N: i32, C: i32): void {
-  const S = f32x4.splat(PROBE_SCALE), half = f32x4.splat(32767.5);
-  const lo16 = i32x4.splat(0xffff);
-  const G: i32 = 0x9e3779b9;
-  // (j + 1)·G for four hashes, stepped by 4G (wrapping, as Math.imul)
-  const step = i32x4.splat(4 * G);
   for (let n = 0; n < N; n++) {
-    const key = load<u32>(keys + (<usize>n << 2)), kv = i32x4.splat(key);
-    const row = out + ((<usize>n * <usize>C) << 2);
-    let g = i32x4(G, 2 * G, 3 * G, 4 * G);
-    let c = 0;
-    // sixteen channels a round: two independent hash chains in flight
-    for (; c + 16 <= C; c += 16) {
-      const g1 = i32x4.add(g, step);
-      const h = mix4(v128.xor(kv, g)), h1 = mix4(v128.xor(kv, g1));
-      g = i32x4.add(g1, step);
-      const p = row + (<usize>c << 2);
-      // u < 2^16: the signed conversion is exact (and one instruction, unlike the unsigned)
-      v128.store(p, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(v128.and(h, lo16)), half), S));
-      v128.store(p, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.shr_u(h, 16)), half), S), 16);
-      v128.store(p, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(v128.and(h1, lo16)), half), S), 32);
-      v128.store(p, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.shr_u(h1, 16)), half), S), 48);
-    }
-    for (; c + 8 <= C; c += 8) {
-      const h = mix4(v128.xor(kv, g));
-      g = i32x4.add(g, step);
-      const p = row + (<usize>c << 2);
-      v128.store(p, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(v128.and(h, lo16)), half), S));
-      v128.store(p, f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.shr_u(h, 16)), half), S), 16);
-    }
-    for (; c < C; c++) {
-      const j = ((c >> 3) << 2) + (c & 3);
-      const h = mix32(key ^ (<u32>(j + 1) * 0x9e3779b9));
-      const u = (c & 4) ? h >>> 16 : h & 0xffff;
-      store<f32>(row + (<usize>c << 2), (<f32>u - <f32>32767.5) * PROBE_SCALE);
-    }
+    probeRowFill(out + ((<usize>n * <usize>C) << 2), load<u32>(keys + (<usize>n << 2)), C);
   }
 }
 
-// √12 / 65536 rounded to float32: a uniform 16-bit u, centred, times it has variance 1 − 2⁻³²
-const PROBE_SCALE: f32 = <f32>(3.4641016151377544 / 65536);
+// one row of probeFill: 32 channels per hash, four lanes' bits tested per vector
+function probeRowFill(row: usize, key: u32, C: i32): void {
+  const pos = f32x4.splat(1), neg = f32x4.splat(-1), zero = i32x4.splat(0);
+  const b0 = i32x4(1, 2, 4, 8);
+  let c = 0;
+  for (let j = 0; c + 32 <= C; j++) {
+    const w = i32x4.splat(<i32>mix32(key ^ (<u32>(j + 1) * 0x9e3779b9)));
+    const p = row + (<usize>c << 2);
+    // lanes test bits 4v … 4v+3 of the word: a set bit makes the channel −1
+    v128.store(p, v128.bitselect(neg, pos, i32x4.ne(v128.and(w, b0), zero)));
+    v128.store(p, v128.bitselect(neg, pos, i32x4.ne(v128.and(w, i32x4.shl(b0, 4)), zero)), 16);
+    v128.store(p, v128.bitselect(neg, pos, i32x4.ne(v128.and(w, i32x4.shl(b0, 8)), zero)), 32);
+    v128.store(p, v128.bitselect(neg, pos, i32x4.ne(v128.and(w, i32x4.shl(b0, 12)), zero)), 48);
+    v128.store(p, v128.bitselect(neg, pos, i32x4.ne(v128.and(w, i32x4.shl(b0, 16)), zero)), 64);
+    v128.store(p, v128.bitselect(neg, pos, i32x4.ne(v128.and(w, i32x4.shl(b0, 20)), zero)), 80);
+    v128.store(p, v128.bitselect(neg, pos, i32x4.ne(v128.and(w, i32x4.shl(b0, 24)), zero)), 96);
+    v128.store(p, v128.bitselect(neg, pos, i32x4.ne(v128.and(w, i32x4.shl(b0, 28)), zero)), 112);
+    c += 32;
+  }
+  if (c < C) {
+    const h = mix32(key ^ (<u32>((c >> 5) + 1) * 0x9e3779b9));
+    for (; c < C; c++) store<f32>(row + (<usize>c << 2), (h >>> (c & 31)) & 1 ? <f32>-1 : <f32>1);
+  }
+}
 
 // Per row of x [N,C]: Σx, Σ(x − mean)², min, max into stats[n·stride + field …] (float64).
 export function rowStats(stats: usize, x: usize, N: i32, C: i32, stride: i32, field: i32): void {
@@ -1205,35 +1194,27 @@ function lnStatsRow(
   store<f64>(st, v * Cf, 8);
   store<f64>(st, <f64>inLo, 16);
   store<f64>(st, <f64>inHi, 24);
-  // 2. y with the output's Σ, Σy², min, max; R; Σ R·w, Σ R·w·x̂, ‖R‖², max|R|, Σ y·R
+  // 2. y with the output's Σ, Σy², min, max; Σ R·w, Σ R·w·x̂ and the loss Σ y·R. R is ±1 (the
+  // probe row, filled first): ‖R‖² = C and max|R| = 1 need no sums
+  probeRowFill(R, key, C);
   const r = 1 / Math.sqrt(v + eps);
   const mf = <f32>m, dm = <f32>(m - <f64>mf), rf = <f32>r;
   const mv = f32x4.splat(mf), dv = f32x4.splat(dm), rv = f32x4.splat(rf);
   const affine = weight != 0 || bias != 0;
-  // the probe, as probeFill: hashes of j + 1 = 1 … 4 stepped by 4 per eight channels
-  const S = f32x4.splat(PROBE_SCALE), half = f32x4.splat(32767.5), lo16 = i32x4.splat(0xffff);
-  const G: i32 = 0x9e3779b9, kv = i32x4.splat(key), step = i32x4.splat(4 * G);
-  let gj = i32x4(G, 2 * G, 3 * G, 4 * G);
   let sy = f64x2.splat(0), qy = f64x2.splat(0);
-  let sa = f64x2.splat(0), sb = f64x2.splat(0), sr = f64x2.splat(0), sl = f64x2.splat(0);
-  let mR = zero;
+  let sa = f64x2.splat(0), sb = f64x2.splat(0), sl = f64x2.splat(0);
   lo = f32x4.splat(Infinity);
   hi = f32x4.splat(-Infinity);
   c = 0;
   while (c < C8) {
     const end = min(C8, c + 64);
-    let s0 = zero, q0 = zero, a0 = zero, b0 = zero, r0s = zero, l0 = zero;
+    let s0 = zero, q0 = zero, a0 = zero, b0 = zero, l0 = zero;
     for (; c < end; c += 8) {
       const o = <usize>c << 2;
       let n0 = f32x4.mul(f32x4.sub(f32x4.sub(v128.load(x + o), mv), dv), rv);
       let n1 = f32x4.mul(f32x4.sub(f32x4.sub(v128.load(x + o, 16), mv), dv), rv);
       let y0 = n0, y1 = n1;
-      const h = mix4(v128.xor(kv, gj));
-      gj = i32x4.add(gj, step);
-      const r0 = f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(v128.and(h, lo16)), half), S);
-      const r1 = f32x4.mul(f32x4.sub(f32x4.convert_i32x4_s(i32x4.shr_u(h, 16)), half), S);
-      v128.store(R + o, r0);
-      v128.store(R + o, r1, 16);
+      const r0 = v128.load(R + o), r1 = v128.load(R + o, 16);
       let g0 = r0, g1 = r1;
       if (affine) {
         if (weight) {
@@ -1255,22 +1236,19 @@ function lnStatsRow(
       if (affine) {
         lo = f32x4.pmin(f32x4.pmin(lo, y0), y1);
         hi = f32x4.pmax(f32x4.pmax(hi, y0), y1);
+        b0 = f32x4.add(b0, f32x4.add(f32x4.mul(g0, n0), f32x4.mul(g1, n1)));
       }
-      r0s = f32x4.add(r0s, f32x4.add(f32x4.mul(r0, r0), f32x4.mul(r1, r1)));
-      mR = f32x4.pmax(f32x4.pmax(mR, f32x4.abs(r0)), f32x4.abs(r1));
       a0 = f32x4.add(a0, f32x4.add(g0, g1));
       l0 = f32x4.add(l0, f32x4.add(f32x4.mul(y0, r0), f32x4.mul(y1, r1)));
-      if (affine) b0 = f32x4.add(b0, f32x4.add(f32x4.mul(g0, n0), f32x4.mul(g1, n1)));
     }
     sy = widen(sy, s0);
     qy = widen(qy, q0);
     sa = widen(sa, a0);
-    sr = widen(sr, r0s);
     sl = widen(sl, l0);
     if (affine) sb = widen(sb, b0);
   }
   let ts = hsum64(sy), tq = hsum64(qy), outLo = hmin(lo), outHi = hmax(hi);
-  let ta = hsum64(sa), tb = hsum64(sb), tR = hsum64(sr), tl = hsum64(sl), hR = hmax(mR);
+  let ta = hsum64(sa), tb = hsum64(sb), tl = hsum64(sl);
   for (; c < C; c++) {
     const o = <usize>c << 2;
     const nn = (f32at(x + o) - mf - dm) * rf;
@@ -1282,17 +1260,13 @@ function lnStatsRow(
     tq += <f64>e * <f64>e;
     if (e < outLo) outLo = e;
     if (e > outHi) outHi = e;
-    const j = ((c >> 3) << 2) + (c & 3);
-    const h = mix32(key ^ (<u32>(j + 1) * 0x9e3779b9));
-    const rr = (<f32>((c & 4) ? h >>> 16 : h & 0xffff) - <f32>32767.5) * PROBE_SCALE;
-    store<f32>(R + o, rr);
+    const rr = f32at(R + o);
     const g = weight ? rr * f32at(weight + o) : rr;
     ta += <f64>g;
     tb += <f64>(g * nn);
-    tR += <f64>rr * <f64>rr;
     tl += <f64>e * <f64>rr;
-    hR = max(hR, abs(rr));
   }
+  const tR = Cf, hR: f32 = C > 0 ? 1 : 0;
   if (!affine) {
     tb = tl; // x̂ = y: the backward's Σ R·x̂ is the loss
     // y = ((x − mf) − dm)·r is monotone in x (each rounded step is): the extremes map over
