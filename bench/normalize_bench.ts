@@ -30,7 +30,7 @@ Deno.bench({
   name: `pass-through stdin → stdout (baseline, ${mb.toFixed(1)} MB)`,
   group,
   baseline: true,
-  n: 3,
+  n: 8,
   warmup: 1,
   async fn() {
     await pipeFile(["run", "bench/passthrough.ts"]);
@@ -47,7 +47,7 @@ for (const workers of [0, 1, 2]) {
         withStats ? " --stats FILE" : " (no statistics)"
       }`,
       group,
-      n: 3,
+      n: 8,
       warmup: 1,
       async fn() {
         await pipeFile([

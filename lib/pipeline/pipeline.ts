@@ -458,8 +458,10 @@ function start(
       }
       return { sab: new SharedArrayBuffer(bytes), at: 0 };
     };
+    // a slot per batch in the stage, one being read and one being written: fresh memory costs
+    // (page faults), so no spare
     const slots = new SlotPool(
-      inFlight + 3,
+      inFlight + 2,
       batchTokens,
       gradFloatsFor,
       inFlight,
