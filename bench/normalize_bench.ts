@@ -1,8 +1,8 @@
 // `normalize` throughput on a 201 MB .npy ([65536, 768] float32) file on stdin, with the
 // default workers and with 1 and 2, with statistics (--stats: probe backward and gradient
 // norms) and without (--quiet alone skips them), against a pass-through process (stdin →
-// stdout, no work) in the same run: MB/s = 201.3 MB / time. Goal: ≥ 35 % of the pass-through's throughput with
-// statistics (time ratio ≤ 2.9), ≥ 50 % without (≤ 2.0).
+// stdout, no work) in the same run: MB/s = 201.3 MB / time. Goal: ≥ 35 % of the
+// pass-through's throughput with statistics (time ratio ≤ 2.9), ≥ 50 % without (≤ 2.0).
 import { genStream } from "../lib/io/gen.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
