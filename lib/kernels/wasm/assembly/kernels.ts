@@ -208,13 +208,17 @@ export function colSumAcc(out: usize, inp: usize, N: i32, C: i32, scratch: usize
 // elements. When x₀ sits far from the mean (more than the spread: half of Σd² would cancel), a
 // second pass sums the deviations from mf = f32(m) and their squares the same way and corrects
 // the mean and the variance (a corrected two-pass sum). A row whose float32 sums overflow takes
-// a float64 path. Returns the variance; the mean is left in `rowMean`.
+// a float64 path. Returns the variance; the mean is left in `rowMean`. With `extremes` the
+// first pass also finds the row's minimum and maximum (NaN elements skipped, as the TypeScript
+// path's `if (v < mn) mn = v`), left in `rowLo` and `rowHi`.
 let rowMean: f64 = 0;
+let rowLo: f32 = 0, rowHi: f32 = 0;
 
-function rowMoments(row: usize, C: i32): f64 {
+// inlined, so each caller's constant `extremes` leaves one loop without a test in it
+@inline function rowMoments(row: usize, C: i32, extremes: bool): f64 {
   const x0 = f32at(row);
   const C8 = C & ~7;
-  let m = <f64>x0, s = shiftedSums(row, C, C8, x0);
+  let m = <f64>x0, s = shiftedSums(row, C, C8, x0, extremes);
   let q = rowSq;
   if (isFinite(s) && isFinite(q)) {
     const c2 = (s * s) / <f64>C;
@@ -226,7 +230,7 @@ function rowMoments(row: usize, C: i32): f64 {
     m += s / <f64>C;
   } else m = rowMean64(row, C);
   const mf = <f32>m;
-  s = shiftedSums(row, C, C8, mf);
+  s = shiftedSums(row, C, C8, mf, false);
   q = rowSq;
   if (!isFinite(q)) return rowVar64(row, C);
   const v = (q - (s * s) / <f64>C) / <f64>C;
@@ -236,17 +240,24 @@ function rowMoments(row: usize, C: i32): f64 {
 
 let rowSq: f64 = 0;
 
-// Σ (x − shift) (returned) and Σ (x − shift)² (in rowSq), float32 lanes flushed every 64
-function shiftedSums(row: usize, C: i32, C8: i32, shift: f32): f64 {
+// Σ (x − shift) (returned) and Σ (x − shift)² (in rowSq), float32 lanes flushed every 64; with
+// `extremes`, min and max (pmin/pmax: one instruction each, a NaN skipped) in rowLo and rowHi
+@inline function shiftedSums(row: usize, C: i32, C8: i32, shift: f32, extremes: bool): f64 {
   const sv = f32x4.splat(shift);
   let sd = f64x2.splat(0), sq = f64x2.splat(0);
+  let lo = f32x4.splat(Infinity), hi = f32x4.splat(-Infinity);
   let c = 0;
   while (c < C8) {
     const end = min(C8, c + 64);
     let d0 = f32x4.splat(0), d1 = f32x4.splat(0), q0 = f32x4.splat(0), q1 = f32x4.splat(0);
     for (; c < end; c += 8) {
-      const a = f32x4.sub(v128.load(row + (<usize>c << 2)), sv);
-      const b = f32x4.sub(v128.load(row + (<usize>c << 2), 16), sv);
+      const e = v128.load(row + (<usize>c << 2)), e1 = v128.load(row + (<usize>c << 2), 16);
+      if (extremes) {
+        lo = f32x4.pmin(f32x4.pmin(lo, e), e1);
+        hi = f32x4.pmax(f32x4.pmax(hi, e), e1);
+      }
+      const a = f32x4.sub(e, sv);
+      const b = f32x4.sub(e1, sv);
       d0 = f32x4.add(d0, a);
       d1 = f32x4.add(d1, b);
       q0 = f32x4.add(q0, f32x4.mul(a, a));
@@ -257,10 +268,20 @@ function shiftedSums(row: usize, C: i32, C8: i32, shift: f32): f64 {
     sq = f64x2.add(sq, f64x2.add(f64x2.promote_low_f32x4(q), f64x2.promote_low_f32x4(hiHalf(q))));
   }
   let dsum = hsum64(sd), qsum = hsum64(sq);
+  let mn = hmin(lo), mx = hmax(hi);
   for (; c < C; c++) {
-    const a = <f64>f32at(row + (<usize>c << 2)) - <f64>shift;
+    const e = f32at(row + (<usize>c << 2));
+    const a = <f64>e - <f64>shift;
     dsum += a;
     qsum += a * a;
+    if (extremes) {
+      if (e < mn) mn = e;
+      if (e > mx) mx = e;
+    }
+  }
+  if (extremes) {
+    rowLo = mn;
+    rowHi = mx;
   }
   rowSq = qsum;
   return dsum;
@@ -297,7 +318,7 @@ export function layerNormRows(
   for (let n = 0; n < N; n++) {
     const off = (<usize>n * <usize>C) << 2;
     const row = inp + off, orow = out + off;
-    const v = rowMoments(row, C);
+    const v = rowMoments(row, C, false);
     if (stop && !isFinite(rowMean)) return n;
     const m = rowMean, r = 1 / Math.sqrt(v + eps);
     store<f32>(mean + (<usize>n << 2), <f32>m);
@@ -958,39 +979,12 @@ function probeRowFill(row: usize, key: u32, C: i32): void {
 // Per row of x [N,C]: Σx, Σ(x − mean)², min, max into stats[n·stride + field …] (float64).
 export function rowStats(stats: usize, x: usize, N: i32, C: i32, stride: i32, field: i32): void {
   for (let n = 0; n < N; n++) {
-    const row = x + ((<usize>n * <usize>C) << 2);
-    const v = rowMoments(row, C), m = rowMean;
-    let mn = f32x4.splat(Infinity), mx = f32x4.splat(-Infinity);
-    // pmin/pmax (one instruction each, where min/max fix up NaN and −0): a NaN element is
-    // skipped, as in the TypeScript path's `if (v < mn) mn = v`
-    let mn1 = mn, mx1 = mx;
-    let c = 0;
-    for (; c + 8 <= C; c += 8) {
-      const e = v128.load(row + (<usize>c << 2)), e1 = v128.load(row + (<usize>c << 2), 16);
-      mn = f32x4.pmin(mn, e);
-      mx = f32x4.pmax(mx, e);
-      mn1 = f32x4.pmin(mn1, e1);
-      mx1 = f32x4.pmax(mx1, e1);
-    }
-    for (; c + 4 <= C; c += 4) {
-      const e = v128.load(row + (<usize>c << 2));
-      mn = f32x4.pmin(mn, e);
-      mx = f32x4.pmax(mx, e);
-    }
-    mn = f32x4.pmin(mn, mn1);
-    mx = f32x4.pmax(mx, mx1);
-    let lo = min(min(f32x4.extract_lane(mn, 0), f32x4.extract_lane(mn, 1)), min(f32x4.extract_lane(mn, 2), f32x4.extract_lane(mn, 3)));
-    let hi = max(max(f32x4.extract_lane(mx, 0), f32x4.extract_lane(mx, 1)), max(f32x4.extract_lane(mx, 2), f32x4.extract_lane(mx, 3)));
-    for (; c < C; c++) {
-      const e = f32at(row + (<usize>c << 2));
-      if (e < lo) lo = e;
-      if (e > hi) hi = e;
-    }
+    const v = rowMoments(x + ((<usize>n * <usize>C) << 2), C, true), m = rowMean;
     const o = stats + ((<usize>n * <usize>stride + <usize>field) << 3);
     store<f64>(o, m * <f64>C);
     store<f64>(o, v * <f64>C, 8);
-    store<f64>(o, <f64>lo, 16);
-    store<f64>(o, <f64>hi, 24);
+    store<f64>(o, <f64>rowLo, 16);
+    store<f64>(o, <f64>rowHi, 24);
   }
 }
 
@@ -1106,9 +1100,7 @@ export function normStats(
     }
     // RMSNorm: the batch kernels on one row
     rowStats(st, x, 1, C, stride, 0);
-    if (stop && !(isFinite(load<f64>(st)) && isFinite(load<f64>(st, 8))) && hasNonFinite(x, C)) {
-      return n;
-    }
+    if (stop && !isFinite(load<f64>(st))) return n; // Σ = mean·C: see lnStatsRow
     probeFill(R, keys + (<usize>n << 2), 1, C);
     rmsNormForward(y, mr + 4, x, weight, 1, C, eps);
     rowStats(st, y, 1, C, stride, 4);
@@ -1117,12 +1109,6 @@ export function normStats(
     gradStats(st, y, R, D, 1, C, stride, 8, 1);
   }
   return N;
-}
-
-// does row [C] hold a NaN or ±Infinity? (a non-finite row sum may also be finite values' overflow)
-function hasNonFinite(x: usize, C: i32): bool {
-  for (let c = 0; c < C; c++) if (!isFinite(f32at(x + (<usize>c << 2)))) return true;
-  return false;
 }
 
 @inline function hmin(v: v128): f32 {
@@ -1138,8 +1124,8 @@ function hasNonFinite(x: usize, C: i32): bool {
 }
 
 // One row of normStats for LayerNorm, in three passes (the last two over cached rows): the
-// input's moments; y = x̂·w + b with the output's moments, the probe direction R (into R [C]) and
-// the backward's row sums; then dx = (R·w − a − x̂·b)·r, of which only ‖dx‖² and max|dx| are
+// input's moments; y = x̂·w + b with the output's moments and the backward's row sums over the
+// probe direction R (filled into R [C] first); then dx = (R·w − a − x̂·b)·r, of which only ‖dx‖² and max|dx| are
 // kept. Sums in float32 lanes flushed into float64 every 64 elements. x̂ = ((x − mf) − dm)·r is
 // the forward's normalized value (y itself without weight and bias).
 function lnStatsRow(
@@ -1147,49 +1133,11 @@ function lnStatsRow(
   st: usize, stop: i32,
 ): bool {
   const C8 = C & ~7, Cf = <f64>C;
-  const zero = f32x4.splat(0), one = f32x4.splat(1);
-  // 1. the input's Σ and M2 as rowStats (sums shifted by x₀) with its minimum and maximum
-  const x0 = f32at(x), sv = f32x4.splat(x0);
-  let lo = f32x4.splat(Infinity), hi = f32x4.splat(-Infinity);
-  let sd = f64x2.splat(0), sq = f64x2.splat(0);
-  let c = 0;
-  while (c < C8) {
-    const end = min(C8, c + 64);
-    let d0 = zero, d1 = zero, q0 = zero, q1 = zero;
-    for (; c < end; c += 8) {
-      const o = <usize>c << 2;
-      const e = v128.load(x + o), e1 = v128.load(x + o, 16);
-      lo = f32x4.pmin(f32x4.pmin(lo, e), e1);
-      hi = f32x4.pmax(f32x4.pmax(hi, e), e1);
-      const a = f32x4.sub(e, sv), b = f32x4.sub(e1, sv);
-      d0 = f32x4.add(d0, a);
-      d1 = f32x4.add(d1, b);
-      q0 = f32x4.add(q0, f32x4.mul(a, a));
-      q1 = f32x4.add(q1, f32x4.mul(b, b));
-    }
-    sd = widen(sd, f32x4.add(d0, d1));
-    sq = widen(sq, f32x4.add(q0, q1));
-  }
-  let ds = hsum64(sd), dq = hsum64(sq), inLo = hmin(lo), inHi = hmax(hi);
-  for (; c < C; c++) {
-    const e = f32at(x + (<usize>c << 2));
-    const a = <f64>e - <f64>x0;
-    ds += a;
-    dq += a * a;
-    if (e < inLo) inLo = e;
-    if (e > inHi) inHi = e;
-  }
-  let m: f64, v: f64;
-  const dc2 = (ds * ds) / Cf;
-  if (stop && !(isFinite(ds) && isFinite(dq)) && hasNonFinite(x, C)) return false;
-  if (isFinite(ds) && isFinite(dq) && dc2 <= 0.5 * dq) {
-    v = (dq - dc2) / Cf;
-    if (v < 0) v = 0;
-    m = <f64>x0 + ds / Cf;
-  } else {
-    v = rowMoments(x, C);
-    m = rowMean;
-  }
+  const zero = f32x4.splat(0);
+  // 1. the input's Σ, M2, minimum and maximum (as rowStats). A non-finite value makes the mean
+  // non-finite (float32 values cannot overflow its float64 sums)
+  const v = rowMoments(x, C, true), m = rowMean, inLo = rowLo, inHi = rowHi;
+  if (stop && !isFinite(m)) return false;
   store<f64>(st, m * Cf);
   store<f64>(st, v * Cf, 8);
   store<f64>(st, <f64>inLo, 16);
@@ -1203,9 +1151,8 @@ function lnStatsRow(
   const affine = weight != 0 || bias != 0;
   let sy = f64x2.splat(0), qy = f64x2.splat(0);
   let sa = f64x2.splat(0), sb = f64x2.splat(0), sl = f64x2.splat(0);
-  lo = f32x4.splat(Infinity);
-  hi = f32x4.splat(-Infinity);
-  c = 0;
+  let lo = f32x4.splat(Infinity), hi = f32x4.splat(-Infinity);
+  let c = 0;
   while (c < C8) {
     const end = min(C8, c + 64);
     let s0 = zero, q0 = zero, a0 = zero, b0 = zero, l0 = zero;
@@ -1279,7 +1226,7 @@ function lnStatsRow(
     store<f64>(st, ts, 32);
     store<f64>(st, tq - c2 < 0 ? 0 : tq - c2, 40);
   } else {
-    const vy = rowMoments(y, C);
+    const vy = rowMoments(y, C, false);
     store<f64>(st, rowMean * Cf, 32);
     store<f64>(st, vy * Cf, 40);
   }
@@ -1368,7 +1315,7 @@ function lnStatsRow(
 
 // Bins of a superaccumulator: bit b of a double's significand, counted from 2^−1074, goes to
 // bin b >> 5 as a 32-bit digit; an i64 bin holds 2^31 such digits without overflow.
-const SUM_BINS = 68;
+const SUM_BINS = 68; // BATCH_SUM_BINS in lib/kernels/wasm.ts
 
 // adds the finite double v exactly into bins [SUM_BINS] i64
 @inline function binAdd(bins: usize, v: f64): void {
