@@ -347,9 +347,24 @@ export class WasmKernels {
     C: number,
     keys: (seed: number, token: number) => number,
   ): void {
-    const p = this.scratch(4 * N), k = new Uint32Array(this.arena.buffer, p, N);
+    this.x.probeFill(out.byteOffset, this.#keys(seed, first, N, keys, 0)[0], N, C);
+  }
+
+  /**
+   * The probe keys of tokens `first … first+N−1` as u32 at the start of this instance's scratch,
+   * then `extra` bytes of it (16-byte aligned); returns both pointers.
+   */
+  #keys(
+    seed: number,
+    first: number,
+    N: number,
+    keys: (seed: number, token: number) => number,
+    extra: number,
+  ): [number, number] {
+    const kb = (4 * N + 15) & ~15, p = this.scratch(kb + extra);
+    const k = new Uint32Array(this.arena.buffer, p, N);
     for (let n = 0; n < N; n++) k[n] = keys(seed, first + n);
-    this.x.probeFill(out.byteOffset, p, N, C);
+    return [p, p + kb];
   }
 
   /** Per row of x [N,C]: Σx, Σ(x − mean)², min, max into stats[n·stride + field …]. */
@@ -406,10 +421,8 @@ export class WasmKernels {
     keys: (seed: number, token: number) => number,
     stop = false,
   ): number {
-    const kb = (4 * N + 15) & ~15; // the rows' scratch 16-byte aligned
-    const p = this.scratch(kb + 12 * C + 8 * C + 32);
-    const k = new Uint32Array(this.arena.buffer, p, N);
-    for (let n = 0; n < N; n++) k[n] = keys(seed, first + n);
+    // after the keys: the kernel's rows of scratch (3C + 2 float32, C float64, alignment)
+    const [p, rows] = this.#keys(seed, first, N, keys, 12 * C + 8 * C + 32);
     return this.x.normStats(
       out.byteOffset,
       inp.byteOffset,
@@ -422,20 +435,20 @@ export class WasmKernels {
       rms ? 1 : 0,
       stats.byteOffset,
       stride,
-      p + kb,
+      rows,
       stop ? 1 : 0,
     );
   }
 
   /**
    * One batch's per-token statistics (`stats`, N records of `stride` float64 in the arena) summed
-   * exactly for `accumulate`: 9 × 68 terms whose exact sums are the input's Σ, Σ²/C, M2, the
+   * exactly for `accumulate`: 9 × `BATCH_SUM_BINS` terms whose exact sums are the input's Σ, Σ²/C, M2, the
    * output's, Σdy², Σdx² and the loss, then the input's min and max, the output's, max|dy|,
    * max|dx|, the input and output tokens kept, and the non-finite Σ²/C of each. The view is
    * this instance's scratch: read it before the next call.
    */
   batchSums(stats: Float64Array, N: number, stride: number, C: number): Float64Array {
-    const terms = 9 * 68, p = this.scratch(8 * (terms + 10) + 8 * terms);
+    const terms = 9 * BATCH_SUM_BINS, p = this.scratch(8 * (terms + 10) + 8 * terms);
     this.x.batchSums(stats.byteOffset, N, stride, C, p + 8 * (terms + 10), p);
     return new Float64Array(this.arena.buffer, p, terms + 10);
   }
@@ -494,6 +507,18 @@ export class WasmKernels {
     }
   }
 }
+
+/**
+ * Terms per statistic in `batchSums`' result: the superaccumulator's bins (`SUM_BINS` in the
+ * kernels), 32-bit digits from 2⁻¹⁰⁷⁴ up past the largest double.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(BATCH_SUM_BINS * 32 > 1074 + 1024);
+ * ```
+ */
+export const BATCH_SUM_BINS = 68;
 
 function ptr(a: F32 | null): number {
   return a === null ? 0 : a.byteOffset;

@@ -18,7 +18,7 @@ import {
   rmsNormForward,
 } from "../kernels/mod.ts";
 import { Arena } from "../kernels/arena.ts";
-import { WasmKernels } from "../kernels/wasm.ts";
+import { BATCH_SUM_BINS, WasmKernels } from "../kernels/wasm.ts";
 import { GPT } from "../model/mod.ts";
 import { probeKey, probeRow } from "../model/rng.ts";
 import { ExactSum, Moments, NormAcc } from "../stats/mod.ts";
@@ -34,13 +34,13 @@ import {
 
 /**
  * Arena buffers of the wasm path, sized for a full slot. `copy` holds rows and statistics
- * only when the slots are not in the arena (they are copied in and out); otherwise the
- * kernels read and write the slots in place.
+ * only when the slots are not in the arena (they are copied in and out; outputs over inputs
+ * when the slots have one region); otherwise the kernels read and write the slots in place.
  */
 interface Fast {
   k: WasmKernels;
-  dy: Float32Array;
-  dx: Float32Array;
+  /** run: the probe gradient ∂L/∂y of a batch (normalize's kernels keep it per row) */
+  dy: Float32Array | null;
   mean: Float32Array;
   rstd: Float32Array;
   weight: Float32Array | null;
@@ -102,15 +102,19 @@ export class StageRunner {
         this.#model = new GPT(config, { arena, paramsAt: task.paramsAt, gradsAt: ring(0) });
         this.#ringBuffer = (g) => arena.f32(ring(g), init.gradFloats);
         const inPlace = Arena.of(this.#slotView(0).inp) === arena;
-        this.#fast = fastBuffers(arena, cap, C, null, null, !inPlace);
+        this.#fast = fastBuffers(arena, cap, C, null, null, !inPlace, false, true);
       } else {
         this.#model = new GPT({ ...config, backend: "ts" }, { params: task.params });
         this.#ringBuffer = (g) => new Float32Array(init.gradSab!, ring(g), init.gradFloats);
       }
     } else if (task.backend !== "ts" && task.norm !== "batch") {
+      // without an arena to share: room for the copied rows and statistics (it grows if need be)
       const arena = shared ??
-        new Arena({ bytes: (6 * cap * C + 16 * cap + 2 * C) * 4 + (1 << 20) });
-      this.#fast = fastBuffers(arena, cap, C, task.weight, task.bias, shared === null);
+        new Arena({
+          bytes: (2 * cap * C + 2 * cap + 2 * C) * 4 + cap * TOKEN_FIELDS * 8 + (1 << 20),
+        });
+      const one = init.overwrite === true;
+      this.#fast = fastBuffers(arena, cap, C, task.weight, task.bias, shared === null, one, false);
     }
     // the TypeScript path's scratch (BatchNorm's statistics are per channel)
     const ts = this.#fast === null;
@@ -189,7 +193,7 @@ export class StageRunner {
         if (fast) fast.k.rowStats(w.stats, w.inp, n, C, TOKEN_FIELDS, TOKEN.IN);
         else rowMoments(w.stats, TOKEN.IN, w.inp, n, C);
       }
-      if (error) n = this.#refuse(w.inp, w.stats, TOKEN_FIELDS, TOKEN.IN, n, reply);
+      if (error) n = this.#refuse(w.inp, w.stats, n, reply);
       if (task.kind === "normalize") this.#normalize(w.out, w.inp, w.stats, n, job.offset);
       else this.#runStack(w.out, w.inp, w.stats, n, job.offset, job.grad, reply);
     }
@@ -207,25 +211,16 @@ export class StageRunner {
   }
 
   /**
-   * The first row whose `sums[row·stride + at]` is not finite and that holds a non-finite value
-   * (finite values whose sum overflowed pass) is refused: `reply.bad` names it, and the rows
-   * before it are the batch. Returns the rows kept.
+   * The first row whose input sum (`stats`, per-token records) is not finite and that holds a
+   * non-finite value (finite values whose sum overflowed pass) is refused: `reply.bad` names it,
+   * and the rows before it are the batch. Returns the rows kept.
    */
-  #refuse(
-    inp: Float32Array,
-    sums: Float32Array | Float64Array,
-    stride: number,
-    at: number,
-    n: number,
-    reply: Reply,
-  ): number {
+  #refuse(inp: Float32Array, stats: Float64Array, n: number, reply: Reply): number {
     const C = this.#init.C;
     for (let t = 0; t < n; t++) {
-      if (Number.isFinite(sums[t * stride + at])) continue;
-      const c = inp.subarray(t * C, t * C + C).findIndex((v) => !Number.isFinite(v));
-      if (c < 0) continue; // finite values whose sum overflowed
-      reply.bad = { row: t, col: c, value: inp[t * C + c] };
-      return reply.tokens = t;
+      if (Number.isFinite(stats[t * TOKEN_FIELDS + TOKEN.IN])) continue;
+      if (inp.subarray(t * C, t * C + C).every(Number.isFinite)) continue; // overflowed sum
+      return this.#badRow(inp, t, reply);
     }
     return n;
   }
@@ -242,19 +237,23 @@ export class StageRunner {
     const C = this.#init.C, eps = task.eps, grads = task.gradients;
     const f = this.#fast;
     if (f !== null) {
-      // all in the arena: normalization, probe, backward and statistics in WebAssembly
-      const k = f.k, norm = task.norm === "layer";
-      if (norm) k.layerNormForward(out, f.mean, f.rstd, inp, f.weight, f.bias, n, C, eps);
-      else k.rmsNormForward(out, f.rstd, inp, f.weight, n, C, eps);
-      if (!task.statistics) return;
-      k.rowStats(ts, out, n, C, TOKEN_FIELDS, TOKEN.OUT);
-      if (!grads) return noGradients(ts, n);
-      k.probeFill(f.dy, task.seed, offset, n, C, probeKey);
-      f.dx.fill(0, 0, n * C);
-      if (norm) k.layerNormBackward(f.dx, null, null, f.dy, inp, f.weight, f.mean, f.rstd, n, C);
-      else k.rmsNormBackward(f.dx, null, f.dy, inp, f.weight, f.rstd, n, C);
-      k.gradStats(ts, out, f.dy, f.dx, n, C, TOKEN_FIELDS, TOKEN.DY_SQ, 1);
-      return;
+      // the wasm path comes here only for statistics without gradients (run() sends outputs
+      // alone to normRows and statistics with gradients to normStats)
+      f.k.normRows(
+        out,
+        f.mean,
+        f.rstd,
+        inp,
+        f.weight,
+        f.bias,
+        n,
+        C,
+        eps,
+        task.norm === "rms",
+        false,
+      );
+      f.k.rowStats(ts, out, n, C, TOKEN_FIELDS, TOKEN.OUT);
+      return noGradients(ts, n);
     }
     const dy = this.#dy, dx = this.#dx, w = task.weight, b = task.bias;
     const mean = this.#mean, rstd = this.#rstd;
@@ -284,7 +283,7 @@ export class StageRunner {
     const task = this.#init.task, model = this.#model!;
     if (task.kind !== "run") return;
     const C = this.#init.C, T = task.seq, f = this.#fast;
-    const dy = f ? f.dy : this.#dy, ts = stats;
+    const dy = f ? f.dy! : this.#dy, ts = stats;
     const scale = task.loss === "l2" ? 0.5 : 1; // l2: R = y, and the loss is half of Σ y·R
     if (grad >= 0) model.useGrads(this.#ringBuffer!(grad));
     model.zeroGrad();
@@ -335,6 +334,10 @@ export class StageRunner {
   }
 }
 
+/**
+ * The wasm path's buffers in `arena`: copies of a slot's rows (one region when outputs go over
+ * inputs) and statistics when `copy`, and the probe gradient when `probe` (run).
+ */
 function fastBuffers(
   arena: Arena,
   cap: number,
@@ -342,6 +345,8 @@ function fastBuffers(
   weight: Float32Array | null,
   bias: Float32Array | null,
   copy: boolean,
+  overwrite: boolean,
+  probe: boolean,
 ): Fast {
   const own = (v: Float32Array | null) => {
     if (v === null) return null;
@@ -349,21 +354,18 @@ function fastBuffers(
     a.set(v);
     return a;
   };
+  const rows = () => {
+    const inp = arena.alloc(cap * C);
+    return { inp, out: overwrite ? inp : arena.alloc(cap * C) };
+  };
   return {
     k: new WasmKernels(arena),
-    dy: arena.alloc(cap * C),
-    dx: arena.alloc(cap * C),
+    dy: probe ? arena.alloc(cap * C) : null,
     mean: arena.alloc(cap),
     rstd: arena.alloc(cap),
     weight: own(weight),
     bias: own(bias),
-    copy: copy
-      ? {
-        inp: arena.alloc(cap * C),
-        out: arena.alloc(cap * C),
-        stats: arena.allocF64(cap * TOKEN_FIELDS),
-      }
-      : null,
+    copy: copy ? { ...rows(), stats: arena.allocF64(cap * TOKEN_FIELDS) } : null,
   };
 }
 
@@ -393,7 +395,7 @@ export function accumulate(
   const bl = new ExactSum();
   if (kernels) {
     // the same sums in WebAssembly: exact terms per column, then merged as lists
-    const r = kernels.batchSums(ts, n, TOKEN_FIELDS, C), B = 68;
+    const r = kernels.batchSums(ts, n, TOKEN_FIELDS, C), B = BATCH_SUM_BINS;
     const terms = (i: number) => {
       const t: number[] = [];
       for (let j = i * B; j < i * B + B; j++) if (r[j] !== 0) t.push(r[j]);
