@@ -63,8 +63,7 @@ export class ExactSum {
       x = hi;
     }
     if (i !== len) p.length = i;
-    if (Number.isFinite(x)) p.push(x);
-    else this.#special += x; // the finite values overflowed: the total is ±Infinity
+    p.push(x); // finite: an overflowing two-sum returned above
   }
 
   /**
