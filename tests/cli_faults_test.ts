@@ -271,15 +271,23 @@ Deno.test("an input FILE argument and -o/--output FILE, with the permissions the
   const r = await lnstream(
     ["normalize", `${tmp}/in.npy`, "-o", `${tmp}/out.npy`, "--quiet"],
     "",
-    [`--allow-read=${ROOT_PATH},${tmp}`, `--allow-write=${tmp}/out.npy`],
+    [`--allow-read=${ROOT_PATH},${tmp}`, `--allow-write=${tmp}`],
   );
   assertEquals(r.code, 0, r.stderr);
   assertEquals(await Deno.readFile(`${tmp}/out.npy`), viaStdin.stdout);
   oneLine(await lnstream(["normalize", `${tmp}/in.npy`]), 77, `--allow-read=${tmp}/in.npy`);
+  // the output is written through a temporary file in its folder: the folder's permissions
   oneLine(
     await lnstream(["normalize", "-o", `${tmp}/x.npy`], npyBytes(x, [20, 8])),
     77,
-    `--allow-write=${tmp}/x.npy`,
+    `--allow-read=${tmp} --allow-write=${tmp}`,
+  );
+  oneLine(
+    await lnstream(["normalize", "-o", `${tmp}/x.npy`], npyBytes(x, [20, 8]), [
+      `--allow-write=${tmp}/x.npy`,
+    ]),
+    77,
+    `--allow-read=${tmp} --allow-write=${tmp} (lnstream writes x.npy through a temporary file`,
   );
   oneLine(
     await lnstream(["normalize", `${tmp}/missing.npy`], "", [`--allow-read=${tmp}`]),
@@ -306,7 +314,7 @@ Deno.test("a closed stdout (| head) ends quietly and the stats file still ends w
   const r = await new Deno.Command("bash", {
     args: [
       "-c",
-      `"${Deno.execPath()}" run --quiet --allow-read=. --allow-write=${tmp} mod.ts normalize ` +
+      `"${Deno.execPath()}" run --quiet --allow-read=.,${tmp} --allow-write=${tmp} mod.ts normalize ` +
       `--batch 256 --out-format ndjson --stats ${tmp}/h.stats < ${tmp}/h.npy | head -c 100 > /dev/null; ` +
       `echo "\${PIPESTATUS[0]}"`,
     ],

@@ -34,7 +34,8 @@ function ln(x: Float32Array, N: number, C: number, backend = "wasm"): Float32Arr
 }
 
 const tmp = await Deno.makeTempDir({ prefix: "lnstream-test-" });
-const statsPerm = `--allow-write=${tmp}`;
+// files are written through a temporary file in their folder: read and write for the folder
+const statsPerm = `--allow-write=${tmp}`, readTmp = `--allow-read=${tmp}`;
 
 Deno.test("every command has --help with examples", async () => {
   for (const cmd of ["normalize", "run", "gen", "stats"]) {
@@ -154,6 +155,7 @@ Deno.test("outputs and stats are byte-identical for 1, 2 and 3 workers (normaliz
       const file = `${tmp}/${cmd[0]}-w${w}.ndjson`;
       const r = await lnstream([...cmd, "--workers", String(w), "--stats", file, "--quiet"], x, [
         statsPerm,
+        readTmp,
       ]);
       assertEquals(r.code, 0, r.stderr);
       results.push({ out: r.stdout, stats: untimed(await Deno.readTextFile(file)) });
@@ -173,6 +175,7 @@ Deno.test("normalize: output and summary are identical for any --batch", async (
     const file = `${tmp}/batch-${b}.ndjson`;
     const r = await lnstream(["normalize", "--batch", String(b), "--stats", file, "--quiet"], x, [
       statsPerm,
+      readTmp,
     ]);
     assertEquals(r.code, 0, r.stderr);
     const recs = untimed(await Deno.readTextFile(file)) as Record<string, unknown>[];
@@ -224,7 +227,7 @@ Deno.test("stats merge of two halves equals one run over the whole", async () =>
     const r = await lnstream(
       ["normalize", "--batch", "20", "--stats", file, "--quiet", ...extra],
       npyBytes(part, [n, C]),
-      [statsPerm],
+      [statsPerm, readTmp],
     );
     assertEquals(r.code, 0, r.stderr);
     return file;
@@ -343,7 +346,7 @@ Deno.test("bad input: a clear message, the right exit code, complete rows first"
     const r = await lnstream(
       ["normalize", "--nonfinite", "pass", "--stats", file, "--quiet"],
       "[1,2,3]\n[NaN,2,3]\n",
-      [statsPerm],
+      [statsPerm, readTmp],
     );
     assertEquals(r.code, 0, r.stderr);
     assertEquals(r.text.trim().split("\n")[1], "[NaN,NaN,NaN]");

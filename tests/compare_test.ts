@@ -139,7 +139,10 @@ Deno.test("compare CLI: --json and the table agree; the SVG has a line per place
   }
   const tmp = await Deno.makeTempDir();
   const svgPath = `${tmp}/g.svg`;
-  const svg = await lnstream([...args, "--svg", svgPath], "", [`--allow-write=${tmp}`]);
+  const svg = await lnstream([...args, "--svg", svgPath], "", [
+    `--allow-read=${tmp}`,
+    `--allow-write=${tmp}`,
+  ]);
   assertEquals(svg.code, 0, svg.stderr);
   const text = await Deno.readTextFile(svgPath);
   assert(text.startsWith("<svg") && text.trim().endsWith("</svg>"));
@@ -156,7 +159,10 @@ Deno.test("compare CLI: --json and the table agree; the SVG has a line per place
   assert(text.includes("heads, T=") && text.includes("over 256 classes"), "caption");
   // --csv: tidy rows that equal the JSON runs
   const csvPath = `${tmp}/g.csv`;
-  const csv = await lnstream([...args, "--csv", csvPath], "", [`--allow-write=${tmp}`]);
+  const csv = await lnstream([...args, "--csv", csvPath], "", [
+    `--allow-read=${tmp}`,
+    `--allow-write=${tmp}`,
+  ]);
   assertEquals(csv.code, 0, csv.stderr);
   const rows = (await Deno.readTextFile(csvPath)).trim().split("\n");
   assertEquals(rows[0], "init,causal,layers,placement,param,layer,mean,std");
@@ -240,7 +246,7 @@ Deno.test("README's compare command reproduces docs/compare.svg byte for byte", 
   const r = await lnstream(
     ["compare", "--init", "gpt2,xavier", "--seeds", "5", "--svg", `${tmp}/c.svg`],
     "",
-    [`--allow-write=${tmp}`],
+    [`--allow-read=${tmp}`, `--allow-write=${tmp}`],
   );
   assertEquals(r.code, 0, r.stderr);
   const fresh = await Deno.readTextFile(`${tmp}/c.svg`);

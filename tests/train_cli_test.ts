@@ -30,6 +30,27 @@ const TINY = [
   "1",
 ];
 
+/** TINY with some of its flags given other values (a flag given twice is an error). */
+function tiny(over: Record<string, string>): string[] {
+  const out = [...TINY];
+  for (const [k, v] of Object.entries(over)) {
+    const i = out.indexOf(`--${k}`);
+    if (i >= 0) out[i + 1] = v;
+    else out.push(`--${k}`, v);
+  }
+  return out;
+}
+
+/** The lines of a log that is still being written (its temporary file), or of the log. */
+async function liveLog(dir: string, name: string): Promise<string> {
+  for await (const e of Deno.readDir(dir)) {
+    if (e.name.startsWith(`.${name}.`) && e.name.endsWith(".lnstream-tmp")) {
+      return await Deno.readTextFile(`${dir}/${e.name}`).catch(() => "");
+    }
+  }
+  return await Deno.readTextFile(`${dir}/${name}`).catch(() => "");
+}
+
 const records = (ndjson: string) =>
   ndjson.trim().split("\n").map((l) => JSON.parse(l)).map((r) =>
     r.type === "step" ? { ...r, ms: 0 } : r.type === "summary" ? { type: "summary" } : r
@@ -82,7 +103,7 @@ Deno.test("train: bad input ends with 64/65 and one clear line", async (t) => {
   await t.step("--save without write permission: 77 before any step", async () => {
     const r = await lnstream(["train", ...TINY, "--save", "/tmp/lnstream-denied.st"]);
     assertEquals(r.code, 77, r.stderr);
-    assertStringIncludes(r.stderr, "--allow-write=/tmp/lnstream-denied.st");
+    assertStringIncludes(r.stderr, "--allow-read=/tmp --allow-write=/tmp");
   });
 });
 
@@ -147,7 +168,7 @@ Deno.test("train: --sample prints that many characters of the text's alphabet; -
     const r = await lnstream(
       ["train", ...TINY, "--sample", "60", "--svg", `${dir}/loss.svg`, "--quiet"],
       "",
-      [`--allow-write=${dir}`],
+      [`--allow-read=${dir}`, `--allow-write=${dir}`],
     );
     assertEquals(r.code, 0, r.stderr);
     const text = r.text.replace(/\n$/, "");
@@ -168,19 +189,17 @@ Deno.test("train --grid: one row per combination, a chart with one line each", a
     const r = await lnstream(
       [
         "train",
-        ...TINY,
+        ...tiny({ warmup: "0,4" }),
         "--grid",
         "--placement",
         "pre,post",
-        "--warmup",
-        "0,4",
         "--target",
         "3.5",
         "--svg",
         `${dir}/grid.svg`,
       ],
       "",
-      [`--allow-write=${dir}`],
+      [`--allow-read=${dir}`, `--allow-write=${dir}`],
     );
     assertEquals(r.code, 0, r.stderr);
     const rows = r.text.trim().split("\n").slice(2);
@@ -199,52 +218,53 @@ Deno.test("train --grid: one row per combination, a chart with one line each", a
   }
 });
 
-Deno.test("train: SIGINT ends after the current step with a checkpoint that resumes (exit 130)", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        `--allow-read=${ROOT_PATH}`,
-        `--allow-write=${dir}`,
-        "mod.ts",
-        "train",
-        ...TINY,
-        "--iters",
-        "1000000",
-        "--eval-interval",
-        "1000000",
-        "--save",
-        `${dir}/ck.st`,
-        "--log",
-        `${dir}/log.ndjson`,
-      ],
-      cwd: ROOT_PATH,
-      stdout: "null",
-      stderr: "piped",
-      signal: AbortSignal.timeout(60_000),
-    }).spawn();
-    // wait for steps to be logged, then interrupt
-    for (let i = 0; i < 300; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      const log = await Deno.readTextFile(`${dir}/log.ndjson`).catch(() => "");
-      if (log.split("\n").length > 20) break;
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  Deno.test(`train: ${signal} ends after the current step with a checkpoint that resumes (exit ${code})`, async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          `--allow-read=${ROOT_PATH},${dir}`,
+          `--allow-write=${dir}`,
+          "mod.ts",
+          "train",
+          ...tiny({ iters: "1000000", "eval-interval": "1000000" }),
+          "--save",
+          `${dir}/ck.st`,
+          "--log",
+          `${dir}/log.ndjson`,
+        ],
+        cwd: ROOT_PATH,
+        stdout: "null",
+        stderr: "piped",
+        signal: AbortSignal.timeout(60_000),
+      }).spawn();
+      // wait for steps to be logged (in the log's temporary file), then interrupt
+      for (let i = 0; i < 300; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        if ((await liveLog(dir, "log.ndjson")).split("\n").length > 20) break;
+      }
+      child.kill(signal);
+      const out = await child.output();
+      const err = new TextDecoder().decode(out.stderr);
+      assertEquals(out.code, code, err);
+      assertStringIncludes(err, "stopped at step");
+      const steps = (await Deno.readTextFile(`${dir}/log.ndjson`)).trim().split("\n")
+        .map((l) => JSON.parse(l)).filter((r) => r.type === "step");
+      const more = await lnstream(
+        ["train", "--data", DATA, "--resume", `${dir}/ck.st`, "--until", String(steps.length + 2)],
+        "",
+        ["--no-read", `--allow-read=${ROOT_PATH},${dir}`],
+      );
+      assertEquals(more.code, 0, more.stderr);
+      assertStringIncludes(more.stderr, `paused at step ${steps.length + 2} of 1000000`);
+      // nothing of lnstream's left behind in the folder
+      const names = [];
+      for await (const e of Deno.readDir(dir)) names.push(e.name);
+      assertEquals(names.sort(), ["ck.st", "log.ndjson"]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
-    child.kill("SIGINT");
-    const out = await child.output();
-    const err = new TextDecoder().decode(out.stderr);
-    assertEquals(out.code, 130, err);
-    assertStringIncludes(err, "stopped at step");
-    const steps = (await Deno.readTextFile(`${dir}/log.ndjson`)).trim().split("\n")
-      .map((l) => JSON.parse(l)).filter((r) => r.type === "step");
-    const more = await lnstream(
-      ["train", "--data", DATA, "--resume", `${dir}/ck.st`, "--until", String(steps.length + 2)],
-      "",
-      ["--no-read", `--allow-read=${ROOT_PATH},${dir}`],
-    );
-    assertEquals(more.code, 0, more.stderr);
-    assertStringIncludes(more.stderr, `paused at step ${steps.length + 2} of 1000000`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  });
+}

@@ -4,22 +4,15 @@
  *
  * @module
  */
-import { parseArgs } from "../std/mod.ts";
 import { UsageError } from "../io/errors.ts";
+import { checkFiles, type FileArg, writeFileSafely } from "../io/files.ts";
 import { type CompareResult, compareRuns, findRun } from "../model/compare.ts";
 import type { Placement } from "../model/config.ts";
 import { BLOCK_PARAMS, type BlockParam } from "../model/params.ts";
 import { readTokens } from "../pipeline/pipeline.ts";
-import {
-  choiceFlag,
-  fileError,
-  intFlag,
-  numFlag,
-  optIntFlag,
-  refuseUnknown,
-  seedFlag,
-} from "./args.ts";
-import { BACKEND_HELP, backendOptions, progress, stdinReader } from "./stream.ts";
+import { choiceFlag, intFlag, numFlag, optIntFlag, seedFlag } from "./args.ts";
+import { parseCommand } from "./command.ts";
+import { BACKEND_HELP, backendOptions, progress, recordFile, stdinReader } from "./stream.ts";
 import { compareCsv, compareSvg } from "./svg.ts";
 
 /** `compare --help`. */
@@ -60,13 +53,15 @@ Output:
   --brief                     one screen: the deepest stack of each init, pre-LN and post-LN
                               per layer side by side with their ratio, and what it shows
   --svg FILE                  write a chart (log y axis, one line per placement and depth,
-                              the seed spread as a band); needs --allow-write=FILE
+                              the seed spread as a band)
   --csv FILE                  write the per-layer means and stds as tidy CSV (init, causal,
-                              layers, placement, param, layer, mean, std); --allow-write=FILE
+                              layers, placement, param, layer, mean, std)
+Files are written through a temporary file in their folder, renamed into place when
+complete: --svg and --csv need --allow-read and --allow-write for their folders.
 
 Examples:
   deno run mod.ts compare --init xavier --seeds 3
-  deno run --allow-write=grad.svg mod.ts compare --layers 2,4,8,16 --svg grad.svg
+  deno run --allow-read=out --allow-write=out mod.ts compare --layers 2,4,8,16 --svg out/grad.svg
   deno run mod.ts compare --json --param all --layers 4 | jq '.runs[0]'`;
 
 const fmt = (v: number) => v.toExponential(3);
@@ -196,8 +191,9 @@ function list(v: unknown, name: string): string[] {
 
 /** Runs `compare`; returns the exit code. */
 export async function compare(args: string[]): Promise<number> {
-  const f = parseArgs(args, {
-    string: [
+  const f = parseCommand(args, {
+    name: "compare",
+    strings: [
       "layers",
       "dim",
       "heads",
@@ -216,14 +212,13 @@ export async function compare(args: string[]): Promise<number> {
       "backend",
       "blas-lib",
     ],
-    boolean: ["help", "json", "stdin", "brief", "progress"],
-    alias: { h: "help" },
-    unknown: refuseUnknown("compare"),
+    booleans: ["json", "stdin", "brief", "progress"],
+    help: COMPARE_HELP,
   });
-  if (f.help) {
-    console.log(COMPARE_HELP);
-    return 0;
-  }
+  if (f === null) return 0;
+  const outputs = [recordFile(f, "svg", "stdout"), recordFile(f, "csv", "stdout")]
+    .filter((a): a is FileArg => a !== null);
+  checkFiles(f.stdin ? [{ flag: "--stdin", path: "-" }] : [], outputs);
   const layers = list(f.layers ?? "6,12,24", "layers").map((s) => {
     const n = Number(s);
     if (!Number.isInteger(n) || n < 1) throw new UsageError(`--layers: '${s}' is not a depth ≥ 1`);
@@ -288,12 +283,8 @@ export async function compare(args: string[]): Promise<number> {
     onProgress: show ? (d, t) => show(d, t, d === t) : undefined,
   });
   for (const [flag, render] of [["svg", compareSvg], ["csv", compareCsv]] as const) {
-    if (f[flag] === undefined) continue;
-    try {
-      Deno.writeTextFileSync(String(f[flag]), render(result));
-    } catch (e) {
-      throw fileError(e, `--${flag} ${f[flag]}`, String(f[flag]), "write");
-    }
+    const arg = recordFile(f, flag, "stdout");
+    if (arg) writeFileSafely(arg, render(result));
   }
   if (f.json) {
     const runs = result.runs.map(({ samples: _, ...r }) => r);

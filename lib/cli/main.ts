@@ -4,7 +4,6 @@
  * @module
  */
 import { flagOf, OptionError } from "../pipeline/options.ts";
-import { parseArgs } from "../std/mod.ts";
 import { compare } from "./compare.ts";
 import { gen } from "./gen.ts";
 import { normalize } from "./normalize.ts";
@@ -12,9 +11,17 @@ import { run } from "./run.ts";
 import { stats } from "./stats.ts";
 import { split } from "./split.ts";
 import { train } from "./train.ts";
-import { EXIT_CODES, isDenied } from "../io/errors.ts";
+import { isDenied } from "../io/errors.ts";
+import { OutputClosed, removeTemporaries } from "../io/files.ts";
+import { VERSION } from "../version.ts";
+import { didYouMean, exitCodeTable } from "./command.ts";
+import { listenForSignals } from "./signals.ts";
 
-const HELP = `lnstream — LayerNorm and GPT-2 blocks you can watch
+const USAGE = "usage: deno run --allow-read=<lnstream dir> mod.ts <command> [options]\n" +
+  "commands: normalize, run, compare, gen, stats merge, split, train " +
+  "(see: lnstream --help, lnstream <command> --help)";
+
+const HELP = `lnstream ${VERSION} — LayerNorm and GPT-2 blocks you can watch
 
 Usage: deno run --allow-read=<lnstream dir> mod.ts <command> [options]
 
@@ -33,12 +40,28 @@ Commands:
 Data streams in on stdin (npy, NDJSON or raw float32, sniffed) and out on stdout in
 the same format; statistics go to --stats FILE (NDJSON) and a summary to stderr.
 Workers are loaded from lnstream's own files: --allow-read for its directory is
-the only permission stdin → stdout needs.
+the only permission stdin → stdout needs. Every file lnstream writes is written to
+a temporary file in its folder and renamed into place once complete (so writing
+one needs --allow-read and --allow-write for its folder), and no output may be one
+of the inputs.
 
-'deno run mod.ts <command> --help' explains each command, with examples.
+Every option that takes a value takes the next argument (--eps -1e-5 is a value),
+or --name=value; an option given twice must repeat its value.
 
-Exit codes:
-${EXIT_CODES.map(([c, what]) => `  ${String(c).padEnd(4)}${what}`).join("\n")}`;
+  -h, --help      this help; 'deno run mod.ts <command> --help' explains each command
+  -V, --version   lnstream's version
+
+${exitCodeTable()}`;
+
+const COMMANDS: Record<string, (a: string[]) => Promise<number>> = {
+  normalize,
+  run,
+  compare,
+  gen,
+  stats,
+  split,
+  train,
+};
 
 /**
  * Runs the CLI with `args`; returns the process exit code.
@@ -49,29 +72,34 @@ ${EXIT_CODES.map(([c, what]) => `  ${String(c).padEnd(4)}${what}`).join("\n")}`;
  * ```
  */
 export async function main(args: string[]): Promise<number> {
-  const flags = parseArgs(args, { boolean: ["help"], alias: { h: "help" }, stopEarly: true });
-  const [cmd, ...rest] = flags._.map(String);
-  if (cmd === undefined || cmd === "help") {
-    console.log(HELP);
-    return cmd === undefined && !flags.help ? 64 : 0;
-  }
-  const commands: Record<string, (a: string[]) => Promise<number>> = {
-    normalize,
-    run,
-    compare,
-    gen,
-    stats,
-    split,
-    train,
-  };
-  const fn = commands[cmd];
-  if (!fn) {
-    console.error(`lnstream: unknown command '${cmd}'\n\n${HELP}`);
+  const [cmd, ...rest] = args;
+  if (cmd === undefined) {
+    console.error(USAGE);
     return 64;
   }
+  if (cmd === "--help" || cmd === "-h" || cmd === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  if (cmd === "--version" || cmd === "-V") {
+    console.log(`lnstream ${VERSION}`);
+    return 0;
+  }
+  const fn = COMMANDS[cmd];
+  if (!fn) {
+    const guess = didYouMean(cmd, Object.keys(COMMANDS));
+    console.error(
+      `lnstream: unknown ${cmd.startsWith("-") ? "option" : "command"} '${cmd}'` +
+        (guess ? ` (did you mean '${guess}'?)` : "") + "; see: lnstream --help",
+    );
+    return 64;
+  }
+  const stopListening = listenForSignals();
   try {
-    return await fn(flags.help ? ["--help", ...rest] : rest);
+    return await fn(rest);
   } catch (e) {
+    // a closed stdout (| head) ends quietly
+    if (e instanceof OutputClosed) return 0;
     const code = (e as { exitCode?: number }).exitCode;
     if (code === 64 || code === 65 || code === 70 || code === 74 || code === 77) {
       // the library names option fields; say the flag
@@ -87,5 +115,9 @@ export async function main(args: string[]): Promise<number> {
     }
     console.error(`lnstream ${cmd}: internal error: ${(e as Error)?.stack ?? e}`);
     return 70;
+  } finally {
+    // a failed run leaves every file it would have written as it was
+    removeTemporaries();
+    stopListening();
   }
 }

@@ -4,18 +4,19 @@
  *
  * @module
  */
-import { parseArgs } from "../std/mod.ts";
-import { DataError, UsageError } from "../io/errors.ts";
+import { DataError } from "../io/errors.ts";
+import type { FileArg } from "../io/files.ts";
 import { itemSize, parseNpyHeader, toFloat32 } from "../io/npy.ts";
 import { normalizeStream } from "../pipeline/pipeline.ts";
 import type { ProbeGrad, Summary } from "../pipeline/collect.ts";
-import { choiceFlag, dashValues, numFlag, refuseUnknown, seedFlag } from "./args.ts";
+import { choiceFlag, fileError, numFlag, seedFlag } from "./args.ts";
+import { parseCommand } from "./command.ts";
 import { num } from "./report.ts";
 import { inputReader, runCommand, STREAM_HELP, STREAM_STRINGS, streamOptions } from "./stream.ts";
 
 /** `normalize --help`. */
 export const NORMALIZE_HELP =
-  `Usage: deno run --allow-read=<lnstream> mod.ts normalize [options] < in > out
+  `Usage: deno run --allow-read=<lnstream> mod.ts normalize [options] [FILE|-] [-o OUT]
 
 Normalizes each token of the input: LayerNorm (default) subtracts the token's
 mean and divides by its std; RMSNorm divides by the root mean square; BatchNorm
@@ -38,15 +39,16 @@ ${STREAM_HELP}
 Examples:
   deno run mod.ts gen --tokens 10000 --dim 768 > x.npy
   deno run --allow-read=. mod.ts normalize < x.npy > y.npy
+  deno run --allow-read=. --allow-write=out mod.ts normalize x.npy -o out/y.npy
   deno run --allow-read=. mod.ts normalize --norm rms --out-format ndjson < x.npy | head -2
-  cat tokens.ndjson | deno run --allow-read=. --allow-write=s.ndjson mod.ts normalize --stats s.ndjson`;
+  cat tokens.ndjson | deno run --allow-read=. --allow-write=. mod.ts normalize --stats s.ndjson`;
 
 async function readVector(path: string, what: string): Promise<Float32Array> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
   } catch (e) {
-    throw new UsageError(`--${what} ${path}: ${(e as Error).message}`);
+    throw fileError(e, `--${what} ${path}`, path, "read");
   }
   const h = parseNpyHeader(bytes);
   if (h.shape.length !== 1) {
@@ -83,17 +85,20 @@ export function normalizeReport(s: Summary): string {
 
 /** Runs `normalize`; returns the exit code. */
 export async function normalize(args: string[]): Promise<number> {
-  const f = parseArgs(dashValues(args, ["stats"]), {
-    string: [...STREAM_STRINGS, "norm", "eps", "weight", "bias"],
-    boolean: ["help", "quiet", "progress"],
-    alias: { h: "help", o: "output" },
-    unknown: refuseUnknown("normalize"),
+  const f = parseCommand(args, {
+    name: "normalize",
+    strings: [...STREAM_STRINGS, "norm", "eps", "weight", "bias"],
+    booleans: ["quiet", "progress"],
+    alias: { o: "output" },
+    positionals: 1,
+    help: NORMALIZE_HELP,
   });
-  if (f.help) {
-    console.log(NORMALIZE_HELP);
-    return 0;
-  }
-  const input = inputReader(f, "normalize");
+  if (f === null) return 0;
+  const path = f._.length ? String(f._[0]) : "-";
+  const inputs: FileArg[] = [{ flag: "FILE", path }];
+  if (f.weight !== undefined) inputs.push({ flag: "--weight", path: String(f.weight) });
+  if (f.bias !== undefined) inputs.push({ flag: "--bias", path: String(f.bias) });
+  const input = inputReader(path);
   const base = streamOptions(f);
   const norm = choiceFlag(f, "norm", ["layer", "rms", "batch"] as const, "layer");
   const eps = numFlag(f, "eps", 1e-5);
@@ -102,6 +107,7 @@ export async function normalize(args: string[]): Promise<number> {
   const seed = seedFlag(f);
   return await runCommand(
     f,
+    inputs,
     (extra) =>
       normalizeStream(input, {
         ...base,

@@ -4,24 +4,17 @@
  *
  * @module
  */
-import { parseArgs } from "../std/mod.ts";
 import { runStream } from "../pipeline/pipeline.ts";
 import type { Summary } from "../pipeline/collect.ts";
 import type { StackStats } from "../model/mod.ts";
-import {
-  choiceFlag,
-  dashValues,
-  intFlag,
-  numFlag,
-  optIntFlag,
-  refuseUnknown,
-  seedFlag,
-} from "./args.ts";
+import { choiceFlag, intFlag, numFlag, optIntFlag, seedFlag } from "./args.ts";
+import { parseCommand } from "./command.ts";
 import { layerChart, num } from "./report.ts";
 import { inputReader, runCommand, STREAM_HELP, STREAM_STRINGS, streamOptions } from "./stream.ts";
 
 /** `run --help`. */
-export const RUN_HELP = `Usage: deno run --allow-read=<lnstream> mod.ts run [options] < in > out
+export const RUN_HELP =
+  `Usage: deno run --allow-read=<lnstream> mod.ts run [options] [FILE|-] [-o OUT]
 
 Runs a stack of GPT-2 blocks over the input, whose tokens are grouped into
 sequences of --seq tokens in input order (a shorter last sequence is fine),
@@ -69,8 +62,9 @@ export function runReport(s: Summary): string {
 
 /** Runs `run`; returns the exit code. */
 export async function run(args: string[]): Promise<number> {
-  const f = parseArgs(dashValues(args, ["stats"]), {
-    string: [
+  const f = parseCommand(args, {
+    name: "run",
+    strings: [
       ...STREAM_STRINGS,
       "layers",
       "heads",
@@ -81,15 +75,14 @@ export async function run(args: string[]): Promise<number> {
       "loss",
       "seq",
     ],
-    boolean: ["help", "quiet", "progress"],
-    alias: { h: "help", o: "output" },
-    unknown: refuseUnknown("run"),
+    booleans: ["quiet", "progress"],
+    alias: { o: "output" },
+    positionals: 1,
+    help: RUN_HELP,
   });
-  if (f.help) {
-    console.log(RUN_HELP);
-    return 0;
-  }
-  const input = inputReader(f, "run");
+  if (f === null) return 0;
+  const path = f._.length ? String(f._[0]) : "-";
+  const input = inputReader(path);
   const base = streamOptions(f);
   const opts = {
     layers: intFlag(f, "layers", 6),
@@ -104,6 +97,7 @@ export async function run(args: string[]): Promise<number> {
   };
   return await runCommand(
     f,
+    [{ flag: "FILE", path }],
     (extra) => runStream(input, { ...base, ...extra, ...opts }),
     runReport,
   );

@@ -4,11 +4,13 @@
  *
  * @module
  */
-import type { Format } from "../io/batch.ts";
-import { EXIT_CODES, IoError, UsageError } from "../io/errors.ts";
+import type { ByteReader, Format } from "../io/batch.ts";
+import { IoError, UsageError } from "../io/errors.ts";
+import { checkFiles, type FileArg, OutputClosed, OutputFile } from "../io/files.ts";
 import type { BatchRecord, Summary } from "../pipeline/collect.ts";
 import type { Lnstream, StreamOptions } from "../pipeline/pipeline.ts";
-import { choiceFlag, createFile, fileError } from "./args.ts";
+import { choiceFlag, fileError } from "./args.ts";
+import { onStopSignal } from "./signals.ts";
 import type { Backend } from "../kernels/backend.ts";
 
 /** Flags every streaming command takes (for parseArgs). */
@@ -47,8 +49,12 @@ export function backendOptions(f: Record<string, unknown>): { backend: Backend; 
 
 /** Help text for the shared flags. */
 export const STREAM_HELP = `Input and output:
-  FILE                        read FILE (needs --allow-read=FILE) instead of stdin
-  -o, --output FILE           write FILE (needs --allow-write=FILE) instead of stdout
+  FILE                        read FILE (needs --allow-read=FILE) instead of stdin; - = stdin
+  -o, --output FILE           write FILE instead of stdout (- = stdout): through a temporary
+                              file in its folder, renamed into place once complete, so a
+                              failed run leaves the previous file as it was (needs
+                              --allow-read and --allow-write for its folder); never one
+                              of the inputs
   --format npy|ndjson|raw     input format (default: .npy magic → npy; else with --dim → raw;
                               else, past a BOM and blanks, '[' or '{' → NDJSON)
   --out-format npy|ndjson|raw output format (default: the input's)
@@ -65,12 +71,10 @@ ${BACKEND_HELP}
   --offset N                  global index of the first token, when this is a shard of a
                               larger stream (the probe R is drawn per global token)
 Statistics:
-  --stats FILE                write NDJSON records (one per batch + a summary); '-' = stderr
+  --stats FILE                write NDJSON records (one per batch + a summary); '-' = stderr;
+                              written as -o is
   --quiet                     no human summary on stderr
-  --progress                  progress on stderr even when it is not a terminal
-
-Exit codes:
-${EXIT_CODES.map(([c, what]) => `  ${String(c).padEnd(4)}${what}`).join("\n")}`;
+  --progress                  progress on stderr even when it is not a terminal`;
 
 /** Common options from parsed flags. */
 export function streamOptions(f: Record<string, unknown>): StreamOptions {
@@ -102,93 +106,78 @@ function numberFlag(f: Record<string, unknown>, name: string): number | undefine
   return n;
 }
 
-/** stdout as a sink; a closed pipe (`| head`) ends the run quietly. */
-class ClosedOutput extends Error {}
-
 /**
- * stdout as a sink. Chunks are whole batches of rows, written to the end once begun: on SIGINT
- * or SIGTERM the process exits (130 or 143) between chunks, so binary output ends on a row
- * boundary. Returns the sink and a function that removes the signal handlers.
+ * The output as a sink: stdout, or the `-o` file (written through a temporary file and renamed
+ * into place by `commit`). Chunks are whole batches of rows, written to the end once begun: on
+ * SIGINT or SIGTERM the process exits (130 or 143) between chunks, so binary output on stdout
+ * ends on a row boundary, and an `-o` file is left as it was. Returns the sink and a function
+ * that removes the signal handlers.
  */
-function stdoutSink(
-  path: string | undefined,
+function outputSink(
+  out: OutputFile,
   giveBack: (chunk: Uint8Array) => void,
 ): { sink: WritableStream<Uint8Array>; release(): void } {
-  let file = path === undefined ? null : createFile(path, `--output ${path}`);
-  const out = file ?? Deno.stdout, name = path ?? "stdout";
   let writing = false, exitCode = 0;
-  const onSignal = (code: number) => () => {
+  const giveSignalBack = onStopSignal((code) => {
     exitCode = code;
     if (!writing) Deno.exit(code);
-  };
-  const handlers: [Deno.Signal, () => void][] = [["SIGINT", onSignal(130)], [
-    "SIGTERM",
-    onSignal(143),
-  ]];
-  for (const [sig, h] of handlers) {
-    try {
-      Deno.addSignalListener(sig, h);
-    } catch {
-      // a platform without this signal
-    }
-  }
+  });
   const sink = new WritableStream<Uint8Array>({
     async write(chunk) {
       writing = true;
       try {
-        let off = 0;
-        while (off < chunk.length) off += await out.write(chunk.subarray(off));
+        await out.write(chunk);
         giveBack(chunk); // written: the pipeline may reuse its memory
-      } catch (e) {
-        if (e instanceof Deno.errors.BrokenPipe) throw new ClosedOutput();
-        throw new IoError(`cannot write ${name}: ${(e as Error).message}`);
       } finally {
         writing = false;
       }
       if (exitCode !== 0) Deno.exit(exitCode);
     },
   });
+  return { sink, release: giveSignalBack };
+}
+
+/** Where NDJSON records go (`statsWriter`). */
+export interface RecordWriter {
+  /** writes one record as a line */
+  write(rec: object): void;
+  /** completes the file (renamed into place) */
+  commit(): void;
+}
+
+/**
+ * Where NDJSON records go: a file (through the one safe writer), stderr (`-`), or nowhere; the
+ * file is opened by the caller's `OutputFile` list, after `checkFiles`.
+ */
+export function statsWriter(out: OutputFile | null): RecordWriter {
+  if (out === null) return { write() {}, commit() {} };
+  const enc = new TextEncoder();
   return {
-    sink,
-    release() {
-      file?.close();
-      file = null;
-      for (const [sig, h] of handlers) {
-        try {
-          Deno.removeSignalListener(sig, h);
-        } catch {
-          // not added
-        }
-      }
-    },
+    write: (r) => out.writeSync(enc.encode(JSON.stringify(r) + "\n")),
+    commit: () => out.commit(),
   };
 }
 
 /**
- * Where NDJSON records go: a file, stderr ('-'), or nowhere; `flag` names the option in
- * messages (`stats` for `--stats`, `log` for train's `--log`).
+ * A file flag's target as a `FileArg`, or null when absent. `-` is stderr for the record files
+ * (`--stats -`, `--log -`), stdout for the others (`dash: "stdout"`).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(recordFile({ stats: "-" }, "stats")!.path === "/dev/stderr");
+ * assert(recordFile({ svg: "-" }, "svg", "stdout")!.path === "-");
+ * ```
  */
-export function statsWriter(
-  target: unknown,
-  flag = "stats",
-): { write(rec: object): void; close(): void } {
-  if (target === undefined) return { write() {}, close() {} };
-  const enc = new TextEncoder();
-  if (target === "-") {
-    return {
-      write: (r) => Deno.stderr.writeSync(enc.encode(JSON.stringify(r) + "\n")),
-      close() {},
-    };
-  }
-  const file = createFile(String(target), `--${flag} ${target}`);
-  return {
-    write(r) {
-      const b = enc.encode(JSON.stringify(r) + "\n");
-      let off = 0;
-      while (off < b.length) off += file.writeSync(b.subarray(off));
-    },
-    close: () => file.close(),
-  };
+export function recordFile(
+  f: Record<string, unknown>,
+  flag: string,
+  dash: "stderr" | "stdout" = "stderr",
+): FileArg | null {
+  const v = f[flag];
+  if (v === undefined) return null;
+  const path = v === "-" ? (dash === "stderr" ? "/dev/stderr" : "-") : String(v);
+  return { flag: `--${flag}`, path };
 }
 
 /**
@@ -232,69 +221,68 @@ function fmtRate(r: number): string {
 }
 
 /**
- * Runs a pipeline from stdin to stdout with the shared flags; returns the exit
- * code. `report` prints the human summary.
+ * Runs a pipeline from the input to the output with the shared flags; returns the exit code.
+ * `inputs` are every file the command reads (checked against the outputs before anything is
+ * opened for writing); `report` prints the human summary.
  */
 export async function runCommand(
   f: Record<string, unknown>,
+  inputs: FileArg[],
   start: (opts: Partial<StreamOptions>) => Lnstream,
   report: (s: Summary) => string,
 ): Promise<number> {
-  const stats = statsWriter(f.stats);
+  const outArg: FileArg = { flag: "-o", path: f.output === undefined ? "-" : String(f.output) };
+  const statsArg = recordFile(f, "stats");
+  checkFiles(inputs, statsArg ? [outArg, statsArg] : [outArg]);
+  const output = OutputFile.create(outArg);
+  const stats = statsWriter(statsArg && OutputFile.create(statsArg));
   // NDJSON statistics on stderr (--stats -) never share it with progress or the human summary
   const statsOnStderr = f.stats === "-";
   const show = statsOnStderr ? null : progress(Deno.stderr.isTerminal(), Boolean(f.progress));
   let tokens = 0;
+  const { readable, done, giveBack } = start({
+    // output chunks are views of the slots, given back once written: no copy of the output
+    borrow: true,
+    onRecord: (r: BatchRecord) => stats.write(r),
+    onProgress: show
+      ? (n, total) => {
+        tokens = n;
+        show(n, total);
+      }
+      : undefined,
+  });
+  let closed = false;
+  const sink = outputSink(output, giveBack);
   try {
-    const { readable, done, giveBack } = start({
-      // output chunks are views of the slots, given back once written: no copy of the output
-      borrow: true,
-      onRecord: (r: BatchRecord) => stats.write(r),
-      onProgress: show
-        ? (n, total) => {
-          tokens = n;
-          show(n, total);
-        }
-        : undefined,
-    });
-    let closed = false;
-    const stdout = stdoutSink(f.output === undefined ? undefined : String(f.output), giveBack);
-    try {
-      await readable.pipeTo(stdout.sink);
-    } catch (e) {
-      if (!(e instanceof ClosedOutput)) throw e;
-      closed = true;
-    } finally {
-      stdout.release();
-    }
-    if (closed) {
-      // a closed stdout ends quietly; the stats file still ends with a summary of what was done
-      const partial = await done.catch(() => null);
-      if (partial) stats.write(partial);
-      return 0;
-    }
-    const summary = await done;
-    show?.(tokens, undefined, true);
-    stats.write(summary);
-    if (!f.quiet && !statsOnStderr) console.error(report(summary));
-    return 0;
+    await readable.pipeTo(sink.sink);
+  } catch (e) {
+    if (!(e instanceof OutputClosed)) throw e;
+    closed = true;
   } finally {
-    stats.close();
+    sink.release();
   }
+  if (closed) {
+    // a closed stdout ends quietly; the stats file still ends with a summary of what was done
+    const partial = await done.catch(() => null);
+    if (partial) stats.write(partial);
+    stats.commit();
+    return 0;
+  }
+  const summary = await done;
+  show?.(tokens, undefined, true);
+  stats.write(summary);
+  output.commit();
+  stats.commit();
+  if (!f.quiet && !statsOnStderr) console.error(report(summary));
+  return 0;
 }
 
 /**
- * The command's input: the file named by its one positional argument, else stdin.
+ * A command's input: the file at `path`, or stdin for `-`. A file that cannot be opened is
+ * exit 77 (permission, naming `--allow-read`) or 64; one that cannot be read (a directory) 74.
  */
-export function inputReader(
-  f: { _: (string | number)[] },
-  cmd: string,
-): (view: Uint8Array) => Promise<number | null> {
-  if (f._.length > 1) {
-    throw new UsageError(`${cmd} reads one input; unexpected argument '${f._[1]}'`);
-  }
-  if (f._.length === 0) return stdinReader();
-  const path = String(f._[0]);
+export function inputReader(path: string): ByteReader {
+  if (path === "-") return stdinReader();
   let file: Deno.FsFile;
   try {
     file = Deno.openSync(path);
@@ -317,7 +305,7 @@ export function inputReader(
  * stdin as a `ByteReader`: reads straight into the caller's view; a failure (stdin is a
  * directory, a device error) is an `IoError` (exit 74).
  */
-export function stdinReader(): (view: Uint8Array) => Promise<number | null> {
+export function stdinReader(): ByteReader {
   return async (view) => {
     try {
       return await Deno.stdin.read(view);

@@ -20,15 +20,17 @@ export interface LineInfo {
   kind: "token" | "seq" | "obj";
   /** tokens in the line */
   n: number;
+  /** the line ended with `\r\n` (its output line does too) */
+  crlf?: boolean;
   /** for `obj`: the parsed object (its field is replaced on output) */
   obj?: Record<string, unknown>;
   /** for `obj`: the field that held the embedding */
   field?: string;
   /** for `obj`: what the field held */
   inner?: "token" | "seq";
-  /** for `obj`: the line as read, and where the field's value stands in it (`fieldSpan`) */
-  raw?: string;
-  /** `[start, end)` of the field's value in `raw` */
+  /** for `obj`: the line's bytes as read, and where the field's value stands in them */
+  raw?: Uint8Array;
+  /** `[start, end)` of the field's value in `raw` (`fieldSpan`) */
   span?: [number, number];
 }
 

@@ -81,8 +81,24 @@ export function binaryBatches(
         view = stage.subarray(0, want * rowBytes);
       }
       const got = await readFull(src, view);
-      const rows = Math.floor(got / rowBytes);
+      let rows = Math.floor(got / rowBytes);
       if (o.dtype !== "<f4" && rows > 0) toFloat32(input, stage!, o.dtype, rows * o.C);
+      // a finite float64 past float32's range is bad data (not a non-finite value)
+      const over = item === 8 ? overflowAt(input, stage!, o.dtype, rows * o.C) : -1;
+      let overflow: DataError | null = null;
+      if (over >= 0) {
+        const row = Math.floor(over / o.C), col = over % o.C;
+        const v = new DataView(stage!.buffer, stage!.byteOffset).getFloat64(
+          8 * over,
+          o.dtype[0] === "<",
+        );
+        overflow = new DataError(
+          `${o.what}: row ${offset + row}, channel ${col} (byte ${
+            o.dataOffset + (offset + row) * rowBytes + col * item
+          }): ${v} is beyond float32's range (±3.4e38)`,
+        );
+        rows = row;
+      }
       const batch: Batch = { index, slot, tokens: rows, offset, lines: [] };
       const at = o.dataOffset + (offset + rows) * rowBytes;
       if (got < view.length) {
@@ -107,6 +123,10 @@ export function binaryBatches(
           );
         }
       }
+      if (overflow) {
+        batch.fault = overflow;
+        done = true;
+      }
       if (rows === 0 && batch.fault === undefined) {
         sink.release(slot); // nothing more: no empty batch
         return ctrl.close();
@@ -117,4 +137,17 @@ export function binaryBatches(
       if (done) ctrl.close();
     },
   }, { highWaterMark: 0 });
+}
+
+/**
+ * The first element that float32 made infinite although the float64 it came from is finite,
+ * or -1.
+ */
+function overflowAt(out: Float32Array, src: Uint8Array, dtype: NpyDtype, n: number): number {
+  for (let i = 0; i < n; i++) {
+    if (Number.isFinite(out[i])) continue;
+    const v = new DataView(src.buffer, src.byteOffset).getFloat64(8 * i, dtype[0] === "<");
+    if (Number.isFinite(v)) return i;
+  }
+  return -1;
 }

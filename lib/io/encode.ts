@@ -163,8 +163,8 @@ export function encoder(o: EncoderOptions): TransformStream<Encodable, Uint8Arra
       header(ctrl);
       const n = batch.tokens * info.C;
       if (o.format === "ndjson") {
-        const s = text(batch, output);
-        if (s.length > 0) ctrl.enqueue(utf8.encode(s));
+        const bytes = text(batch, output);
+        if (bytes.length > 0) ctrl.enqueue(bytes);
       } else if (n > 0) {
         const bytes = new Uint8Array(output.buffer, output.byteOffset, n * 4);
         if (o.lender && batch.slot >= 0) {
@@ -186,9 +186,14 @@ export function encoder(o: EncoderOptions): TransformStream<Encodable, Uint8Arra
   });
 }
 
-/** NDJSON writing: rows are gathered into their lines, a line written when complete. */
+/**
+ * NDJSON writing: rows are gathered into their lines, a line written when complete. An object
+ * line is its input bytes with the embedding's text replaced; a line that ended in `\r\n` ends
+ * so again.
+ */
 function textWriter(info: InputInfo) {
   const pending: LineInfo[] = [];
+  let head = 0; // pending[head] is the next line to write (shifting would be O(n²))
   let rows: string[] = [];
   /** binary input: a line per token, or per sequence of T for [B, T, C] .npy */
   const binaryLines = (b: Batch) => {
@@ -198,36 +203,53 @@ function textWriter(info: InputInfo) {
       else if ((b.offset + r) % T === 0) pending.push({ kind: "seq", n: T });
     }
   };
-  const write = (l: LineInfo, toks: string[]): string => {
-    const seq = l.kind === "seq" || (l.kind === "obj" && l.inner === "seq");
-    const value = seq ? `[${toks.join(",")}]` : toks[0];
-    if (l.kind !== "obj") return value + "\n";
-    // only the field's value changes: every other byte of the line is kept as read
-    if (l.raw !== undefined && l.span) {
-      return l.raw.slice(0, l.span[0]) + value + l.raw.slice(l.span[1]) + "\n";
-    }
-    // the field's value is written as text, keeping the shortest float32 forms
-    const parts = Object.entries(l.obj!).map(([k, v]) =>
-      `${JSON.stringify(k)}:${k === l.field ? value : JSON.stringify(v)}`
-    );
-    return `{${parts.join(",")}}\n`;
-  };
-  return (b: Batch, out: Float32Array): string => {
+  return (b: Batch, out: Float32Array): Uint8Array => {
     const C = info.C;
     if (info.format !== "ndjson") binaryLines(b);
-    else pending.push(...b.lines);
+    else for (const l of b.lines) pending.push(l);
+    const parts: Uint8Array[] = [];
     let s = "";
-    const flushEmpty = () => {
-      while (pending.length > 0 && rows.length === pending[0].n) {
-        s += write(pending.shift()!, rows);
-        rows = [];
+    const write = (l: LineInfo) => {
+      const seq = l.kind === "seq" || (l.kind === "obj" && l.inner === "seq");
+      const value = seq ? `[${rows.join(",")}]` : rows[0];
+      const end = l.crlf ? "\r\n" : "\n";
+      if (l.kind !== "obj") s += value + end;
+      else if (l.raw !== undefined && l.span) {
+        // only the field's value changes: every other byte of the line is kept as read
+        if (s.length > 0) parts.push(utf8.encode(s));
+        parts.push(l.raw.subarray(0, l.span[0]), utf8.encode(value), l.raw.subarray(l.span[1]));
+        s = end;
+      } else {
+        // the field's value is written as text, keeping the shortest float32 forms
+        const fields = Object.entries(l.obj!).map(([k, v]) =>
+          `${JSON.stringify(k)}:${k === l.field ? value : JSON.stringify(v)}`
+        );
+        s += `{${fields.join(",")}}${end}`;
+      }
+      rows = [];
+    };
+    const flushComplete = () => {
+      while (head < pending.length && rows.length === pending[head].n) write(pending[head++]);
+      if (head === pending.length) {
+        pending.length = 0;
+        head = 0;
       }
     };
-    flushEmpty();
+    flushComplete();
     for (let r = 0; r < b.tokens; r++) {
       rows.push(tokenToJson(out, r * C, C));
-      flushEmpty();
+      flushComplete();
     }
-    return s;
+    if (s.length > 0) parts.push(utf8.encode(s));
+    if (parts.length === 1) return parts[0];
+    let total = 0;
+    for (const p of parts) total += p.length;
+    const all = new Uint8Array(total);
+    total = 0;
+    for (const p of parts) {
+      all.set(p, total);
+      total += p.length;
+    }
+    return all;
   };
 }

@@ -37,6 +37,13 @@ export interface GenOptions {
  */
 export function genStream(o: GenOptions): ReadableStream<Uint8Array> {
   const { tokens: N, dim: C } = o, format = o.format ?? "npy", T = o.seq ?? 0;
+  if (!Number.isInteger(N) || N < 0 || N > Number.MAX_SAFE_INTEGER) {
+    throw new UsageError(`--tokens must be a whole number from 0 to 2^53 − 1, got ${N}`);
+  }
+  // a token's floats in float64 (the outlier channels) within the 256 MiB a batch may hold
+  if (!Number.isInteger(C) || C < 1 || C * 8 > 256 * 2 ** 20) {
+    throw new UsageError(`--dim must be a whole number from 1 to ${2 ** 25}, got ${C}`);
+  }
   if (T > 0 && N % T !== 0) throw new UsageError(`--tokens ${N} is not a multiple of --seq ${T}`);
   const rng = new Rng(o.seed ?? 0);
   const outlier = new Float64Array(C);
@@ -66,14 +73,20 @@ export function genStream(o: GenOptions): ReadableStream<Uint8Array> {
         }
       }
       if (format === "ndjson") {
-        let s = "";
         for (let i = 0; i < n; i++) {
-          const row = tokenToJson(chunk, i * C, C);
-          const g = t + i;
-          if (T === 0) s += row + "\n";
-          else s += (g % T === 0 ? "[" : ",") + row + (g % T === T - 1 ? "]\n" : "");
+          const g = t + i, open = T === 0 || g % T === 0 ? "" : ",";
+          // a wide token's text in pieces of ≤ 16384 numbers (a string has a length limit)
+          for (let c = 0; c < C; c += 16384) {
+            const m = Math.min(16384, C - c);
+            let s = tokenToJson(chunk, i * C + c, m).slice(1, -1);
+            if (c === 0) s = `${open}${T > 0 && g % T === 0 ? "[" : ""}[` + s;
+            else s = "," + s;
+            if (c + m === C) {
+              s += "]" + (T === 0 || g % T === T - 1 ? (T > 0 ? "]" : "") + "\n" : "");
+            }
+            ctrl.enqueue(enc.encode(s));
+          }
         }
-        ctrl.enqueue(enc.encode(s));
       } else {
         ctrl.enqueue(new Uint8Array(chunk.buffer.slice(0, n * C * 4)));
       }

@@ -2,12 +2,14 @@
  * NDJSON input: a line is a token (`[x0, …, xC-1]`), a sequence of tokens
  * (`[[…], […]]`), or an object whose field (default `embedding`) holds either.
  * Every line is checked whole before any of its rows is written, so a batch
- * only ever holds complete lines.
+ * only ever holds complete lines. Lines come as bytes (`lineChunks`): an object line keeps
+ * its bytes, so its output changes the embedding's text and nothing else.
  *
  * @module
  */
 import type { Batch, LineInfo, SlotSink } from "./batch.ts";
 import { DataError } from "./errors.ts";
+import { isBlankLine, type LineChunk } from "./lines.ts";
 
 /** Options of `ndjsonDecoder`. */
 export interface NdjsonOptions {
@@ -19,7 +21,19 @@ export interface NdjsonOptions {
   batchTokens: number;
   /** `error` (default) refuses NaN and ±Infinity; `pass` lets them through */
   nonfinite: "error" | "pass";
+  /**
+   * a batch holding many lines without tokens (`[]`, blank embeddings) is cut early only after
+   * a multiple of this many rows (run: its sequence length, so sequences stay whole; default 1)
+   */
+  align?: number;
 }
+
+/** Lines a batch may carry beyond its tokens before it is cut early: memory stays flat. */
+const LINES_PER_BATCH = 4096;
+
+/** Token lines share one description each (many short lines allocate nothing). */
+const TOKEN_LINE: LineInfo = Object.freeze({ kind: "token", n: 1 });
+const TOKEN_LINE_CRLF: LineInfo = Object.freeze({ kind: "token", n: 1, crlf: true });
 
 const NONFINITE = /(?<![\w."])(-?Infinity|NaN)(?![\w"])/g;
 
@@ -51,25 +65,32 @@ export function parseLine(line: string): unknown {
 }
 
 /**
- * Decodes NDJSON lines (from `TextLineStream`) into batches in slots.
- * `info.C` is set from the first token when `C` is not given.
+ * Decodes NDJSON lines (from `lineChunks`) into batches in slots. `info.C` is set from the
+ * first token when `C` is not given.
  *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
+ * import { lineChunks } from "./lines.ts";
  * const slot = new Float32Array(8);
  * const sink = { capTokens: 4, open() {}, release() {}, acquire: async () => ({ slot: 0, input: slot }) };
- * const out = await Array.fromAsync(ReadableStream.from(["[1, 2]", '{"embedding": [[3, 4]]}'])
+ * const text = new TextEncoder().encode('[1, 2]\n{"embedding": [[3, 4]]}\n');
+ * const out = await Array.fromAsync(ReadableStream.from([text]).pipeThrough(lineChunks())
  *   .pipeThrough(ndjsonDecoder(sink, { field: "embedding", batchTokens: 4, nonfinite: "error" })));
  * assert(out[0].tokens === 2 && slot[3] === 4 && out[0].lines[1].kind === "obj");
  * ```
  */
-export function ndjsonDecoder(sink: SlotSink, o: NdjsonOptions): TransformStream<string, Batch> {
+export function ndjsonDecoder(
+  sink: SlotSink,
+  o: NdjsonOptions,
+): TransformStream<LineChunk, Batch> {
   let C = o.C ?? 0;
   let lineNo = 0, index = 0, offset = 0, rows = 0;
   let cur: { slot: number; input: Float32Array } | null = null;
-  let opened = false;
+  let opened = false, ended = false;
   let lines: LineInfo[] = [];
+  const align = o.align ?? 1;
+  const text = new TextDecoder();
   const cut = (): Batch => {
     const b: Batch = { index: index++, slot: cur?.slot ?? -1, tokens: rows, offset, lines };
     offset += rows;
@@ -83,6 +104,7 @@ export function ndjsonDecoder(sink: SlotSink, o: NdjsonOptions): TransformStream
     b.fault = new DataError(`line ${lineNo}: ${msg}`);
     ctrl.enqueue(b);
     ctrl.terminate();
+    ended = true;
   };
   /** the tokens of a line, checked; or an error message */
   const tokensOf = (v: unknown): { tokens: number[][]; kind: "token" | "seq" } | string => {
@@ -95,84 +117,93 @@ export function ndjsonDecoder(sink: SlotSink, o: NdjsonOptions): TransformStream
     }
     return { tokens: [v as number[]], kind: "token" };
   };
-  return new TransformStream<string, Batch>({
-    async transform(line, ctrl) {
-      lineNo++;
-      if (line.trim() === "") return;
-      let v: unknown;
-      try {
-        v = parseLine(line);
-      } catch (e) {
-        return fail(ctrl, `not valid JSON (${(e as Error).message})`);
+  /** checks a line's tokens; an error message, or null */
+  const check = (tokens: number[][], seq: boolean): string | null => {
+    for (let t = 0; t < tokens.length; t++) {
+      const tok = tokens[t];
+      const where = seq ? `token ${t}: ` : "";
+      if (C === 0) {
+        if (tok.length === 0) return `${where}an empty token`;
+        C = tok.length;
       }
-      let info_: LineInfo;
-      let parsed: ReturnType<typeof tokensOf>;
-      if (v !== null && typeof v === "object" && !Array.isArray(v)) {
-        const obj = v as Record<string, unknown>;
-        if (!(o.field in obj)) {
-          return fail(ctrl, `object has no field '${o.field}' (choose one with --field)`);
-        }
-        parsed = tokensOf(obj[o.field]);
-        if (typeof parsed === "string") return fail(ctrl, `field '${o.field}': ${parsed}`);
-        info_ = {
-          kind: "obj",
-          n: parsed.tokens.length,
-          obj,
-          field: o.field,
-          inner: parsed.kind,
-          raw: line,
-          span: fieldSpan(line, o.field) ?? undefined,
-        };
-      } else {
-        parsed = tokensOf(v);
-        if (typeof parsed === "string") return fail(ctrl, parsed);
-        info_ = { kind: parsed.kind, n: parsed.tokens.length };
+      if (tok.length !== C) {
+        return `${where}has ${tok.length} numbers, expected ${C} (${
+          o.C ? "--dim" : "the first token's length"
+        })`;
       }
-      const tokens = parsed.tokens;
-      for (let t = 0; t < tokens.length; t++) {
-        const tok = tokens[t];
-        const where = parsed.kind === "seq" ? `token ${t}: ` : "";
-        if (C === 0) {
-          if (tok.length === 0) return fail(ctrl, `${where}an empty token`);
-          C = tok.length;
+      for (let c = 0; c < C; c++) {
+        const x = tok[c];
+        if (typeof x !== "number") return `${where}channel ${c} is ${kindOf(x)}, not a number`;
+        // a finite number past float32's range is bad data whatever --nonfinite says
+        if (Number.isFinite(x) && !Number.isFinite(Math.fround(x))) {
+          return `${where}channel ${c} is ${x}, beyond float32's range (±3.4e38)`;
         }
-        if (tok.length !== C) {
-          return fail(
-            ctrl,
-            `${where}has ${tok.length} numbers, expected ${C} (${
-              o.C ? "--dim" : "the first token's length"
-            })`,
-          );
+        if (!Number.isFinite(x) && o.nonfinite === "error") {
+          return `${where}channel ${c} is ${x} (use --nonfinite pass to allow)`;
         }
-        for (let c = 0; c < C; c++) {
-          const x = tok[c];
-          if (typeof x !== "number") {
-            return fail(ctrl, `${where}channel ${c} is ${kindOf(x)}, not a number`);
+      }
+    }
+    return null;
+  };
+  return new TransformStream<LineChunk, Batch>({
+    async transform(chunk, ctrl) {
+      const bytes = chunk.bytes;
+      for (let i = 0; i < chunk.starts.length && !ended; i++) {
+        lineNo = chunk.first + i;
+        const a = chunk.starts[i], e = chunk.ends[i], crlf = chunk.crlf[i];
+        if (isBlankLine(bytes, a, e)) continue;
+        let v: unknown;
+        try {
+          v = parseLine(text.decode(bytes.subarray(a, e)));
+        } catch (err) {
+          return fail(ctrl, `not valid JSON (${(err as Error).message})`);
+        }
+        let info: LineInfo;
+        let parsed: ReturnType<typeof tokensOf>;
+        if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+          const obj = v as Record<string, unknown>;
+          if (!(o.field in obj)) {
+            return fail(ctrl, `object has no field '${o.field}' (choose one with --field)`);
           }
-          if (!Number.isFinite(Math.fround(x)) && o.nonfinite === "error") {
-            return fail(
-              ctrl,
-              Number.isFinite(x)
-                ? `${where}channel ${c} is ${x}, beyond float32's range (±3.4e38)`
-                : `${where}channel ${c} is ${x} (use --nonfinite pass to allow)`,
-            );
-          }
+          parsed = tokensOf(obj[o.field]);
+          if (typeof parsed === "string") return fail(ctrl, `field '${o.field}': ${parsed}`);
+          const raw = bytes.slice(a, e); // its own copy: the line outlives the chunk
+          info = {
+            kind: "obj",
+            n: parsed.tokens.length,
+            obj,
+            field: o.field,
+            inner: parsed.kind,
+            raw,
+            span: fieldSpan(raw, o.field) ?? undefined,
+            ...(crlf ? { crlf } : {}),
+          };
+        } else {
+          parsed = tokensOf(v);
+          if (typeof parsed === "string") return fail(ctrl, parsed);
+          info = parsed.kind === "token"
+            ? (crlf ? TOKEN_LINE_CRLF : TOKEN_LINE)
+            : { kind: "seq", n: parsed.tokens.length, ...(crlf ? { crlf } : {}) };
         }
-      }
-      if (!opened && C > 0) {
-        opened = true;
-        sink.open(C); // once (openInput normally knows C and the pool is open already)
-      }
-      lines.push(info_);
-      for (const tok of tokens) {
-        if (cur === null) cur = await sink.acquire();
-        cur.input.set(tok, rows * C);
-        rows++;
-        if (rows === o.batchTokens) ctrl.enqueue(cut());
+        const bad = check(parsed.tokens, parsed.kind === "seq");
+        if (bad !== null) return fail(ctrl, bad);
+        if (!opened && C > 0) {
+          opened = true;
+          sink.open(C); // once (openInput normally knows C and the pool is open already)
+        }
+        lines.push(info);
+        for (const tok of parsed.tokens) {
+          if (cur === null) cur = await sink.acquire();
+          cur.input.set(tok, rows * C);
+          rows++;
+          if (rows === o.batchTokens) ctrl.enqueue(cut());
+        }
+        // lines without tokens pile up only so far (sequences of `align` rows stay whole)
+        if (lines.length >= LINES_PER_BATCH && rows % align === 0) ctrl.enqueue(cut());
       }
     },
     flush(ctrl) {
-      if (rows > 0 || lines.length > 0) ctrl.enqueue(cut());
+      if (!ended && (rows > 0 || lines.length > 0)) ctrl.enqueue(cut());
     },
   });
 }
@@ -185,42 +216,44 @@ function kindOf(v: unknown): string {
 }
 
 /**
- * Where the value of the top-level key `field` stands in the text of a JSON object: `[start,
+ * Where the value of the top-level key `field` stands in the bytes of a JSON object: `[start,
  * end)` of its last occurrence (the one `JSON.parse` keeps), or null. Output lines replace just
- * that span, so every other field keeps its original text (big integers, `1e400`, spacing).
+ * that span, so every other byte of the line is kept (big integers, `1e400`, spacing, bytes
+ * that are not UTF-8). JSON's structure is ASCII, so the scan reads bytes.
  *
  * @example
  * ```ts
  * import { assertEquals } from "@std/assert";
- * const t = '{"id": 12345678901234567891, "embedding": [1, 2]}';
+ * const t = new TextEncoder().encode('{"id": 12345678901234567891, "embedding": [1, 2]}');
  * const [a, b] = fieldSpan(t, "embedding")!;
- * assertEquals(t.slice(a, b), "[1, 2]");
+ * assertEquals(new TextDecoder().decode(t.subarray(a, b)), "[1, 2]");
  * ```
  */
-export function fieldSpan(text: string, field: string): [number, number] | null {
+export function fieldSpan(text: Uint8Array, field: string): [number, number] | null {
   const n = text.length;
+  const Q = 0x22, BS = 0x5c, LB = 0x7b, RB = 0x7d, LS = 0x5b, RS = 0x5d, COLON = 0x3a;
+  const COMMA = 0x2c;
+  const isBlank = (c: number) => c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
   let i = 0;
   const blank = () => {
-    while (i < n && (text[i] === " " || text[i] === "\t" || text[i] === "\r" || text[i] === "\n")) {
-      i++;
-    }
+    while (i < n && isBlank(text[i])) i++;
   };
   const string = () => {
-    for (i++; i < n && text[i] !== '"'; i++) if (text[i] === "\\") i++;
+    for (i++; i < n && text[i] !== Q; i++) if (text[i] === BS) i++;
     i++;
   };
   const value = () => {
-    if (text[i] === '"') return string();
-    if (text[i] === "{" || text[i] === "[") {
+    if (text[i] === Q) return string();
+    if (text[i] === LB || text[i] === LS) {
       let depth = 0;
       while (i < n) {
         const ch = text[i];
-        if (ch === '"') {
+        if (ch === Q) {
           string();
           continue;
         }
-        if (ch === "{" || ch === "[") depth++;
-        else if (ch === "}" || ch === "]") {
+        if (ch === LB || ch === LS) depth++;
+        else if (ch === RB || ch === RS) {
           if (--depth === 0) {
             i++;
             return;
@@ -230,32 +263,38 @@ export function fieldSpan(text: string, field: string): [number, number] | null 
       }
       return;
     }
-    while (i < n && !",}] \t\r\n".includes(text[i])) i++; // number or literal
+    // a number or a literal
+    while (i < n && text[i] !== COMMA && text[i] !== RB && text[i] !== RS && !isBlank(text[i])) {
+      i++;
+    }
   };
+  const dec = new TextDecoder();
   blank();
-  if (text[i] !== "{") return null;
+  if (text[i] === 0xef && text[i + 1] === 0xbb && text[i + 2] === 0xbf) i += 3; // a BOM
+  blank();
+  if (text[i] !== LB) return null;
   i++;
   let found: [number, number] | null = null;
   for (;;) {
     blank();
-    if (text[i] !== '"') return found;
+    if (text[i] !== Q) return found;
     const k = i;
     string();
     let key: string;
     try {
-      key = JSON.parse(text.slice(k, i));
+      key = JSON.parse(dec.decode(text.subarray(k, i)));
     } catch {
       return null;
     }
     blank();
-    if (text[i] !== ":") return null;
+    if (text[i] !== COLON) return null;
     i++;
     blank();
     const start = i;
     value();
     if (key === field) found = [start, i];
     blank();
-    if (text[i] !== ",") return found;
+    if (text[i] !== COMMA) return found;
     i++;
   }
 }

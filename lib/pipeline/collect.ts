@@ -86,6 +86,10 @@ export interface Summary {
   command: string;
   /** what determines the numbers (norm, eps, seed, model, …) */
   config: Record<string, unknown>;
+  /** the global index of the first token covered (the run's --offset) */
+  offset: number;
+  /** tokens covered: the range [offset, offset + tokens) (= tokens_in) */
+  tokens: number;
   /** rows read */
   tokens_in: number;
   /** rows written */
@@ -111,6 +115,8 @@ export interface Summary {
   state: SummaryState;
   /** the output was closed early (e.g. `| head`): the summary covers the batches collected */
   output_closed?: boolean;
+  /** merged summaries: token ranges no shard covered (`stats merge --allow-gaps`) */
+  gaps?: [number, number][];
   /** wall time and throughput: the only fields that differ between identical runs */
   timing: { wall_s: number; tokens_per_s: number };
 }
@@ -142,6 +148,8 @@ export interface CollectOptions {
   pool: SlotPool;
   /** normalize or run */
   command: "normalize" | "run";
+  /** global index of the stream's first token */
+  offset: number;
   /** what the source learned (for byte offsets in messages) */
   info: InputInfo;
   /**
@@ -160,6 +168,26 @@ export interface CollectOptions {
   onProgress?: (tokens: number, total: number | undefined, slot: number) => void;
   /** receives the summary at the end */
   onSummary: (s: Summary) => void;
+}
+
+/**
+ * The fault of a non-finite input value, named by its row (counted from the input's start),
+ * channel and, for binary input, byte.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const info = { format: "npy" as const, C: 4, dataOffset: 128, itemSize: 4, dtype: "<f4" as const, head: new Uint8Array(0) };
+ * assert(nonfiniteFault(info, 2, 1, "NaN").message.startsWith("row 2, channel 1 (byte 164)"));
+ * ```
+ */
+export function nonfiniteFault(info: InputInfo, row: number, col: number, value: unknown): Error {
+  const byte = info.format === "ndjson"
+    ? ""
+    : ` (byte ${info.dataOffset + (row * info.C + col) * info.itemSize})`;
+  return new DataError(
+    `row ${row}, channel ${col}${byte}: non-finite value ${value} (use --nonfinite pass to allow)`,
+  );
 }
 
 /** The probe norms from two accumulators. */
@@ -198,13 +226,7 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
       const C = o.info.C;
       if (reply?.bad) {
         const { row, col, value } = reply.bad;
-        const g = batch.offset + row;
-        const item = o.info.itemSize ?? 4;
-        const byte = (o.info.dataOffset ?? 0) + (g * C + col) * item;
-        batch.fault = new DataError(
-          `row ${g}, channel ${col} (byte ${byte}): non-finite value ${value} ` +
-            `(use --nonfinite pass to allow)`,
-        );
+        batch.fault = nonfiniteFault(o.info, batch.offset + row, col, value);
       }
       const n = reply ? reply.tokens : 0;
       tokensIn += batch.tokens;
@@ -237,7 +259,8 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
         reply.sums?.dh_sq.forEach((v, l) => dhSq[l].add(v));
         grad = reply.stack;
       }
-      if (n > 0 || batch.fault === undefined) {
+      if (n > 0) {
+        // a batch of lines without tokens is no batch of the statistics
         batches++;
         o.onRecord?.({
           type: "batch",
@@ -287,6 +310,8 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
       {
         command: o.command,
         config: ctx.config,
+        offset: o.offset,
+        tokens: tokensIn,
         tokens_in: tokensIn,
         tokens_out: tokensOut,
         batches,
@@ -306,6 +331,8 @@ export type SummaryParts = Pick<
   Summary,
   | "command"
   | "config"
+  | "offset"
+  | "tokens"
   | "tokens_in"
   | "tokens_out"
   | "batches"
@@ -328,7 +355,7 @@ export type SummaryParts = Pick<
  * const m = new Moments();
  * m.addToken(2, 3, 0.5, 1, 2);
  * const state = { input: m.toJSON(), output: m.toJSON(), loss: [1.5], dy: new NormAcc().toJSON(), dx: new NormAcc().toJSON() };
- * const s = summaryFromState({ command: "normalize", config: {}, tokens_in: 1, tokens_out: 1, batches: 1,
+ * const s = summaryFromState({ command: "normalize", config: {}, offset: 0, tokens: 1, tokens_in: 1, tokens_out: 1, batches: 1,
  *   nonfinite_tokens: 0, nonfinite_outputs: 0, state, timing: { wall_s: 1, tokens_per_s: 1 } });
  * assert(s.input.mean === 1.5 && s.loss === 1.5);
  * ```
@@ -358,6 +385,8 @@ export function summaryFromState(
     type: "summary",
     command: p.command,
     config: p.config,
+    offset: p.offset,
+    tokens: p.tokens,
     tokens_in: p.tokens_in,
     tokens_out: p.tokens_out,
     batches: p.batches,

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { concatReadableStreams, TextLineStream } from "../std/mod.ts";
+import { concatReadableStreams } from "../std/mod.ts";
+import { lineChunks } from "../io/lines.ts";
 import {
   type Batch,
   type ByteReader,
@@ -36,6 +37,7 @@ import {
   collector,
   type Computed,
   type GradSum,
+  nonfiniteFault,
   type Summary,
 } from "./collect.ts";
 
@@ -311,6 +313,7 @@ export function runStream(input: Input, o: RunOptions = {}): Lnstream {
         config: config(C),
         layout: m.layout,
         finalNorm: m.config.finalNorm,
+        align: seq,
         grads: {
           sum,
           add: (g: Float32Array) => m.kernels.add(sum, sum, g, n),
@@ -379,6 +382,8 @@ interface TaskSetup {
   overwrite?: boolean;
   /** start one worker, the others as jobs find it busy after this long (0: all at once) */
   growWorkersAfterMs?: number;
+  /** batches are cut only after multiples of this many tokens (run: whole sequences) */
+  align?: number;
 }
 
 /**
@@ -492,10 +497,19 @@ function start(
         task.growWorkersAfterMs ?? 0,
       );
     }
-    const batches = decodeInput(read, info, slots, r, batchTokens);
+    const batches = decodeInput(read, info, slots, r, batchTokens, task?.align ?? 1);
     const outFormat = r.outFormat ?? info.format ?? "raw";
     const encodable = batches.pipeThrough(orderedStage(async (batch): Promise<Computed> => {
       if (batch.slot < 0 || batch.tokens === 0) return { batch, reply: null };
+      if (first + batch.offset + batch.tokens > Number.MAX_SAFE_INTEGER) {
+        // a token's probe key is its global index: past 2^53 two tokens would share one
+        const fault = new OptionError(
+          "offset",
+          `${first}: token ${first + batch.offset + batch.tokens - 1} would pass 2^53 − 1, ` +
+            `past which global token indices (and their probe directions) collide`,
+        );
+        return { batch: { ...batch, tokens: 0, fault }, reply: null };
+      }
       const grad = slots.gradSab ? await slots.acquireGrad() : -1;
       running.set(batch.slot, { tokens: batch.tokens, fraction: 0 });
       try {
@@ -514,6 +528,7 @@ function start(
     }, inFlight)).pipeThrough(collector({
       pool: slots,
       command,
+      offset: first,
       info,
       context: task ?? { config: configFor(null) },
       onRecord: o.onRecord,
@@ -565,6 +580,7 @@ export function decodeInput(
   sink: SlotSink,
   o: Pick<StreamOptions, "field" | "nonfinite">,
   batchTokens: number,
+  align = 1,
 ): ReadableStream<Batch> {
   if (info.format === null) return ReadableStream.from<Batch>([]);
   if (info.format === "npy" || info.format === "raw") {
@@ -587,19 +603,80 @@ export function decodeInput(
     },
   });
   return concatReadableStreams(ReadableStream.from([info.head]), rest)
-    .pipeThrough(new TextDecoderStream())
-    .pipeThrough(new TextLineStream({ allowCR: true }))
+    .pipeThrough(lineChunks())
     .pipeThrough(ndjsonDecoder(sink, {
       C: info.C || undefined,
       field: o.field ?? "embedding",
       batchTokens,
       nonfinite: o.nonfinite ?? "error",
+      align,
     }));
 }
 
 /**
+ * Decodes an input with the pipeline's opener and decoders, without workers: `visit` sees each
+ * batch and its rows (`tokens × C` floats, in memory reused for the next batch) and may return
+ * false to stop. The input's first fault is thrown as the pipeline would report it, after the
+ * batches before it were visited — and, unless `nonfinite` is `pass`, a non-finite value too.
+ * Returns what opening the input learned.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const input = ReadableStream.from([new TextEncoder().encode("[1,2]\n[3,4]\n")]);
+ * let seen = 0;
+ * const info = await scanInput(input, {}, (b) => (seen += b.tokens, true));
+ * assert(info.C === 2 && seen === 2);
+ * ```
+ */
+export async function scanInput(
+  input: Input,
+  o: Pick<StreamOptions, "dim" | "field" | "format" | "nonfinite">,
+  visit: (batch: Batch, rows: Float32Array, C: number) => boolean,
+  batchTokens = 256,
+): Promise<InputInfo> {
+  const read: ByteReader = typeof input === "function" ? input : streamReader(input);
+  const info = await openInput(read, o);
+  // nothing to read (a first line without tokens is left to the decoder to name)
+  if (info.format === null) return info;
+  let C = info.C, slot = new Float32Array(0);
+  const sink: SlotSink = {
+    capTokens: batchTokens,
+    open(c) {
+      C = c;
+      slot = new Float32Array(batchTokens * c);
+    },
+    release() {},
+    acquire: () => Promise.resolve({ slot: 0, input: slot }),
+  };
+  const nonfinite = o.nonfinite ?? "error";
+  const reader = decodeInput(read, info, sink, { ...o, nonfinite }, batchTokens).getReader();
+  try {
+    for (;;) {
+      const { done, value: b } = await reader.read();
+      if (done) break;
+      const rows = slot.subarray(0, b.tokens * C);
+      if (nonfinite === "error") {
+        const at = rows.findIndex((v) => !Number.isFinite(v));
+        if (at >= 0) {
+          const row = Math.floor(at / C);
+          visit({ ...b, tokens: row }, rows.subarray(0, row * C), C);
+          throw nonfiniteFault(info, b.offset + row, at % C, rows[at]);
+        }
+      }
+      if (!visit(b, rows, C)) break;
+      if (b.fault) throw b.fault;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return info;
+}
+
+/**
  * Reads up to `max` tokens of any input format into memory (for `compare`), with the same
- * opener and decoders as the pipeline. Throws the input's fault, if any, like the pipeline.
+ * opener and decoders as the pipeline (`scanInput`): the input's fault, or a non-finite value
+ * among the tokens taken, is thrown.
  *
  * @example
  * ```ts
@@ -614,37 +691,20 @@ export async function readTokens(
   max: number,
   o: Pick<StreamOptions, "dim" | "field" | "format"> = {},
 ): Promise<{ tokens: Float32Array; C: number }> {
-  const read: ByteReader = typeof input === "function" ? input : streamReader(input);
-  const info = await openInput(read, o);
-  // nothing to read (a first line without tokens is left to the decoder to name)
-  if (info.format === null) return { tokens: new Float32Array(0), C: info.C };
-  const cap = 256;
-  let C = info.C;
-  const parts: Float32Array[] = [];
-  const sink: SlotSink = {
-    capTokens: cap,
-    open(c) {
-      C = c;
-    },
-    release() {},
-    acquire: () => {
-      const input = new Float32Array(cap * C);
-      parts.push(input);
-      return Promise.resolve({ slot: parts.length - 1, input });
-    },
-  };
   const out: Float32Array[] = [];
-  let n = 0;
-  const reader = decodeInput(read, info, sink, { ...o, nonfinite: "error" }, cap).getReader();
-  while (n < max) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    const take = Math.min(value.tokens, max - n);
-    if (take > 0) out.push(parts[value.slot].subarray(0, take * C));
-    n += take;
-    if (value.fault && n < max) throw value.fault;
+  let n = 0, C = 0;
+  try {
+    C = (await scanInput(input, o, (b, rows, c) => {
+      C = c;
+      const take = Math.min(b.tokens, max - n);
+      if (take > 0) out.push(rows.slice(0, take * c));
+      n += take;
+      return n < max;
+    })).C;
+  } catch (e) {
+    // a fault past the tokens taken is no concern of the caller's
+    if (n < max) throw e;
   }
-  await reader.cancel().catch(() => {});
   const tokens = new Float32Array(n * C);
   let off = 0;
   for (const p of out) {

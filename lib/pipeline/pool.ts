@@ -8,9 +8,24 @@
 import type { SlotSink } from "../io/batch.ts";
 import { DataError, UsageError } from "../io/errors.ts";
 
+import { type SlotLayout, slotLayout } from "./protocol.ts";
+
 /** The most bytes one batch's rows (input, output and per-token statistics) may take. */
 export const BATCH_LIMIT_BYTES = 256 * 2 ** 20;
-import { type SlotLayout, slotLayout } from "./protocol.ts";
+
+/**
+ * Whether a token of C channels fits a batch (`BATCH_LIMIT_BYTES`): a wider one is refused by
+ * every command that reads tokens, and by `gen`.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(tokenFits(768) && !tokenFits(1e9));
+ * ```
+ */
+export function tokenFits(C: number): boolean {
+  return slotLayout(1, C).slotBytes <= BATCH_LIMIT_BYTES;
+}
 
 /**
  * K slots of `capTokens` rows; `open(C)` allocates them once C is known, and a ring of
@@ -93,7 +108,7 @@ export class SlotPool implements SlotSink {
   open(C: number): void {
     if (this.sab !== null) return;
     const row = slotLayout(1, C).slotBytes, mib = (b: number) => (b / 2 ** 20).toFixed(1);
-    if (row > BATCH_LIMIT_BYTES) {
+    if (!tokenFits(C)) {
       throw new DataError(
         `a token of ${C} channels needs ${mib(row)} MiB, more than a batch may hold ` +
           `(limit ${mib(BATCH_LIMIT_BYTES)} MiB)`,

@@ -17,6 +17,13 @@
  */
 import { parseArgs as parseArgsJs } from "@std/cli/parse-args";
 import {
+  basename as basenameJs,
+  dirname as dirnameJs,
+  join as joinJs,
+  resolve as resolveJs,
+} from "@std/path";
+import { levenshteinDistance as levenshteinJs } from "@std/text";
+import {
   concatReadableStreams as concatJs,
   TextLineStream as TextLineStreamJs,
 } from "@std/streams";
@@ -84,3 +91,59 @@ export const TextLineStream: new (options?: { allowCR?: boolean }) => TransformS
  */
 export const concatReadableStreams: <T>(...streams: ReadableStream<T>[]) => ReadableStream<T> =
   concatJs;
+
+/**
+ * `@std/path`'s `dirname`: the folder part of a path (`"."` for a bare name).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(dirname("a/b.npy") === "a" && dirname("b.npy") === ".");
+ * ```
+ */
+export const dirname: (path: string) => string = dirnameJs;
+
+/**
+ * `@std/path`'s `basename`: the last part of a path.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(basename("a/b.npy") === "b.npy");
+ * ```
+ */
+export const basename: (path: string, suffix?: string) => string = basenameJs;
+
+/**
+ * `@std/path`'s `join`: the parts joined and normalized.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(join("a", "../b", "c.npy") === "b/c.npy");
+ * ```
+ */
+export const join: (...paths: string[]) => string = joinJs;
+
+/**
+ * `@std/path`'s `resolve`: an absolute, normalized path (relative parts against the current
+ * folder).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(resolve("/a/b", "../c") === "/a/c");
+ * ```
+ */
+export const resolve: (...paths: string[]) => string = resolveJs;
+
+/**
+ * `@std/text`'s `levenshteinDistance`: the edit distance of two strings.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(levenshteinDistance("nrom", "norm") === 2);
+ * ```
+ */
+export const levenshteinDistance: (a: string, b: string) => number = levenshteinJs;

@@ -13,7 +13,13 @@
 import { DataError } from "../io/errors.ts";
 import { lmLayout } from "./lm.ts";
 import type { ParamSpec } from "../model/params.ts";
-import { modelShape, TRAIN_DEFAULTS, type TrainConfig, type TrainState } from "./trainer.ts";
+import {
+  checkConfig,
+  modelShape,
+  TRAIN_DEFAULTS,
+  type TrainConfig,
+  type TrainState,
+} from "./trainer.ts";
 
 /** The `format` value of the metadata. */
 export const CHECKPOINT_FORMAT = "lnstream.train.v1";
@@ -125,7 +131,13 @@ export function decodeCheckpoint(bytes: Uint8Array, what = "the checkpoint"): Tr
   if (!Array.isArray(vocab) || vocab.some((c) => typeof c !== "string") || vocab.length === 0) {
     throw bad("vocab is not a list of characters");
   }
+  try {
+    checkConfig(config);
+  } catch (e) {
+    throw bad(`its config is not valid: ${(e as Error).message}`);
+  }
   if (!Number.isInteger(step) || step < 0) throw bad(`step '${meta.step}'`);
+  if (step > config.iters) throw bad(`step ${step} is past its iters (${config.iters})`);
   if (!Array.isArray(history)) throw bad("history is not a list");
   let layout: ParamSpec[];
   try {
@@ -148,8 +160,10 @@ export function decodeCheckpoint(bytes: Uint8Array, what = "the checkpoint"): Tr
       ) {
         throw bad(`tensor '${name}' is not F32 ${JSON.stringify(spec.shape)} inside the file`);
       }
-      const copy = data.slice(a, b);
-      out.set(new Float32Array(copy.buffer, 0, spec.size), spec.offset);
+      const copy = new Float32Array(data.slice(a, b).buffer, 0, spec.size);
+      const at = copy.findIndex((x) => !Number.isFinite(x));
+      if (at >= 0) throw bad(`tensor '${name}' holds ${copy[at]} at element ${at}`);
+      out.set(copy, spec.offset);
     }
     return out;
   };

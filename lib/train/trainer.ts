@@ -522,8 +522,16 @@ export function modelShape(c: TrainConfig, vocab: number): CharLMConfig {
   };
 }
 
-/** Refuses settings no run can use (exit 64), naming the field. */
-function checkConfig(c: TrainConfig): TrainConfig {
+/**
+ * Refuses settings no run can use (a `UsageError`, exit 64, naming the field); returns them.
+ *
+ * @example
+ * ```ts
+ * import { assertThrows } from "@std/assert";
+ * assertThrows(() => checkConfig({ ...TRAIN_DEFAULTS, lr: -1 }), Error, "lr must be");
+ * ```
+ */
+export function checkConfig(c: TrainConfig): TrainConfig {
   const whole = (name: keyof TrainConfig, min: number) => {
     const v = c[name] as number;
     if (!(Number.isInteger(v) && v >= min)) {
