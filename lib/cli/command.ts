@@ -10,6 +10,7 @@
  */
 import { type Args, levenshteinDistance, parseArgs } from "../std/mod.ts";
 import { EXIT_CODES, UsageError } from "../io/errors.ts";
+import { printOut } from "../io/files.ts";
 import { VERSION } from "../version.ts";
 
 /** What a command accepts. */
@@ -131,11 +132,11 @@ export function parseCommand(args: readonly string[], spec: CommandSpec): Args |
     }
   }
   if (given.get("help") === "true") {
-    console.log(`${spec.help}\n\n${exitCodeTable()}`);
+    printOut(`${spec.help}\n\n${exitCodeTable()}`);
     return null;
   }
   if (given.get("version") === "true") {
-    console.log(`lnstream ${VERSION}`);
+    printOut(`lnstream ${VERSION}`);
     return null;
   }
   const max = spec.positionals ?? 0;

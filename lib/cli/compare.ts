@@ -5,7 +5,7 @@
  * @module
  */
 import { UsageError } from "../io/errors.ts";
-import { checkFiles, type FileArg, writeFileSafely } from "../io/files.ts";
+import { checkFiles, type FileArg, printOut, writeFileSafely } from "../io/files.ts";
 import { type CompareResult, compareRuns, findRun } from "../model/compare.ts";
 import type { Placement } from "../model/config.ts";
 import { BLOCK_PARAMS, type BlockParam } from "../model/params.ts";
@@ -288,7 +288,7 @@ export async function compare(args: string[]): Promise<number> {
   }
   if (f.json) {
     const runs = result.runs.map(({ samples: _, ...r }) => r);
-    console.log(JSON.stringify({ ...result, runs }));
-  } else console.log(f.brief ? compareBrief(result) : compareTable(result));
+    printOut(JSON.stringify({ ...result, runs }));
+  } else printOut(f.brief ? compareBrief(result) : compareTable(result));
   return 0;
 }

@@ -12,7 +12,7 @@ import { stats } from "./stats.ts";
 import { split } from "./split.ts";
 import { train } from "./train.ts";
 import { isDenied } from "../io/errors.ts";
-import { OutputClosed, removeTemporaries } from "../io/files.ts";
+import { OutputClosed, printOut, removeTemporaries } from "../io/files.ts";
 import { VERSION } from "../version.ts";
 import { didYouMean, exitCodeTable } from "./command.ts";
 import { listenForSignals } from "./signals.ts";
@@ -77,43 +77,44 @@ export async function main(args: string[]): Promise<number> {
     console.error(USAGE);
     return 64;
   }
-  if (cmd === "--help" || cmd === "-h" || cmd === "help") {
-    console.log(HELP);
-    return 0;
-  }
-  if (cmd === "--version" || cmd === "-V") {
-    console.log(`lnstream ${VERSION}`);
-    return 0;
-  }
-  const fn = COMMANDS[cmd];
-  if (!fn) {
-    const guess = didYouMean(cmd, Object.keys(COMMANDS));
-    console.error(
-      `lnstream: unknown ${cmd.startsWith("-") ? "option" : "command"} '${cmd}'` +
-        (guess ? ` (did you mean '${guess}'?)` : "") + "; see: lnstream --help",
-    );
-    return 64;
-  }
   const stopListening = listenForSignals();
   try {
+    if (cmd === "--help" || cmd === "-h" || cmd === "help") {
+      printOut(HELP);
+      return 0;
+    }
+    if (cmd === "--version" || cmd === "-V") {
+      printOut(`lnstream ${VERSION}`);
+      return 0;
+    }
+    const fn = COMMANDS[cmd];
+    if (!fn) {
+      const guess = didYouMean(cmd, Object.keys(COMMANDS));
+      console.error(
+        `lnstream: unknown ${cmd.startsWith("-") ? "option" : "command"} '${cmd}'` +
+          (guess ? ` (did you mean '${guess}'?)` : "") + "; see: lnstream --help",
+      );
+      return 64;
+    }
     return await fn(rest);
   } catch (e) {
     // a closed stdout (| head) ends quietly
     if (e instanceof OutputClosed) return 0;
     const code = (e as { exitCode?: number }).exitCode;
+    const who = COMMANDS[cmd] ? `lnstream ${cmd}` : "lnstream";
     if (code === 64 || code === 65 || code === 70 || code === 74 || code === 77) {
       // the library names option fields; say the flag
       const msg = e instanceof OptionError
         ? flagOf(e) + e.message.slice(e.field.length)
         : (e as Error).message;
-      console.error(`lnstream ${cmd}: ${msg}`);
+      console.error(`${who}: ${msg}`);
       return code;
     }
     if (isDenied(e)) {
-      console.error(`lnstream ${cmd}: ${(e as Error).message}`);
+      console.error(`${who}: ${(e as Error).message}`);
       return 77;
     }
-    console.error(`lnstream ${cmd}: internal error: ${(e as Error)?.stack ?? e}`);
+    console.error(`${who}: internal error: ${(e as Error)?.stack ?? e}`);
     return 70;
   } finally {
     // a failed run leaves every file it would have written as it was

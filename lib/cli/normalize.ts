@@ -11,7 +11,7 @@ import { normalizeStream } from "../pipeline/pipeline.ts";
 import type { ProbeGrad, Summary } from "../pipeline/collect.ts";
 import { choiceFlag, fileError, numFlag, seedFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
-import { num } from "./report.ts";
+import { nonfiniteLine, num } from "./report.ts";
 import { inputReader, runCommand, STREAM_HELP, STREAM_STRINGS, streamOptions } from "./stream.ts";
 
 /** `normalize --help`. */
@@ -80,6 +80,7 @@ export function normalizeReport(s: Summary): string {
     `  input   ${m(s.input)}  min ${num(s.input.min)}  max ${num(s.input.max)}`,
     `  output  ${m(s.output)}`,
     `  probe gradient: ‖dL/dy‖ ${num(g.dy_l2)} → ‖dL/dx‖ ${num(g.dx_l2)} (×${num(g.ratio)})`,
+    ...nonfiniteLine(s),
   ].join("\n");
 }
 

@@ -68,3 +68,25 @@ export function num(v: number | null): string {
   if (a >= 1e-4 && a < 1e6) return String(Number(v.toPrecision(5)));
   return v.toExponential(4).replace(/\.?0+e/, "e").replace("e+", "e");
 }
+
+/**
+ * The line a summary's non-finite counts deserve (`--nonfinite pass`), or none.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(nonfiniteLine({ nonfinite_tokens: 1, nonfinite_outputs: 16 })[0].includes("16 output tokens"));
+ * assert(nonfiniteLine({ nonfinite_tokens: 0, nonfinite_outputs: 0 }).length === 0);
+ * ```
+ */
+export function nonfiniteLine(
+  s: { nonfinite_tokens: number; nonfinite_outputs: number },
+): string[] {
+  if (s.nonfinite_tokens === 0 && s.nonfinite_outputs === 0) return [];
+  const t = (n: number) => `${n} token${n === 1 ? "" : "s"}`;
+  return [
+    `  not finite (NaN/±Infinity, passed through and left out of the moments): ` +
+    `${t(s.nonfinite_tokens).replace("token", "input token")}, ` +
+    `${t(s.nonfinite_outputs).replace("token", "output token")}`,
+  ];
+}

@@ -9,7 +9,7 @@ import type { Summary } from "../pipeline/collect.ts";
 import type { StackStats } from "../model/mod.ts";
 import { choiceFlag, intFlag, numFlag, optIntFlag, seedFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
-import { layerChart, num } from "./report.ts";
+import { layerChart, nonfiniteLine, num } from "./report.ts";
 import { inputReader, runCommand, STREAM_HELP, STREAM_STRINGS, streamOptions } from "./stream.ts";
 
 /** `run --help`. */
@@ -56,6 +56,7 @@ export function runReport(s: Summary): string {
     `run: ${c.layers} × ${c.placement}-LN blocks (C ${c.C}, ${c.heads} heads, ${c.init} init, seq ${c.seq}), ` +
     `${s.tokens_out} tokens in ${s.batches} batches, loss (${c.loss}) ${num(s.loss)}`,
     `  output mean ${num(s.output.mean)} std ${num(s.output.std)}; ‖dL/dx‖ ${num(g.dx_l2)}`,
+    ...nonfiniteLine(s),
     layerChart(g),
   ].join("\n");
 }

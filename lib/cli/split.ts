@@ -8,8 +8,8 @@
  * @module
  */
 import { DataError, UsageError } from "../io/errors.ts";
-import { checkFiles, type FileArg, OutputFile, scratchFile } from "../io/files.ts";
-import { isBlankLine, lineChunks } from "../io/lines.ts";
+import { checkFiles, type FileArg, OutputFile, printOut, scratchFile } from "../io/files.ts";
+import { isBlankLine, lineChunks, LineCursor } from "../io/lines.ts";
 import { parseLine } from "../io/ndjson.ts";
 import { npyHeader } from "../io/npy.ts";
 import type { ByteReader, Format } from "../io/batch.ts";
@@ -114,18 +114,21 @@ export async function split(args: string[]): Promise<number> {
       let cur = open(0);
       const lines = inputStream(inputReader(path)).pipeThrough(lineChunks());
       for await (const c of lines) {
-        for (let i = 0; i < c.starts.length; i++) {
-          const n = tokensIn(c.bytes.subarray(c.starts[i], c.ends[i]), field ?? "embedding");
+        const line = new LineCursor(c);
+        let from = 0; // the bytes of the lines not yet written
+        while (line.next()) {
+          const n = tokensIn(c.bytes.subarray(line.start, line.end), field ?? "embedding");
           if (inShard > 0 && inShard + n > quota && k < shards - 1) {
+            await cur.write(c.bytes.subarray(from, line.start));
+            from = line.start;
             listed.push(`${names(ext)[k].path}\t${first}\t${inShard}`);
             first += inShard;
             inShard = 0;
             cur = open(++k);
           }
-          const end = i + 1 < c.starts.length ? c.starts[i + 1] : c.bytes.length;
-          await cur.write(c.bytes.subarray(c.starts[i], end));
           inShard += n;
         }
+        await cur.write(c.bytes.subarray(from));
       }
       listed.push(`${names(ext)[k].path}\t${first}\t${inShard}`);
     } else {
@@ -144,14 +147,15 @@ export async function split(args: string[]): Promise<number> {
         at += n;
       }
     }
-    for (const file of files) file.commit();
     if (listed.length < shards) {
       console.error(
         `split: ${listed.length} shard(s), not ${shards}: shards are whole batches of ${batch} ` +
           `tokens (--batch) and whole lines or sequences`,
       );
     }
-    console.log(listed.join("\n"));
+    // the list first: a run that cannot say where its shards are leaves none
+    printOut(listed.join("\n"));
+    for (const file of files) file.commit();
     return 0;
   } finally {
     scratch?.remove();

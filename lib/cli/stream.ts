@@ -290,10 +290,15 @@ export function inputReader(path: string): ByteReader {
     if (e instanceof Deno.errors.NotFound) throw new UsageError(`${path}: no such file`);
     throw fileError(e, path, path, "read");
   }
+  let ended = false;
   return async (view) => {
+    if (ended) return null; // read to its end (and closed) already
     try {
       const n = await file.read(view);
-      if (n === null) file.close();
+      if (n === null) {
+        ended = true;
+        file.close();
+      }
       return n;
     } catch (e) {
       throw new IoError(`cannot read ${path}: ${(e as Error).message}`);

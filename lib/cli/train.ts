@@ -6,7 +6,7 @@
  * @module
  */
 import { IoError, UsageError } from "../io/errors.ts";
-import { checkFiles, type FileArg, OutputFile, writeFileSafely } from "../io/files.ts";
+import { checkFiles, type FileArg, OutputFile, printOut, writeFileSafely } from "../io/files.ts";
 import { CharData } from "../train/chardata.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../train/checkpoint.ts";
 import {
@@ -207,7 +207,7 @@ export async function train(args: string[]): Promise<number> {
   try {
     if (f.grid) {
       const runs = await runGrid(flags, data, runtime, target, log, show, terminal, stop.signal);
-      console.log(gridTable(runs, target));
+      printOut(gridTable(runs, target));
       if (svgArg) writeFileSafely(svgArg, gridSvg(runs, target));
       log.commit();
       return stopCode;

@@ -81,7 +81,10 @@ function realOrResolved(path: string): string {
   }
 }
 
-/** The identity of stdin or stdout when it is a regular file this process may see, else null. */
+/**
+ * The identity of stdin or stdout when it is a regular file this process may see (Deno shows
+ * what they are only to a process run with --allow-all), else none.
+ */
 function streamIdentity(which: "stdin" | "stdout"): string[] {
   const path = which === "stdin" ? "/dev/stdin" : "/dev/stdout";
   if (canRead(path) !== "granted") return [];
@@ -111,7 +114,8 @@ function kindOf(arg: FileArg): Kind {
 }
 
 const label = (a: FileArg) => (a.flag === "FILE" ? a.path : `${a.flag} ${a.path}`);
-const what = (a: FileArg) => (a.flag === "FILE" ? `the input ${a.path}` : label(a));
+const what = (a: FileArg) =>
+  STDIN_PATHS.has(a.path) ? "stdin" : a.flag === "FILE" ? `the input ${a.path}` : label(a);
 
 /**
  * Checks a command's files before anything is opened for writing: every output must differ
@@ -399,6 +403,19 @@ function installCleanup() {
   if (cleanupInstalled) return;
   cleanupInstalled = true;
   globalThis.addEventListener("unload", removeTemporaries);
+}
+
+/**
+ * Prints `text` and a newline on stdout: a full disk is an `IoError` (exit 74), a closed pipe
+ * `OutputClosed` (the command ends quietly), never a stack.
+ *
+ * @example
+ * ```ts ignore
+ * printOut("| layers | lr |");
+ * ```
+ */
+export function printOut(text: string): void {
+  OutputFile.create({ flag: "stdout", path: "-" }).writeSync(new TextEncoder().encode(text + "\n"));
 }
 
 /**

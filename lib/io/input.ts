@@ -11,6 +11,7 @@ import { DataError, UsageError } from "./errors.ts";
 import { itemSize, type NpyDtype, parseNpyHeader } from "./npy.ts";
 import { firstTokenLength, parseLine } from "./ndjson.ts";
 import { ReadAhead, readHead } from "./sniff.ts";
+import { isBlankLine } from "./lines.ts";
 
 /** What is known of an input once it is open. */
 export interface InputInfo {
@@ -30,6 +31,8 @@ export interface InputInfo {
   readonly dtype: NpyDtype;
   /** the bytes read while opening (the decoder processes them first) */
   readonly head: Uint8Array;
+  /** NDJSON: the number of the line `head` starts on (blank lines before it are left out) */
+  readonly firstLine?: number;
 }
 
 /** The longest NDJSON line read ahead while looking for the first token. */
@@ -89,20 +92,28 @@ export async function openInput(
     return rows(o.dim);
   }
   if (o.dim !== undefined) return rows(o.dim);
-  const { C, head } = await firstToken(ahead, o.field ?? "embedding");
-  return rows(C, head);
+  const { C, head, firstLine } = await firstToken(ahead, o.field ?? "embedding");
+  return Object.freeze({ ...rows(C, head), firstLine });
 }
 
 /**
- * Reads NDJSON lines ahead (keeping every byte) until one holds a token: its length is C. A
- * malformed line stops the search with C = 0 (the decoder then reports it by line number).
+ * Reads NDJSON lines ahead (keeping every byte from the first line that is not blank) until
+ * one holds a token: its length is C. A malformed line stops the search with C = 0 (the
+ * decoder then reports it by line number). Blank lines before the first other line are left
+ * out of `head` (they produce nothing); `firstLine` numbers its first line.
  */
 async function firstToken(
   ahead: ReadAhead,
   field: string,
-): Promise<{ C: number; head: Uint8Array }> {
-  let lineStart = 0, scan = 0;
+): Promise<{ C: number; head: Uint8Array; firstLine: number }> {
+  let lineStart = 0, scan = 0, lineNo = 1, kept = -1, keptLine = 1;
   const dec = new TextDecoder();
+  const result = (C: number) => {
+    // a long blank prefix is let go (a copy of what follows it); a short one stays
+    const from = kept < 0 ? ahead.got : kept;
+    const head = from > 1 << 16 ? ahead.bytes.slice(from) : ahead.bytes.subarray(from);
+    return { C, head, firstLine: kept < 0 ? lineNo : keptLine };
+  };
   for (;;) {
     const nl = ahead.buf.subarray(scan, ahead.got).indexOf(0x0a);
     if (nl < 0 && !ahead.eof) {
@@ -114,18 +125,25 @@ async function firstToken(
       continue;
     }
     const end = nl < 0 ? ahead.got : scan + nl;
-    const line = dec.decode(ahead.buf.subarray(lineStart, end)).replace(/^\uFEFF/, "");
-    if (line.trim() !== "") {
+    // blank lines (and a BOM) are skipped as bytes: megabytes of them cost no decoding
+    const bom = lineStart === 0 && ahead.buf[0] === 0xef && ahead.buf[1] === 0xbb &&
+        ahead.buf[2] === 0xbf
+      ? 3
+      : 0;
+    if (!isBlankLine(ahead.buf, lineStart + bom, end)) {
+      if (kept < 0) [kept, keptLine] = [lineStart, lineNo];
+      const line = dec.decode(ahead.buf.subarray(lineStart + bom, end));
       let C: number | null;
       try {
         C = firstTokenLength(parseLine(line), field);
       } catch {
         C = null;
       }
-      if (C === null) return { C: 0, head: ahead.bytes }; // malformed: the decoder says so
-      if (C > 0) return { C, head: ahead.bytes };
+      if (C === null) return result(0); // malformed: the decoder says so
+      if (C > 0) return result(C);
     }
-    if (nl < 0) return { C: 0, head: ahead.bytes }; // the end: no token at all
+    if (nl < 0) return result(0); // the end: no token at all
     lineStart = scan = end + 1;
+    lineNo++;
   }
 }

@@ -10,19 +10,66 @@
 
 import { DataError } from "./errors.ts";
 
-/** Whole lines of bytes and where each ends. */
+/** Whole lines of bytes (each ending in `\n`, but for the input's last line). */
 export interface LineChunk {
   /** the lines' bytes, line ends included */
   bytes: Uint8Array;
-  /** for line i: its content is `bytes[starts[i], ends[i])` (without `\n` or `\r\n`) */
-  starts: number[];
-  /** see `starts` */
-  ends: number[];
-  /** for line i: whether it ended with `\r\n` */
-  crlf: boolean[];
+  /** how many lines */
+  lines: number;
   /** the 1-based number of the first line in the input */
   first: number;
 }
+
+/**
+ * Walks the lines of a `LineChunk`: `next()` moves to the next line (false after the last);
+ * `start`/`end` bound its content in `bytes` (without `\n` or `\r\n`), `crlf` says whether it
+ * ended with `\r\n`, `line` is its number.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * const c = new LineCursor({ bytes: new TextEncoder().encode("a\r\nbc\n"), lines: 2, first: 7 });
+ * const seen: string[] = [];
+ * while (c.next()) seen.push(`${c.line}:${c.end - c.start}:${c.crlf}`);
+ * assertEquals(seen, ["7:1:true", "8:2:false"]);
+ * ```
+ */
+export class LineCursor {
+  /** the chunk's bytes */
+  readonly bytes: Uint8Array;
+  /** where the current line's content starts */
+  start = 0;
+  /** where it ends (exclusive, before its line end) */
+  end = 0;
+  /** it ended with `\r\n` */
+  crlf = false;
+  /** its number */
+  line: number;
+  #next = 0;
+
+  /** A cursor before the first line of `c`. */
+  constructor(c: LineChunk) {
+    this.bytes = c.bytes;
+    this.line = c.first - 1;
+  }
+
+  /** Moves to the next line; false when there is none. */
+  next(): boolean {
+    const b = this.bytes, a = this.#next;
+    if (a >= b.length) return false;
+    let nl = b.indexOf(0x0a, a);
+    if (nl < 0) nl = b.length; // the input's last line, without a line end
+    this.crlf = nl < b.length && nl > a && b[nl - 1] === 0x0d;
+    this.start = a;
+    this.end = this.crlf ? nl - 1 : nl;
+    this.#next = nl + 1;
+    this.line++;
+    return true;
+  }
+}
+
+/** The most lines one chunk carries. */
+const LINES_PER_CHUNK = 16384;
 
 /**
  * Whether bytes `[a, b)` are all blanks (space, tab, CR): a line that holds nothing.
@@ -42,8 +89,9 @@ export function isBlankLine(b: Uint8Array, a: number, end: number): boolean {
 }
 
 /**
- * Cuts bytes into `LineChunk`s of whole lines; a last line without `\n` ends the stream. A
- * line longer than `maxLine` bytes is a `DataError` naming it.
+ * Cuts bytes into `LineChunk`s of whole lines (numbered from `firstLine`), at most
+ * `LINES_PER_CHUNK` lines each; a last line without `\n` ends the stream. A line longer than
+ * `maxLine` bytes is a `DataError` naming it.
  *
  * @example
  * ```ts
@@ -52,42 +100,47 @@ export function isBlankLine(b: Uint8Array, a: number, end: number): boolean {
  * const chunks = await Array.fromAsync(
  *   ReadableStream.from([enc.encode("[1]\r\n[2"), enc.encode("]\n\n[3]")]).pipeThrough(lineChunks()),
  * );
- * const lines = chunks.flatMap((c) =>
- *   c.starts.map((s, i) => new TextDecoder().decode(c.bytes.subarray(s, c.ends[i])) + (c.crlf[i] ? "⏎" : ""))
- * );
+ * const lines: string[] = [];
+ * for (const c of chunks) {
+ *   const cur = new LineCursor(c);
+ *   while (cur.next()) {
+ *     lines.push(new TextDecoder().decode(c.bytes.subarray(cur.start, cur.end)) + (cur.crlf ? "⏎" : ""));
+ *   }
+ * }
  * assertEquals(lines, ["[1]⏎", "[2]", "", "[3]"]);
  * ```
  */
-export function lineChunks(maxLine = 256 * 2 ** 20): TransformStream<Uint8Array, LineChunk> {
+export function lineChunks(
+  maxLine = 256 * 2 ** 20,
+  firstLine = 1,
+): TransformStream<Uint8Array, LineChunk> {
   // a line begun in earlier chunks, in pieces (joined once its end arrives: O(n) in all)
   let parts: Uint8Array[] = [], partsLen = 0;
-  let lineNo = 1;
+  let lineNo = firstLine;
   const cut = (
     bytes: Uint8Array,
     ctrl: TransformStreamDefaultController<LineChunk>,
     final: boolean,
   ) => {
-    const starts: number[] = [], ends: number[] = [], crlf: boolean[] = [];
-    let a = 0;
+    let a = 0, from = 0, lines = 0;
+    const emit = () => {
+      if (lines === 0) return;
+      ctrl.enqueue({ bytes: bytes.subarray(from, a), lines, first: lineNo });
+      lineNo += lines;
+      [from, lines] = [a, 0];
+    };
     for (;;) {
       const nl = bytes.indexOf(0x0a, a);
       if (nl < 0) break;
-      const cr = nl > a && bytes[nl - 1] === 0x0d;
-      starts.push(a);
-      ends.push(cr ? nl - 1 : nl);
-      crlf.push(cr);
       a = nl + 1;
+      // many short lines travel in chunks of at most LINES_PER_CHUNK (a chunk is only bytes)
+      if (++lines === LINES_PER_CHUNK) emit();
     }
     if (final && a < bytes.length) {
-      starts.push(a);
-      ends.push(bytes.length);
-      crlf.push(false);
       a = bytes.length;
+      lines++;
     }
-    if (starts.length > 0) {
-      ctrl.enqueue({ bytes: bytes.subarray(0, a), starts, ends, crlf, first: lineNo });
-      lineNo += starts.length;
-    }
+    emit();
     return bytes.subarray(a);
   };
   const keep = (rest: Uint8Array) => {

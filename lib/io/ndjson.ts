@@ -9,7 +9,7 @@
  */
 import type { Batch, LineInfo, SlotSink } from "./batch.ts";
 import { DataError } from "./errors.ts";
-import { isBlankLine, type LineChunk } from "./lines.ts";
+import { isBlankLine, type LineChunk, LineCursor } from "./lines.ts";
 
 /** Options of `ndjsonDecoder`. */
 export interface NdjsonOptions {
@@ -31,9 +31,11 @@ export interface NdjsonOptions {
 /** Lines a batch may carry beyond its tokens before it is cut early: memory stays flat. */
 const LINES_PER_BATCH = 4096;
 
-/** Token lines share one description each (many short lines allocate nothing). */
+/** Token lines and empty ones share one description each (many short lines allocate nothing). */
 const TOKEN_LINE: LineInfo = Object.freeze({ kind: "token", n: 1 });
 const TOKEN_LINE_CRLF: LineInfo = Object.freeze({ kind: "token", n: 1, crlf: true });
+const EMPTY_LINE: LineInfo = Object.freeze({ kind: "seq", n: 0 });
+const EMPTY_LINE_CRLF: LineInfo = Object.freeze({ kind: "seq", n: 0, crlf: true });
 
 const NONFINITE = /(?<![\w."])(-?Infinity|NaN)(?![\w"])/g;
 
@@ -86,17 +88,17 @@ export function ndjsonDecoder(
 ): TransformStream<LineChunk, Batch> {
   let C = o.C ?? 0;
   let lineNo = 0, index = 0, offset = 0, rows = 0;
-  let cur: { slot: number; input: Float32Array } | null = null;
+  let slot: { slot: number; input: Float32Array } | null = null;
   let opened = false, ended = false;
   let lines: LineInfo[] = [];
   const align = o.align ?? 1;
   const text = new TextDecoder();
   const cut = (): Batch => {
-    const b: Batch = { index: index++, slot: cur?.slot ?? -1, tokens: rows, offset, lines };
+    const b: Batch = { index: index++, slot: slot?.slot ?? -1, tokens: rows, offset, lines };
     offset += rows;
     rows = 0;
     lines = [];
-    cur = null;
+    slot = null;
     return b;
   };
   const fail = (ctrl: TransformStreamDefaultController<Batch>, msg: string) => {
@@ -147,10 +149,10 @@ export function ndjsonDecoder(
   };
   return new TransformStream<LineChunk, Batch>({
     async transform(chunk, ctrl) {
-      const bytes = chunk.bytes;
-      for (let i = 0; i < chunk.starts.length && !ended; i++) {
-        lineNo = chunk.first + i;
-        const a = chunk.starts[i], e = chunk.ends[i], crlf = chunk.crlf[i];
+      const bytes = chunk.bytes, cur = new LineCursor(chunk);
+      while (!ended && cur.next()) {
+        lineNo = cur.line;
+        const a = cur.start, e = cur.end, crlf = cur.crlf;
         if (isBlankLine(bytes, a, e)) continue;
         let v: unknown;
         try {
@@ -181,9 +183,12 @@ export function ndjsonDecoder(
         } else {
           parsed = tokensOf(v);
           if (typeof parsed === "string") return fail(ctrl, parsed);
+          const n = parsed.tokens.length;
           info = parsed.kind === "token"
             ? (crlf ? TOKEN_LINE_CRLF : TOKEN_LINE)
-            : { kind: "seq", n: parsed.tokens.length, ...(crlf ? { crlf } : {}) };
+            : n === 0
+            ? (crlf ? EMPTY_LINE_CRLF : EMPTY_LINE)
+            : { kind: "seq", n, ...(crlf ? { crlf } : {}) };
         }
         const bad = check(parsed.tokens, parsed.kind === "seq");
         if (bad !== null) return fail(ctrl, bad);
@@ -193,8 +198,8 @@ export function ndjsonDecoder(
         }
         lines.push(info);
         for (const tok of parsed.tokens) {
-          if (cur === null) cur = await sink.acquire();
-          cur.input.set(tok, rows * C);
+          if (slot === null) slot = await sink.acquire();
+          slot.input.set(tok, rows * C);
           rows++;
           if (rows === o.batchTokens) ctrl.enqueue(cut());
         }

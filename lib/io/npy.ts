@@ -60,9 +60,11 @@ export function parseNpyHeader(b: Uint8Array): NpyHeader {
   if (total === null || b.length < total) throw new DataError("truncated .npy header");
   const start = b[6] === 1 ? 10 : 12;
   const text = new TextDecoder(b[6] === 3 ? "utf-8" : "latin1").decode(b.subarray(start, total));
-  const descr = /['"]descr['"]\s*:\s*['"]([^'"]*)['"]/.exec(text)?.[1];
-  const fortran = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(text)?.[1];
-  const shapeText = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(text)?.[1];
+  // a key given twice counts as numpy reads it (a Python dict literal: the last one wins)
+  const last = (re: RegExp) => [...text.matchAll(re)].at(-1)?.[1];
+  const descr = last(/['"]descr['"]\s*:\s*['"]([^'"]*)['"]/g);
+  const fortran = last(/['"]fortran_order['"]\s*:\s*(True|False)/g);
+  const shapeText = last(/['"]shape['"]\s*:\s*\(([^)]*)\)/g);
   if (descr === undefined || fortran === undefined || shapeText === undefined) {
     throw new DataError(`byte ${start}: bad .npy header: ${JSON.stringify(text.trim())}`);
   }
@@ -80,9 +82,16 @@ export function parseNpyHeader(b: Uint8Array): NpyHeader {
     );
   }
   const dtype = `${m[1] === ">" ? ">" : "<"}f${m[2]}` as NpyDtype;
-  const shape = shapeText.split(",").map((s) => s.trim()).filter((s) => s !== "").map(Number);
-  if (shape.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new DataError(`byte ${start}: bad .npy shape (${shapeText})`);
+  // whole numbers only, as numpy insists (10.0 or 1e3 is no dimension; 10L is Python 2's 10)
+  const dims = shapeText.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (dims.some((d) => !/^\d+L?$/.test(d))) {
+    throw new DataError(
+      `byte ${start}: bad .npy shape (${shapeText}): dimensions are whole numbers`,
+    );
+  }
+  const shape = dims.map((d) => Number(d.replace("L", "")));
+  if (shape.some((d) => !Number.isSafeInteger(d))) {
+    throw new DataError(`byte ${start}: bad .npy shape (${shapeText}): a dimension past 2^53`);
   }
   return { dtype, shape, dataOffset: total };
 }

@@ -5,6 +5,8 @@
  * @module
  */
 import { Arena } from "./arena.ts";
+import { layerNormForwardTs } from "./layernorm.ts";
+import { rmsNormForwardTs } from "./rmsnorm.ts";
 
 /** The arrays these kernels take: float32 views in the arena. */
 export type F32 = Float32Array;
@@ -218,10 +220,35 @@ export class WasmKernels {
     rms: boolean,
     stop: boolean,
   ): number {
-    const [o, i, w, r] = [out.byteOffset, inp.byteOffset, ptr(weight), rstd.byteOffset];
-    return rms
-      ? this.x.rmsNormRows(o, r, i, w, N, C, eps, stop ? 1 : 0)
-      : this.x.layerNormRows(o, mean.byteOffset, r, i, w, ptr(bias), N, C, eps, stop ? 1 : 0);
+    let n = 0;
+    for (;;) {
+      const [o, i] = [out.byteOffset + n * C * 4, inp.byteOffset + n * C * 4];
+      const [w, r, m] = [ptr(weight), rstd.byteOffset + n * 4, mean.byteOffset + n * 4];
+      n += rms
+        ? this.x.rmsNormRows(o, r, i, w, N - n, C, eps, stop ? 1 : 0)
+        : this.x.layerNormRows(o, m, r, i, w, ptr(bias), N - n, C, eps, stop ? 1 : 0);
+      if (n === N) return N;
+      // the kernel stopped at a row holding a non-finite value (with `stop`), or at one whose
+      // spread and eps are too small for float32 (v + eps < 1e-30): that one in float64
+      const row = inp.subarray(n * C, n * C + C);
+      if (stop && !row.every(Number.isFinite)) return n;
+      const y = out.subarray(n * C, n * C + C);
+      if (rms) rmsNormForwardTs(y, rstd.subarray(n, n + 1), row, weight, 1, C, eps);
+      else {
+        layerNormForwardTs(
+          y,
+          mean.subarray(n, n + 1),
+          rstd.subarray(n, n + 1),
+          row,
+          weight,
+          bias,
+          1,
+          C,
+          eps,
+        );
+      }
+      n++;
+    }
   }
 
   /** As `rmsNormBackward` (accumulates). */

@@ -60,6 +60,7 @@ export type ResolvedConfig = Required<Omit<GPTConfig, "blasLib">> & { blasLib?: 
  * ```ts
  * import { assertThrows } from "@std/assert";
  * assertThrows(() => resolveConfig({ nLayer: 1, nHead: 3, nEmbd: 16, placement: "pre" }));
+ * assertThrows(() => resolveConfig({ nLayer: 1, nHead: 1, nEmbd: 16, placement: "pre", eps: -1 }));
  * ```
  */
 export function resolveConfig(c: GPTConfig): ResolvedConfig {
@@ -72,6 +73,10 @@ export function resolveConfig(c: GPTConfig): ResolvedConfig {
   }
   if (c.placement !== "pre" && c.placement !== "post") {
     throw new RangeError(`placement must be "pre" or "post", got ${c.placement}`);
+  }
+  const eps = c.eps ?? 1e-5;
+  if (!(typeof eps === "number" && Number.isFinite(eps) && eps > 0)) {
+    throw new RangeError(`eps must be a positive number, got ${c.eps}`);
   }
   const dtype = c.dtype ?? "float32";
   if (dtype !== "float32" && dtype !== "float64") {
@@ -86,7 +91,7 @@ export function resolveConfig(c: GPTConfig): ResolvedConfig {
     nHead: c.nHead,
     nEmbd: c.nEmbd,
     placement: c.placement,
-    eps: c.eps ?? 1e-5,
+    eps,
     finalNorm: c.finalNorm ?? c.placement === "pre",
     causal: c.causal ?? true,
     dtype,

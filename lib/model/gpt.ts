@@ -343,18 +343,33 @@ export class GPT {
     return { params, activations: floats * 4 + slack };
   }
 
-  /** Sizes activation buffers for B·T tokens (grown, never shrunk). */
+  /**
+   * Sizes activation buffers for B·T tokens (grown, never shrunk). All or nothing: a size the
+   * memory cannot hold is a `RangeError` thrown before any buffer changes, so the model stays
+   * usable at the sizes it had.
+   */
   #ensure(B: number, T: number) {
     const c = this.config, C = c.nEmbd, BT = B * T;
     if (BT <= this.#cap && T <= this.#capT && B * T * T <= this.#cap * this.#capT) {
       return;
     }
     const cap = Math.max(BT, this.#cap), capT = Math.max(T, this.#capT);
-    const a = (n: number) => this.#alloc(n);
     const attSize = Math.max(B * T * T, this.#cap * this.#capT) * c.nHead;
-    this.#acts = [];
+    const floats = c.nLayer * (cap * 18 * C + 4 * cap + attSize) + cap * 17 * C + 2 * cap;
+    if (this.arena !== null) {
+      const end = this.arena.used + floats * 4 + (16 * c.nLayer + 16) * 64;
+      if (end > 2 ** 32) {
+        throw new RangeError(
+          `B·T = ${BT} tokens (T = ${T}) need ${(floats * 4 / 2 ** 20).toFixed(1)} MiB of ` +
+            `activations; the model's WebAssembly memory holds at most 4096 MiB ` +
+            `(${(this.arena.used / 2 ** 20).toFixed(1)} MiB in use): use fewer tokens per call`,
+        );
+      }
+    }
+    const a = (n: number) => this.#alloc(n);
+    const acts: Acts[] = [];
     for (let l = 0; l < c.nLayer; l++) {
-      this.#acts.push({
+      acts.push({
         ln1: a(cap * C),
         mean1: a(cap),
         rstd1: a(cap),
@@ -372,18 +387,15 @@ export class GPT {
         res2: a(cap * C),
       });
     }
-    this.#x = a(cap * C);
-    this.#lnf = a(cap * C);
-    this.#meanf = a(cap);
-    this.#rstdf = a(cap);
-    this.#dA = a(cap * C);
-    this.#dB = a(cap * C);
-    this.#dC = a(cap * C);
-    this.#dyh = a(cap * C);
-    this.#dqkv = a(cap * 3 * C);
-    this.#dfc = a(cap * 4 * C);
-    this.#dgelu = a(cap * 4 * C);
-    this.#dy = this.arena === null ? this.#alloc(0) : a(cap * C);
+    const x = a(cap * C), lnf = a(cap * C), meanf = a(cap), rstdf = a(cap);
+    const dA = a(cap * C), dB = a(cap * C), dC = a(cap * C), dyh = a(cap * C);
+    const dqkv = a(cap * 3 * C), dfc = a(cap * 4 * C), dgelu = a(cap * 4 * C);
+    const dy = this.arena === null ? this.#alloc(0) : a(cap * C);
+    // every buffer is there: only now do they replace the old ones
+    this.#acts = acts;
+    [this.#x, this.#lnf, this.#meanf, this.#rstdf] = [x, lnf, meanf, rstdf];
+    [this.#dA, this.#dB, this.#dC, this.#dyh] = [dA, dB, dC, dyh];
+    [this.#dqkv, this.#dfc, this.#dgelu, this.#dy] = [dqkv, dfc, dgelu, dy];
     this.#cap = cap;
     this.#capT = capT;
   }

@@ -17,6 +17,8 @@ import {
   rmsNormBackward,
   rmsNormForward,
 } from "../kernels/mod.ts";
+import { layerNormBackwardTs, layerNormForwardTs } from "../kernels/layernorm.ts";
+import { rmsNormBackwardTs, rmsNormForwardTs } from "../kernels/rmsnorm.ts";
 import { Arena } from "../kernels/arena.ts";
 import { BATCH_SUM_BINS, WasmKernels } from "../kernels/wasm.ts";
 import { GPT } from "../model/mod.ts";
@@ -77,6 +79,13 @@ export class StageRunner {
   #ringBuffer: ((g: number) => Float32Array) | null = null;
   #slotArena: Arena | null = null;
   #progress: ((slot: number, fraction: number) => void) | null;
+  #rowScratch: {
+    x: Float32Array;
+    dy: Float32Array;
+    dx: Float32Array;
+    mean: Float32Array;
+    rstd: Float32Array;
+  } | null = null;
 
   /**
    * Prepares scratch buffers (and, for `run`, the model over shared parameters). `progress`
@@ -169,24 +178,33 @@ export class StageRunner {
       // everything per row in one kernel; a refused row's successors are simply not sent
       const k = fast.k, rms = task.norm === "rms";
       const { seed, eps } = task;
-      const done = k.normStats(
-        w.out,
-        w.inp,
-        fast.weight,
-        fast.bias,
-        seed,
-        job.offset,
-        n,
-        C,
-        eps,
-        rms,
-        w.stats,
-        TOKEN_FIELDS,
-        probeKey,
-        error,
-      );
-      // a row with a non-finite value ended the batch, left as it was: name the value
-      if (done < n) n = this.#badRow(w.inp, done, reply);
+      for (let done = 0;;) {
+        done += k.normStats(
+          w.out.subarray(done * C),
+          w.inp.subarray(done * C),
+          fast.weight,
+          fast.bias,
+          seed,
+          job.offset + done,
+          n - done,
+          C,
+          eps,
+          rms,
+          w.stats.subarray(done * TOKEN_FIELDS),
+          TOKEN_FIELDS,
+          probeKey,
+          error,
+        );
+        if (done === n) break;
+        // a row with a non-finite value ended the batch, left as it was: name the value
+        if (error && !w.inp.subarray(done * C, done * C + C).every(Number.isFinite)) {
+          n = this.#badRow(w.inp, done, reply);
+          break;
+        }
+        // a row too small for float32 (spread and eps below 1e-30): the float64 reference's
+        this.#normalizeRowTs(w.out, w.inp, w.stats, done, job.offset + done);
+        done++;
+      }
     } else {
       // the input rows' moments first: a non-finite element makes its row's sum non-finite
       if (stats || task.nonfinite === "error") {
@@ -269,6 +287,40 @@ export class StageRunner {
     else if (task.norm === "rms") rmsNormBackward(dx, null, dy, inp, w, rstd, n, C);
     else batchNormBackward(dx, null, null, dy, inp, w, mean, rstd, n, C);
     gradientStats(ts, out, dy, dx, n, C, 1);
+  }
+
+  /**
+   * Row `t` of a normalize batch by the TypeScript reference (float64 sums): the output and
+   * every statistic, as the ts backend computes them.
+   */
+  #normalizeRowTs(
+    out: Float32Array,
+    inp: Float32Array,
+    ts: Float64Array,
+    t: number,
+    token: number,
+  ) {
+    const task = this.#init.task, C = this.#init.C;
+    if (task.kind !== "normalize") return;
+    const s = this.#rowScratch ??= {
+      x: new Float32Array(C),
+      dy: new Float32Array(C),
+      dx: new Float32Array(C),
+      mean: new Float32Array(1),
+      rstd: new Float32Array(1),
+    };
+    s.x.set(inp.subarray(t * C, t * C + C)); // the output may take the input's place
+    const y = out.subarray(t * C, t * C + C), st = ts.subarray(t * TOKEN_FIELDS);
+    const w = task.weight, b = task.bias, rms = task.norm === "rms";
+    rowMoments(st, TOKEN.IN, s.x, 1, C);
+    if (rms) rmsNormForwardTs(y, s.rstd, s.x, w, 1, C, task.eps);
+    else layerNormForwardTs(y, s.mean, s.rstd, s.x, w, b, 1, C, task.eps);
+    rowMoments(st, TOKEN.OUT, y, 1, C);
+    probeRow(s.dy, 0, task.seed, token, C);
+    s.dx.fill(0);
+    if (rms) rmsNormBackwardTs(s.dx, null, s.dy, s.x, w, s.rstd, 1, C);
+    else layerNormBackwardTs(s.dx, null, null, s.dy, s.x, w, s.mean, s.rstd, 1, C);
+    gradientStats(st, y, s.dy, s.dx, 1, C, 1);
   }
 
   #runStack(

@@ -418,11 +418,13 @@ function start(
   const inFlight = workers + 1;
   // a consumer that stops reading (| head) cancels `out`: the run then ends with the summary
   // of what was collected, rather than as a failure
-  let outputClosed = false;
+  let outputClosed = false, failing = false;
   let lender: Lender | null = null;
   const out = new TransformStream<Uint8Array, Uint8Array>({
+    // called when the consumer cancels the output — and when a failure aborts it, which is no
+    // closed output
     cancel() {
-      outputClosed = true;
+      if (!failing) outputClosed = true;
     },
   });
   const read: ByteReader = typeof input === "function" ? input : streamReader(input);
@@ -546,7 +548,8 @@ function start(
       onFault: (e) => (fault ??= e),
       ...(o.borrow ? { lender: lender = new Lender((s) => slots.release(s)) } : {}),
     }));
-    await bytes.pipeTo(out.writable);
+    // a failure upstream (an input stream that errors) is this run's error, not a closed output
+    await bytes.pipeTo(out.writable, { preventAbort: true });
   })().then(
     () => {
       (pool as WorkerPool | null)?.close();
@@ -558,6 +561,7 @@ function start(
       (pool as WorkerPool | null)?.close();
       if (outputClosed && summary && !fault) resolveDone(summary);
       else rejectDone(fault ?? e);
+      failing = true;
       out.writable.abort(e).catch(() => {});
     },
   );
@@ -603,7 +607,7 @@ export function decodeInput(
     },
   });
   return concatReadableStreams(ReadableStream.from([info.head]), rest)
-    .pipeThrough(lineChunks())
+    .pipeThrough(lineChunks(undefined, info.firstLine))
     .pipeThrough(ndjsonDecoder(sink, {
       C: info.C || undefined,
       field: o.field ?? "embedding",

@@ -308,9 +308,17 @@ function rowVar64(row: usize, C: i32): f64 {
   return v < 0 ? 0 : v;
 }
 
+// A row whose spread and epsilon together fall below this (v + eps, a variance or mean square)
+// is one float32 cannot normalize: 1/√(v + eps) may pass float32's range, and squares of
+// deviations that small underflow in float32 lanes. The kernels end at such a row (untouched)
+// and the caller normalizes it with the float64 TypeScript reference. (With eps ≥ 1e-30 no
+// row is one.)
+const TINY_SPREAD: f64 = 1e-30;
+
 // LayerNorm: inp, out [N,C] (out may be inp); mean, rstd [N]; weight, bias [C] (0 = none). With
 // stop = 1 it ends at the first row holding a NaN or ±Infinity (its mean is not finite: float32
-// values cannot overflow a float64 sum), leaving it untouched. Returns the rows done.
+// values cannot overflow a float64 sum), leaving it untouched; it always ends at a row of
+// TINY_SPREAD. Returns the rows done.
 export function layerNormRows(
   out: usize, mean: usize, rstd: usize, inp: usize, weight: usize, bias: usize,
   N: i32, C: i32, eps: f64, stop: i32,
@@ -320,6 +328,7 @@ export function layerNormRows(
     const row = inp + off, orow = out + off;
     const v = rowMoments(row, C, false);
     if (stop && !isFinite(rowMean)) return n;
+    if (isFinite(rowMean) && v + eps < TINY_SPREAD) return n;
     const m = rowMean, r = 1 / Math.sqrt(v + eps);
     store<f32>(mean + (<usize>n << 2), <f32>m);
     store<f32>(rstd + (<usize>n << 2), <f32>r);
@@ -491,7 +500,8 @@ function rmsNormForward(
 }
 
 // rmsNormForward that, with stop = 1, ends at the first row holding a NaN or ±Infinity (its
-// float64 Σx² is not finite), leaving it untouched. Returns the rows done.
+// float64 Σx² is not finite), leaving it untouched; it always ends at a row of TINY_SPREAD.
+// Returns the rows done.
 export function rmsNormRows(
   out: usize, rstd: usize, inp: usize, weight: usize, N: i32, C: i32, eps: f64, stop: i32,
 ): i32 {
@@ -500,6 +510,7 @@ export function rmsNormRows(
     const row = inp + off, orow = out + off;
     const ss = sumSq(row, C);
     if (stop && !isFinite(ss)) return n;
+    if (isFinite(ss) && ss / <f64>C + eps < TINY_SPREAD) return n;
     const r = 1 / Math.sqrt(ss / <f64>C + eps);
     const rf = <f32>r;
     store<f32>(rstd + (<usize>n << 2), rf);
@@ -1073,8 +1084,8 @@ export function gradStats(
 // in place); keys [N] u32 the tokens' probe keys; per row into stats[n·stride …] (float64) the
 // input's Σ, M2, min, max (fields 0–3), the output's (4–7), and Σdy², max|dy|, Σdx², max|dx|,
 // Σ y·dy (8–12) of the probe loss Σ y·R. With stop = 1 the first row holding a non-finite
-// value ends the batch untouched. Returns the rows done. scratch: 3C + 2 float32 and C
-// float64 (16-byte aligned).
+// value ends the batch untouched; a row of TINY_SPREAD always does. Returns the rows done.
+// scratch: 3C + 2 float32 and C float64 (16-byte aligned).
 export function normStats(
   out: usize, inp: usize, weight: usize, bias: usize, keys: usize, N: i32, C: i32, eps: f64,
   rms: i32, stats: usize, stride: i32, scratch: usize, stop: i32,
@@ -1101,6 +1112,8 @@ export function normStats(
     // RMSNorm: the batch kernels on one row
     rowStats(st, x, 1, C, stride, 0);
     if (stop && !isFinite(load<f64>(st))) return n; // Σ = mean·C: see lnStatsRow
+    const ss = sumSq(x, C);
+    if (isFinite(ss) && ss / <f64>C + eps < TINY_SPREAD) return n; // the caller's, in float64
     probeFill(R, keys + (<usize>n << 2), 1, C);
     rmsNormForward(y, mr + 4, x, weight, 1, C, eps);
     rowStats(st, y, 1, C, stride, 4);
@@ -1138,6 +1151,7 @@ function lnStatsRow(
   // non-finite (float32 values cannot overflow its float64 sums)
   const v = rowMoments(x, C, true), m = rowMean, inLo = rowLo, inHi = rowHi;
   if (stop && !isFinite(m)) return false;
+  if (isFinite(m) && v + eps < TINY_SPREAD) return false; // the caller's, in float64
   store<f64>(st, m * Cf);
   store<f64>(st, v * Cf, 8);
   store<f64>(st, <f64>inLo, 16);
