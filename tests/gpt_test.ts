@@ -362,3 +362,28 @@ Deno.test("bad configs and names are refused with a clear message", () => {
   assertThrows(() => m.param("blocks.1.W_fc"), RangeError, "no parameter");
   assertThrows(() => m.backward(new Float32Array(4)), Error, "forward first");
 });
+
+Deno.test("a forward pass too large for the memory throws and leaves the model usable", () => {
+  for (const backend of ["wasm", "ts"] as const) {
+    const m = new GPT({ nLayer: 2, nHead: 2, nEmbd: 16, placement: "pre", backend });
+    m.init({ scheme: "gpt2", seed: 1 });
+    const x = new Float32Array(4 * 16).map((_, i) => Math.sin(i));
+    const before = m.forward(x, 1, 4).slice();
+    if (backend === "wasm") {
+      // B·T whose activations pass the 4 GiB WebAssembly memory
+      const big = new Float32Array(16 * 2 ** 21);
+      assertThrows(() => m.forward(big, 2 ** 21, 1), RangeError, "activations");
+    } else {
+      assertThrows(() => m.forward(x, 0, 4), RangeError);
+    }
+    assertEquals(m.forward(x, 1, 4), before, backend);
+    m.zeroGrad();
+    m.backward(m.forward(x, 1, 4).slice());
+    assert(m.layerStats().layer_stats.every((l) => Number.isFinite(l.grad.W_fc.l2)));
+  }
+  assertThrows(
+    () => new GPT({ nLayer: 1, nHead: 1, nEmbd: 4, placement: "pre", eps: -1 }),
+    RangeError,
+    "eps must be a positive number",
+  );
+});

@@ -2,7 +2,7 @@
 // `statistics: false` (outputs only) give the bytes of the default mode, and keep refusing
 // non-finite rows.
 import { assert, assertEquals, assertRejects } from "./std_assert.ts";
-import { normalizeStream } from "../lib/pipeline/pipeline.ts";
+import { normalizeStream, runStream } from "../lib/pipeline/pipeline.ts";
 import { Rng } from "../lib/model/rng.ts";
 import { npyBytes } from "./spawn.ts";
 
@@ -103,4 +103,22 @@ Deno.test("normalizeStream: statistics off still refuses a non-finite row, named
   });
   await new Response(s.readable).arrayBuffer();
   assertEquals((await s.done).tokens_out, N);
+});
+
+Deno.test("an input stream that errors midway rejects done with its error; the workers end", async () => {
+  const enc = new TextEncoder();
+  for (const start of [normalizeStream, runStream] as const) {
+    let pulls = 0;
+    const input = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (pulls++ < 3) c.enqueue(enc.encode("[1, 2, 3, 4]\n".repeat(500)));
+        else c.error(new Error("the disk went away"));
+      },
+    });
+    const s = start(input, { workers: 2, heads: 2, layers: 1 } as never);
+    const out = new Response(s.readable).arrayBuffer().then(() => "done", (e) => e.message);
+    await assertRejects(() => s.done, Error, "the disk went away");
+    assertEquals(await out, "the disk went away");
+  }
+  // the test's own sanitizers check that no worker or timer outlives it
 });

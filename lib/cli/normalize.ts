@@ -12,7 +12,14 @@ import type { ProbeGrad, Summary } from "../pipeline/collect.ts";
 import { choiceFlag, fileError, numFlag, seedFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
 import { nonfiniteLine, num } from "./report.ts";
-import { inputReader, runCommand, STREAM_HELP, STREAM_STRINGS, streamOptions } from "./stream.ts";
+import {
+  checkStreamFiles,
+  inputReader,
+  runCommand,
+  STREAM_HELP,
+  STREAM_STRINGS,
+  streamOptions,
+} from "./stream.ts";
 
 /** `normalize --help`. */
 export const NORMALIZE_HELP =
@@ -99,6 +106,7 @@ export async function normalize(args: string[]): Promise<number> {
   const inputs: FileArg[] = [{ flag: "FILE", path }];
   if (f.weight !== undefined) inputs.push({ flag: "--weight", path: String(f.weight) });
   if (f.bias !== undefined) inputs.push({ flag: "--bias", path: String(f.bias) });
+  checkStreamFiles(f, inputs); // before anything is read or written
   const input = inputReader(path);
   const base = streamOptions(f);
   const norm = choiceFlag(f, "norm", ["layer", "rms", "batch"] as const, "layer");

@@ -159,6 +159,15 @@ export function validateSummary(s: unknown, file: string): asserts s is Summary 
       partials(`state.layers[${i}].dh_sq`, l?.dh_sq, true);
     });
   }
+  // the loss is Σ y·∂L/∂y (the probe's; half of it for l2), so Cauchy–Schwarz bounds it by
+  // √(Σy² · ‖∂L/∂y‖²), both in the state: a loss past that was not computed
+  const out = st.output as { q: unknown; m2: unknown }, dy = st.dy as { sq: unknown };
+  const loss = ExactSum.from(st.loss).value();
+  const y2 = ExactSum.from(out.q).value() + ExactSum.from(out.m2).value();
+  const bound = Math.sqrt(y2 * ExactSum.from(dy.sq).value());
+  if (r.nonfinite_outputs === 0 && Number.isFinite(loss) && Math.abs(loss) > bound * (1 + 1e-6)) {
+    bad("state.loss", `(${loss}) is past √(Σy² · ‖∂L/∂y‖²) = ${bound}, which bounds it`);
+  }
   // the numbers beside the state must be the state's own
   const derived = summaryFromState(r as unknown as Summary);
   const keys: (keyof Summary)[] = ["input", "output", "loss"];

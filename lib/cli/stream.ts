@@ -221,6 +221,20 @@ function fmtRate(r: number): string {
 }
 
 /**
+ * The outputs of a streaming command (`-o`, `--stats`), checked against its `inputs` and each
+ * other before anything is opened for writing.
+ */
+export function checkStreamFiles(
+  f: Record<string, unknown>,
+  inputs: FileArg[],
+): { outArg: FileArg; statsArg: FileArg | null } {
+  const outArg: FileArg = { flag: "-o", path: f.output === undefined ? "-" : String(f.output) };
+  const statsArg = recordFile(f, "stats");
+  checkFiles(inputs, statsArg ? [outArg, statsArg] : [outArg]);
+  return { outArg, statsArg };
+}
+
+/**
  * Runs a pipeline from the input to the output with the shared flags; returns the exit code.
  * `inputs` are every file the command reads (checked against the outputs before anything is
  * opened for writing); `report` prints the human summary.
@@ -231,9 +245,7 @@ export async function runCommand(
   start: (opts: Partial<StreamOptions>) => Lnstream,
   report: (s: Summary) => string,
 ): Promise<number> {
-  const outArg: FileArg = { flag: "-o", path: f.output === undefined ? "-" : String(f.output) };
-  const statsArg = recordFile(f, "stats");
-  checkFiles(inputs, statsArg ? [outArg, statsArg] : [outArg]);
+  const { outArg, statsArg } = checkStreamFiles(f, inputs);
   const output = OutputFile.create(outArg);
   const stats = statsWriter(statsArg && OutputFile.create(statsArg));
   // NDJSON statistics on stderr (--stats -) never share it with progress or the human summary

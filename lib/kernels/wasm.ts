@@ -492,6 +492,9 @@ export class WasmKernels {
     causal = true,
   ): void {
     const hd = C / NH, C3 = 3 * C, scale = 1 / Math.sqrt(hd);
+    // a NaN or ±Infinity in v must not reach earlier tokens through their 0 weights (0·NaN is
+    // NaN): with one, each head's rows before its first such token take only the v rows before it
+    const finite = !causal || Number.isFinite(this.x.sumSq(qkv.byteOffset, B * T * C3));
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < NH; h++) {
         const q = qkv.byteOffset + 4 * (b * T * C3 + h * hd), k = q + 4 * C, v = q + 8 * C;
@@ -499,7 +502,12 @@ export class WasmKernels {
         const o = out.byteOffset + 4 * (b * T * C + h * hd);
         this.gemm(T, T, hd, scale, q, C3, 1, k, 1, C3, a, T, 0, false); // scores q·kᵀ/√hd
         this.x.softmaxForward(a, a, T, T, T, causal ? T : 0);
-        this.gemm(T, hd, T, 1, a, T, 1, v, C3, 1, o, C, 0, false); // att @ v
+        const bad = finite ? T : firstNonFinite(qkv, b * T * C3 + 2 * C + h * hd, T, hd, C3);
+        if (bad > 0) this.gemm(bad, hd, bad, 1, a, T, 1, v, C3, 1, o, C, 0, false); // att @ v
+        if (bad < T) {
+          const rows = 4 * bad * T, at = 4 * bad * C;
+          this.gemm(T - bad, hd, T, 1, a + rows, T, 1, v, C3, 1, o + at, C, 0, false);
+        }
       }
     }
   }
@@ -533,6 +541,14 @@ export class WasmKernels {
       }
     }
   }
+}
+
+/** The first of `T` rows (`hd` floats from `at`, `stride` apart) holding a non-finite value. */
+function firstNonFinite(a: F32, at: number, T: number, hd: number, stride: number): number {
+  for (let t = 0; t < T; t++) {
+    for (let j = at + t * stride, e = j + hd; j < e; j++) if (!Number.isFinite(a[j])) return t;
+  }
+  return T;
 }
 
 /**

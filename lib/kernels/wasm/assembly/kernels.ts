@@ -311,9 +311,28 @@ function rowVar64(row: usize, C: i32): f64 {
 // A row whose spread and epsilon together fall below this (v + eps, a variance or mean square)
 // is one float32 cannot normalize: 1/√(v + eps) may pass float32's range, and squares of
 // deviations that small underflow in float32 lanes. The kernels end at such a row (untouched)
-// and the caller normalizes it with the float64 TypeScript reference. (With eps ≥ 1e-30 no
-// row is one.)
+// and the caller normalizes it with the float64 TypeScript reference. So do they at a LayerNorm
+// row whose deviations are subnormal (their float32 squares vanish: v below SUBNORMAL_SPREAD)
+// unless it is constant: (x − m)·r would lose digits in float32 lanes. (With eps ≥ 1e-30 and
+// rows of normal floats, no row is one.)
 const TINY_SPREAD: f64 = 1e-30;
+const SUBNORMAL_SPREAD: f64 = 1e-60;
+
+// whether a LayerNorm row (variance v) is left to the float64 reference (see TINY_SPREAD)
+@inline function tinyRow(row: usize, C: i32, v: f64, eps: f64): bool {
+  return v + eps < TINY_SPREAD || (v < SUBNORMAL_SPREAD && !rowConstant(row, C));
+}
+
+// every element equal to the first
+function rowConstant(row: usize, C: i32): bool {
+  const x0 = f32at(row), xv = f32x4.splat(x0);
+  let c = 0;
+  for (; c + 4 <= C; c += 4) {
+    if (!i32x4.all_true(f32x4.eq(v128.load(row + (<usize>c << 2)), xv))) return false;
+  }
+  for (; c < C; c++) if (f32at(row + (<usize>c << 2)) != x0) return false;
+  return true;
+}
 
 // LayerNorm: inp, out [N,C] (out may be inp); mean, rstd [N]; weight, bias [C] (0 = none). With
 // stop = 1 it ends at the first row holding a NaN or ±Infinity (its mean is not finite: float32
@@ -328,7 +347,7 @@ export function layerNormRows(
     const row = inp + off, orow = out + off;
     const v = rowMoments(row, C, false);
     if (stop && !isFinite(rowMean)) return n;
-    if (isFinite(rowMean) && v + eps < TINY_SPREAD) return n;
+    if (isFinite(rowMean) && tinyRow(row, C, v, eps)) return n;
     const m = rowMean, r = 1 / Math.sqrt(v + eps);
     store<f32>(mean + (<usize>n << 2), <f32>m);
     store<f32>(rstd + (<usize>n << 2), <f32>r);
@@ -1151,7 +1170,7 @@ function lnStatsRow(
   // non-finite (float32 values cannot overflow its float64 sums)
   const v = rowMoments(x, C, true), m = rowMean, inLo = rowLo, inHi = rowHi;
   if (stop && !isFinite(m)) return false;
-  if (isFinite(m) && v + eps < TINY_SPREAD) return false; // the caller's, in float64
+  if (isFinite(m) && tinyRow(x, C, v, eps)) return false; // the caller's, in float64
   store<f64>(st, m * Cf);
   store<f64>(st, v * Cf, 8);
   store<f64>(st, <f64>inLo, 16);
