@@ -11,4 +11,4 @@
  */
 
 /** The version `--version` prints. */
-export const VERSION = "0.3.0";
+export const VERSION = "0.4.0";

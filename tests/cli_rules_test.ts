@@ -105,7 +105,7 @@ Deno.test("a value that looks like an option is a value: --eps -1e-5 is refused 
   oneLine(
     await lnstream(["gen", "--seed", "-3"]),
     64,
-    "--seed must be a whole number ≥ 0, got '-3'",
+    "--seed must be a whole number from 0 to 4294967295, got '-3'",
   );
   oneLine(await lnstream(["normalize", "--eps"]), 64, "--eps needs a value");
   // and `-` is a value too: --stats - is stderr, -o - stdout

@@ -76,7 +76,8 @@ Deno.test("train: bad input ends with 64/65 and one clear line", async (t) => {
       `--data ${ROOT_PATH}/none.txt`,
     ],
     ["not a checkpoint", ["--resume", DATA], "", 65, "not an lnstream checkpoint"],
-    ["a directory as data", ["--data", `${ROOT_PATH}/tests`], "", 64, "--data"],
+    // reading a folder is an I/O failure, as reading stdin from one is
+    ["a directory as data", ["--data", `${ROOT_PATH}/tests`], "", 74, "--data"],
     ["past 4 GiB", ["--dim", "100000", "--heads", "1"], "", 64, "limit 4 GiB"],
     ["a step of 10⁹ sequences", ["--batch", "1000000000"], "", 64, "at most 16777216"],
     ["too many workers", ["--workers", "1000"], "", 64, "--workers 1000: at most 256"],

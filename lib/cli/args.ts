@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isDenied, PermissionError, UsageError } from "../io/errors.ts";
+import { IoError, isDenied, PermissionError, UsageError } from "../io/errors.ts";
 
 /**
  * The error for a file a command could not open: Deno's refusal → exit 77 naming
@@ -25,7 +25,24 @@ export function fileError(
   access: "read" | "write",
 ): Error {
   if (isDenied(e)) return new PermissionError(`${label}: run with --allow-${access}=${path}`);
+  // a folder where a file belongs is an I/O failure, as reading stdin from one is
+  if (e instanceof Deno.errors.IsADirectory) return new IoError(`${label}: is a directory`);
   return new UsageError(`${label}: ${(e as Error).message}`);
+}
+
+/**
+ * A flag's text as a number, read as a decimal (`1e-5`, `-3`, `.5`, `Infinity`): `Number`'s
+ * other readings (`0x10`, `""`, `" 7 "`) are not numbers a person means; null then.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(decimal("1e-5") === 1e-5 && decimal("-3") === -3 && decimal("0x10") === null);
+ * ```
+ */
+export function decimal(v: unknown): number | null {
+  const s = String(v);
+  return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?Infinity$|^NaN$/.test(s) ? Number(s) : null;
 }
 
 /**
@@ -59,15 +76,17 @@ export function intFlag(
   name: string,
   fallback: number | undefined,
   min = 1,
+  max = Number.MAX_SAFE_INTEGER,
 ): number {
   const v = f[name];
   if (v === undefined) {
     if (fallback === undefined) throw new UsageError(`--${name} is required`);
     return fallback;
   }
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || String(v).trim() === "") {
-    throw new UsageError(`--${name} must be a whole number ≥ ${min}, got '${v}'`);
+  const n = decimal(v);
+  if (n === null || !Number.isInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`--${name} must be a whole number ${range}, got '${v}'`);
   }
   return n;
 }
@@ -97,8 +116,8 @@ export function optIntFlag(f: Record<string, unknown>, name: string, min = 1): n
 export function numFlag(f: Record<string, unknown>, name: string, fallback: number): number {
   const v = f[name];
   if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || String(v).trim() === "") {
+  const n = decimal(v);
+  if (n === null || !Number.isFinite(n) || n <= 0) {
     throw new UsageError(`--${name} must be a positive number, got '${v}'`);
   }
   return n;
@@ -128,17 +147,21 @@ export function choiceFlag<T extends string>(
   return v as T;
 }
 
+/** The largest seed: seeds are 32-bit (a larger one would repeat a smaller one's numbers). */
+export const MAX_SEED = 2 ** 32 - 1;
+
 /**
- * A seed flag: any whole number (default 0).
+ * A seed flag: a whole number from 0 to 2^32 − 1 (default 0).
  *
  * @example
  * ```ts
- * import { assert } from "@std/assert";
+ * import { assert, assertThrows } from "@std/assert";
  * assert(seedFlag({ seed: "7" }) === 7 && seedFlag({}) === 0);
+ * assertThrows(() => seedFlag({ seed: "4294967296" }));
  * ```
  */
-export function seedFlag(f: Record<string, unknown>): number {
-  return intFlag(f, "seed", 0, 0);
+export function seedFlag(f: Record<string, unknown>, fallback = 0): number {
+  return intFlag(f, "seed", fallback, 0, MAX_SEED);
 }
 
 /**

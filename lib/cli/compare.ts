@@ -10,7 +10,7 @@ import { type CompareResult, compareRuns, findRun } from "../model/compare.ts";
 import type { Placement } from "../model/config.ts";
 import { BLOCK_PARAMS, type BlockParam } from "../model/params.ts";
 import { readTokens } from "../pipeline/pipeline.ts";
-import { choiceFlag, intFlag, numFlag, optIntFlag, seedFlag } from "./args.ts";
+import { choiceFlag, decimal, intFlag, numFlag, optIntFlag, seedFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
 import { BACKEND_HELP, backendOptions, progress, recordFile, stdinReader } from "./stream.ts";
 import { compareCsv, compareSvg } from "./svg.ts";
@@ -220,7 +220,7 @@ export async function compare(args: string[]): Promise<number> {
     .filter((a): a is FileArg => a !== null);
   checkFiles(f.stdin ? [{ flag: "--stdin", path: "-" }] : [], outputs);
   const layers = list(f.layers ?? "6,12,24", "layers").map((s) => {
-    const n = Number(s);
+    const n = decimal(s) ?? NaN;
     if (!Number.isInteger(n) || n < 1) throw new UsageError(`--layers: '${s}' is not a depth ≥ 1`);
     return n;
   });

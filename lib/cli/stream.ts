@@ -9,7 +9,7 @@ import { IoError, UsageError } from "../io/errors.ts";
 import { checkFiles, type FileArg, OutputClosed, OutputFile } from "../io/files.ts";
 import type { BatchRecord, Summary } from "../pipeline/collect.ts";
 import type { Lnstream, StreamOptions } from "../pipeline/pipeline.ts";
-import { choiceFlag, fileError } from "./args.ts";
+import { choiceFlag, decimal, fileError } from "./args.ts";
 import { onStopSignal } from "./signals.ts";
 import type { Backend } from "../kernels/backend.ts";
 
@@ -99,8 +99,8 @@ export function streamOptions(f: Record<string, unknown>): StreamOptions {
 function numberFlag(f: Record<string, unknown>, name: string): number | undefined {
   const v = f[name];
   if (v === undefined) return undefined;
-  const n = Number(v);
-  if (String(v).trim() === "" || Number.isNaN(n)) {
+  const n = decimal(v);
+  if (n === null || Number.isNaN(n)) {
     throw new UsageError(`--${name} must be a number, got '${v}'`);
   }
   return n;

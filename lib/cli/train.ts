@@ -19,7 +19,7 @@ import {
   type TrainState,
   type TrainSummary,
 } from "../train/trainer.ts";
-import { fileError, intFlag, numFlag } from "./args.ts";
+import { decimal, fileError, intFlag, MAX_SEED, numFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
 import { onStopSignal } from "./signals.ts";
 import {
@@ -275,14 +275,15 @@ function settingsOf(f: Record<string, unknown>): Partial<TrainConfig> {
   for (const [flag, key, kind] of NUM_FLAGS) {
     const v = f[flag];
     if (v === undefined) continue;
-    const n = Number(v);
+    const n = decimal(v) ?? NaN;
     if (kind === "int") {
-      (out as Record<string, number>)[key] = intFlag(f, flag, undefined, MINS[key] ?? 1);
+      const max = key === "seed" ? MAX_SEED : Number.MAX_SAFE_INTEGER;
+      (out as Record<string, number>)[key] = intFlag(f, flag, undefined, MINS[key] ?? 1, max);
     } else {
       const positive = key === "lr" || key === "minLr";
       const unit = key === "beta1" || key === "beta2";
       if (
-        String(v).trim() === "" || !Number.isFinite(n) || (positive ? n <= 0 : n < 0) ||
+        !Number.isFinite(n) || (positive ? n <= 0 : n < 0) ||
         (unit && n >= 1)
       ) {
         const what = positive ? "a number > 0" : unit ? "a number in [0, 1)" : "a number ≥ 0";

@@ -20,7 +20,10 @@ export const EXIT_CODES: readonly (readonly [number, string])[] = [
   [64, "bad usage: an option, a combination, or a size past a limit"],
   [65, "bad input data, named by line, row or byte, after every row before it is written"],
   [70, "an internal failure (a bug in lnstream: please report it)"],
-  [74, "an I/O failure: stdin or stdout could not be read or written"],
+  [
+    74,
+    "an I/O failure: an input or output could not be read or written (a directory, a full disk)",
+  ],
   [77, "a permission is missing (the message says which flag to add)"],
 ];
 

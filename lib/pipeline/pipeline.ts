@@ -145,7 +145,7 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
   const cores = navigator.hardwareConcurrency ?? 1, statistics = o.statistics ?? true;
   const r = resolveStreamOptions(o, 2048, Math.max(1, statistics ? cores : cores - 1));
   const backend = r.backend;
-  const norm = o.norm ?? "layer", eps = positive("eps", o.eps ?? 1e-5), seed = o.seed ?? 0;
+  const norm = o.norm ?? "layer", eps = positive("eps", o.eps ?? 1e-5), seed = seedOf(o.seed);
   if (!["layer", "rms", "batch"].includes(norm)) {
     throw new OptionError("norm", `must be layer, rms or batch, got ${JSON.stringify(norm)}`);
   }
@@ -226,7 +226,7 @@ export function normalizeStream(input: Input, o: NormalizeOptions = {}): Lnstrea
 export function runStream(input: Input, o: RunOptions = {}): Lnstream {
   const r = resolveStreamOptions(o, 8), backend = r.backend;
   const layers = o.layers ?? 6, heads = o.heads ?? 4;
-  const placement = o.placement ?? "pre", init = o.init ?? "gpt2", seed = o.seed ?? 0;
+  const placement = o.placement ?? "pre", init = o.init ?? "gpt2", seed = seedOf(o.seed);
   const loss = o.loss ?? "probe";
   if (o.seq !== undefined && (!Number.isInteger(o.seq) || o.seq < 1)) {
     throw new OptionError("seq", `must be a whole number ≥ 1, got ${o.seq}`);
@@ -361,6 +361,15 @@ export function canLoadWorkers(url?: URL): void {
       `the worker threads load lnstream's modules from ${dir}: run with --allow-read=${dir}`,
     );
   }
+}
+
+/** The seed option: a whole number from 0 to 2^32 − 1 (seeds are 32-bit), default 0. */
+function seedOf(v: number | undefined): number {
+  if (v === undefined) return 0;
+  if (!(Number.isInteger(v) && v >= 0 && v <= 2 ** 32 - 1)) {
+    throw new OptionError("seed", `must be a whole number from 0 to 2^32 − 1, got ${v}`);
+  }
+  return v;
 }
 
 /** A positive finite number option. */

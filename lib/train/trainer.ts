@@ -548,6 +548,9 @@ export function checkConfig(c: TrainConfig): TrainConfig {
   whole("evalInterval", 1);
   whole("evalIters", 1);
   whole("seed", 0);
+  if (c.seed > 2 ** 32 - 1) {
+    throw new UsageError(`seed must be below 2^32 (seeds are 32-bit), got ${c.seed}`);
+  }
   whole("shards", 1);
   if (c.batch * c.block > 2 ** 24) {
     throw new UsageError(
