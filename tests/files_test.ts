@@ -227,20 +227,35 @@ Deno.test("a run that fails or is stopped leaves every earlier output as it was,
   await t.step("train: a checkpoint that is not one (65)", async () => {
     const unchanged = await previous(y, s);
     await Deno.writeTextFile(`${dir}/junk.st`, "not a checkpoint at all");
+    const ck2 = `${dir}/out-ck`;
+    const unchangedCk = await previous(ck2);
     const r = await lnstream(
-      ["train", "--data", DATA, "--resume", `${dir}/junk.st`, "--log", y, "--svg", s],
+      [
+        "train",
+        "--data",
+        DATA,
+        "--resume",
+        `${dir}/junk.st`,
+        "--log",
+        y,
+        "--svg",
+        s,
+        "--save",
+        ck2,
+      ],
       "",
       perms,
     );
     assertEquals(r.code, 65, r.stderr);
     await unchanged();
+    await unchangedCk();
   });
   await t.step("compare: NaN tokens on stdin (65)", async () => {
-    const unchanged = await previous(y);
+    const unchanged = await previous(y, s);
     const v = normals(128, 16);
     v[7] = NaN;
     const r = await lnstream(
-      ["compare", "--stdin", "--layers", "2", "--seeds", "1", "--svg", y],
+      ["compare", "--stdin", "--layers", "2", "--seeds", "1", "--svg", y, "--csv", s],
       npyBytes(v, [128, 16]),
       perms,
     );
@@ -283,6 +298,31 @@ Deno.test("a run that fails or is stopped leaves every earlier output as it was,
       });
     }
   }
+});
+
+Deno.test("FIFOs, /dev/stdout and /dev/null are written in place, not renamed", async () => {
+  const fifo = `${dir}/fifo`;
+  await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  const reader = new Deno.Command("cat", { args: [fifo], stdout: "piped" }).spawn();
+  const r = await lnstream(["normalize", `${dir}/x.npy`, "--quiet", "-o", fifo], "", perms);
+  assertEquals(r.code, 0, r.stderr);
+  const through = (await reader.output()).stdout;
+  const plain = await lnstream(["normalize", `${dir}/x.npy`, "--quiet"], "", perms);
+  assertEquals(through, plain.stdout);
+  assert((await Deno.lstat(fifo)).isFifo, "the FIFO was replaced");
+  const out = await lnstream(
+    ["normalize", `${dir}/x.npy`, "--quiet", "-o", "/dev/stdout"],
+    "",
+    perms,
+  );
+  assertEquals(out.stdout, plain.stdout);
+  const none = await lnstream(
+    ["normalize", `${dir}/x.npy`, "--stats", "/dev/null"],
+    "",
+    [...perms, "--allow-write=/dev/null"],
+  );
+  assertEquals(none.code, 0, none.stderr);
+  assertEquals(await temporaries(), []);
 });
 
 Deno.test("kill -9 at random moments of a run that saves every step: the checkpoint always resumes the curve", async () => {

@@ -46,22 +46,6 @@ export function decimal(v: unknown): number | null {
 }
 
 /**
- * Opens `path` for writing (created, or truncated), failing as `fileError` says.
- *
- * @example
- * ```ts ignore
- * const file = createFile("out.npy", "--output out.npy");
- * ```
- */
-export function createFile(path: string, label = path): Deno.FsFile {
-  try {
-    return Deno.openSync(path, { write: true, create: true, truncate: true });
-  } catch (e) {
-    throw fileError(e, label, path, "write");
-  }
-}
-
-/**
  * A whole number flag ≥ `min`, or `fallback` when absent.
  *
  * @example
@@ -162,43 +146,4 @@ export const MAX_SEED = 2 ** 32 - 1;
  */
 export function seedFlag(f: Record<string, unknown>, fallback = 0): number {
   return intFlag(f, "seed", fallback, 0, MAX_SEED);
-}
-
-/**
- * Refuses flags the command does not know (parseArgs `unknown` hook).
- *
- * @example
- * ```ts
- * import { assertThrows } from "@std/assert";
- * assertThrows(() => refuseUnknown("normalize")("--nrom"));
- * ```
- */
-export function refuseUnknown(cmd: string): (arg: string) => boolean {
-  return (arg: string) => {
-    if (arg.startsWith("-")) {
-      throw new UsageError(`unknown option ${arg} (see: lnstream ${cmd} --help)`);
-    }
-    return true;
-  };
-}
-
-/**
- * Joins `--name -` into `--name=-` for the given options: parseArgs would
- * otherwise read a lone `-` (stdin/stderr by convention) as an argument.
- *
- * @example
- * ```ts
- * import { assertEquals } from "@std/assert";
- * assertEquals(dashValues(["--stats", "-", "-q"], ["stats"]), ["--stats=-", "-q"]);
- * ```
- */
-export function dashValues(args: string[], names: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (args[i + 1] === "-" && names.some((n) => args[i] === `--${n}`)) {
-      out.push(`${args[i]}=-`);
-      i++;
-    } else out.push(args[i]);
-  }
-  return out;
 }

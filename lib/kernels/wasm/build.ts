@@ -11,6 +11,7 @@
  */
 import asc from "assemblyscript/asc";
 import { encodeBase64 } from "@std/encoding/base64";
+import { writeFileSafely } from "../../io/files.ts";
 
 const here = new URL(".", import.meta.url);
 const source = new URL("assembly/kernels.ts", here);
@@ -90,7 +91,8 @@ if (import.meta.main) {
     }
     console.log("build:wasm: kernels.generated.ts is up to date");
   } else {
-    Deno.writeTextFileSync(target, text);
+    // the one safe way lnstream writes a file: a temporary file, then a rename
+    writeFileSafely({ flag: "build:wasm", path: decodeURIComponent(target.pathname) }, text);
     console.log(`build:wasm: wrote ${target.pathname}`);
   }
 }
