@@ -1,26 +1,10 @@
 // Hostile inputs through the command line: every case must end (each run has a time limit),
 // with the documented exit code and one clear line, never a JavaScript stack.
 import { assert, assertAlmostEquals, assertEquals, assertStringIncludes } from "./std_assert.ts";
-import { Rng } from "../lib/model/rng.ts";
-import { lnstream, npyBytes, npyData, type Ran, ROOT_PATH } from "./spawn.ts";
+import { lnstream, normals, npyBytes, npyData, oneLine, type Ran, ROOT_PATH } from "./spawn.ts";
 
 const enc = new TextEncoder();
 const tmp = await Deno.makeTempDir({ prefix: "lnstream-faults-" });
-
-function normals(N: number, C: number, seed = 1): Float32Array {
-  const x = new Float32Array(N * C);
-  new Rng(seed).fillNormal(x);
-  return x;
-}
-
-/** Exit code and a single stderr line without a stack. */
-function oneLine(r: { code: number; stderr: string }, code: number, has: string) {
-  assertEquals(r.code, code, r.stderr);
-  const lines = r.stderr.trim().split("\n");
-  assertEquals(lines.length, 1, r.stderr);
-  assert(!/\n\s+at /.test(r.stderr) && !r.stderr.includes("Uncaught"), r.stderr);
-  assertStringIncludes(r.stderr, has);
-}
 
 function summaryOf(stderr: string) {
   const s = stderr.trim().split("\n").map((l) => JSON.parse(l)).find((r) => r.type === "summary");

@@ -5,24 +5,15 @@ import { assert, assertEquals, assertStringIncludes } from "./std_assert.ts";
 import { Rng } from "../lib/model/rng.ts";
 import { encodeCheckpoint } from "../lib/train/checkpoint.ts";
 import { decodeCheckpoint } from "../lib/train/checkpoint.ts";
-import { lnstream, npyBytes, ROOT_PATH } from "./spawn.ts";
+import { lnstream, npyBytes, oneLine, ROOT_PATH, TINY_MODEL, TRAIN_DATA } from "./spawn.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "lnstream-rules-" });
 const rw = [`--allow-read=${ROOT_PATH},${dir}`, `--allow-write=${dir}`];
-const DATA = `${ROOT_PATH}/tests/fixtures/train/shakespeare_20k.txt`;
+const DATA = TRAIN_DATA;
 const TINY = [
   "--data",
   DATA,
-  "--layers",
-  "1",
-  "--heads",
-  "2",
-  "--dim",
-  "16",
-  "--block",
-  "16",
-  "--batch",
-  "4",
+  ...TINY_MODEL,
   "--iters",
   "4",
   "--eval-interval",
@@ -33,14 +24,6 @@ const TINY = [
 const x = new Float32Array(32 * 8);
 new Rng(3).fillNormal(x);
 const npy = npyBytes(x, [32, 8]);
-
-/** Exit code and a single stderr line without a stack. */
-function oneLine(r: { code: number; stderr: string }, code: number, has: string) {
-  assertEquals(r.code, code, r.stderr);
-  assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
-  assert(!/\n\s+at /.test(r.stderr) && !r.stderr.includes("Uncaught"), r.stderr);
-  assertStringIncludes(r.stderr, has);
-}
 
 async function sh(cmd: string, perms = rw.join(" ")) {
   const r = await new Deno.Command("bash", {

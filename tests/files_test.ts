@@ -5,19 +5,12 @@
 // checkpoint that resumes the uninterrupted curve exactly.
 import { assert, assertEquals, assertStringIncludes } from "./std_assert.ts";
 import { Rng } from "../lib/model/rng.ts";
-import { lnstream, npyBytes, ROOT_PATH } from "./spawn.ts";
+import { lnstream, normals, npyBytes, ROOT_PATH, TINY_MODEL, TRAIN_DATA } from "./spawn.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "lnstream-files-" });
 const perms = [`--allow-read=${ROOT_PATH},${dir}`, `--allow-write=${dir}`];
-const DATA = `${ROOT_PATH}/tests/fixtures/train/shakespeare_20k.txt`;
-const TINY = ["--layers", "1", "--heads", "2", "--dim", "16", "--block", "16", "--batch", "4"];
+const DATA = TRAIN_DATA, TINY = TINY_MODEL;
 const TINY_RUN = [...TINY, "--iters", "2", "--eval-interval", "1", "--eval-iters", "1"];
-
-function normals(N: number, C: number, seed = 1): Float32Array {
-  const x = new Float32Array(N * C);
-  new Rng(seed).fillNormal(x);
-  return x;
-}
 
 /** lnstream's temporary files left in the folder (none may be). */
 async function temporaries(): Promise<string[]> {

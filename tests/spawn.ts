@@ -1,4 +1,6 @@
-// Test helper: run `deno run <perms> mod.ts <args>` with bytes on stdin.
+// Test helpers: run `deno run <perms> mod.ts <args>` with bytes on stdin; what the CLI tests share.
+import { assert, assertEquals, assertStringIncludes } from "./std_assert.ts";
+import { Rng } from "../lib/model/rng.ts";
 const ROOT = new URL("../", import.meta.url);
 export const ROOT_PATH = decodeURIComponent(ROOT.pathname).replace(/\/$/, "");
 
@@ -85,3 +87,35 @@ export function untimed(ndjson: string): unknown[] {
     return r;
   });
 }
+
+/** N tokens of C channels drawn from N(0, 1) with `seed`. */
+export function normals(N: number, C: number, seed = 1): Float32Array {
+  const x = new Float32Array(N * C);
+  new Rng(seed).fillNormal(x);
+  return x;
+}
+
+/** The exit code, a single stderr line without a stack, and the words it must hold. */
+export function oneLine(r: { code: number; stderr: string }, code: number, has: string): void {
+  assertEquals(r.code, code, r.stderr);
+  assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assert(!/\n\s+at /.test(r.stderr) && !r.stderr.includes("Uncaught"), r.stderr);
+  assertStringIncludes(r.stderr, has);
+}
+
+/** A small training text (20 kB of tiny Shakespeare). */
+export const TRAIN_DATA = `${ROOT_PATH}/tests/fixtures/train/shakespeare_20k.txt`;
+
+/** A tiny model for train tests: flags of the model and its batches only. */
+export const TINY_MODEL = [
+  "--layers",
+  "1",
+  "--heads",
+  "2",
+  "--dim",
+  "16",
+  "--block",
+  "16",
+  "--batch",
+  "4",
+];

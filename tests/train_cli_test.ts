@@ -1,21 +1,12 @@
 // `train` end to end, each run under the helper's time limit.
 import { assert, assertEquals, assertStringIncludes } from "./std_assert.ts";
-import { lnstream, ROOT_PATH } from "./spawn.ts";
+import { lnstream, ROOT_PATH, TINY_MODEL, TRAIN_DATA } from "./spawn.ts";
 
-const DATA = `${ROOT_PATH}/tests/fixtures/train/shakespeare_20k.txt`;
+const DATA = TRAIN_DATA;
 const TINY = [
   "--data",
   DATA,
-  "--layers",
-  "1",
-  "--heads",
-  "2",
-  "--dim",
-  "16",
-  "--block",
-  "16",
-  "--batch",
-  "4",
+  ...TINY_MODEL,
   "--iters",
   "12",
   "--warmup",
