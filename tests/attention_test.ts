@@ -1,6 +1,5 @@
 import { assert, assertEquals } from "./std_assert.ts";
 import { attentionBackward, attentionForward } from "../lib/kernels/attention.ts";
-import { matmulBackward, matmulForward } from "../lib/kernels/matmul.ts";
 import {
   arr,
   assertClose,
@@ -11,11 +10,13 @@ import {
   numericGrad,
   type Precision,
   randn,
+  testKernels,
   zeros,
 } from "./golden.ts";
 
 /** nanoGPT's CausalSelfAttention from the kernels: qkv matmul, attention, projection. */
 function attentionModule(doc: Golden, p: Precision) {
+  const k = testKernels(); // the backend under test
   const { B, T, C, n_head: NH } = doc.config;
   const i = doc.inputs, BT = B * T;
   const x = arr(i.x, p), Wa = arr(i.W_attn, p), ba = arr(i.b_attn, p);
@@ -24,14 +25,14 @@ function attentionModule(doc: Golden, p: Precision) {
     att = zeros(p, B * NH * T * T),
     yh = zeros(p, BT * C),
     y = zeros(p, BT * C);
-  matmulForward(qkv, x, Wa, ba, BT, C, 3 * C);
-  attentionForward(yh, att, qkv, B, T, C, NH);
-  matmulForward(y, yh, Wp, bp, BT, C, C);
+  k.matmulForward(qkv, x, Wa, ba, BT, C, 3 * C);
+  k.attentionForward(yh, att, qkv, B, T, C, NH);
+  k.matmulForward(y, yh, Wp, bp, BT, C, C);
   const dyh = zeros(p, BT * C), dqkv = zeros(p, BT * 3 * C), dx = zeros(p, BT * C);
   const dWa = zeros(p, C * 3 * C), dba = zeros(p, 3 * C), dWp = zeros(p, C * C), dbp = zeros(p, C);
-  matmulBackward(dyh, dWp, dbp, dy, yh, Wp, BT, C, C);
-  attentionBackward(dqkv, dyh, qkv, att, B, T, C, NH);
-  matmulBackward(dx, dWa, dba, dqkv, x, Wa, BT, C, 3 * C);
+  k.matmulBackward(dyh, dWp, dbp, dy, yh, Wp, BT, C, C);
+  k.attentionBackward(dqkv, dyh, qkv, att, B, T, C, NH);
+  k.matmulBackward(dx, dWa, dba, dqkv, x, Wa, BT, C, 3 * C);
   return {
     "outputs.y": y,
     "outputs.att": att,

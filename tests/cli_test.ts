@@ -1,6 +1,6 @@
 // End-to-end tests of the command line: spawn `deno run mod.ts …` with stdin.
 import { assert, assertEquals, assertStringIncludes } from "./std_assert.ts";
-import { layerNormForward } from "../lib/kernels/layernorm.ts";
+import { createKernels, tsKernels } from "../lib/kernels/backend.ts";
 import { Arena } from "../lib/kernels/arena.ts";
 import { GPT } from "../lib/model/gpt.ts";
 import { Rng } from "../lib/model/rng.ts";
@@ -29,7 +29,8 @@ function ln(x: Float32Array, N: number, C: number, backend = "wasm"): Float32Arr
   const [y, m, r, xa] = backend === "wasm"
     ? inArena(new Float32Array(N * C), new Float32Array(N), new Float32Array(N), x)
     : [new Float32Array(N * C), new Float32Array(N), new Float32Array(N), x];
-  layerNormForward(y, m, r, xa, null, null, N, C);
+  const k = backend === "wasm" ? createKernels("wasm", Arena.of(y)) : tsKernels;
+  k.layerNormForward(y, m, r, xa, null, null, N, C);
   return y.slice();
 }
 
@@ -512,7 +513,7 @@ Deno.test("--weight/--bias from .npy, --norm rms|batch, --field, --eps, npy v2 h
     w,
     b,
   );
-  layerNormForward(want, wm, wr, wx, ww, wb, N, C, 1e-3);
+  createKernels("wasm", Arena.of(want)).layerNormForward(want, wm, wr, wx, ww, wb, N, C, 1e-3);
   assertEquals(npyData(r.stdout).data, want.slice());
   const wrong = await lnstream(
     ["normalize", "--weight", `${tmp}/w.npy`, "--quiet"],
@@ -524,11 +525,10 @@ Deno.test("--weight/--bias from .npy, --norm rms|batch, --field, --eps, npy v2 h
   const noRead = await lnstream(["normalize", "--weight", `${tmp}/w.npy`], npyBytes(x, [N, C]));
   assert(noRead.code !== 0);
 
-  const { rmsNormForward } = await import("../lib/kernels/rmsnorm.ts");
   const { batchNormForward } = await import("../lib/kernels/batchnorm.ts");
   const rms = await lnstream(["normalize", "--norm", "rms", "--quiet"], npyBytes(x, [N, C]));
   const [wantRms, rr, rx] = inArena(new Float32Array(N * C), new Float32Array(N), x);
-  rmsNormForward(wantRms, rr, rx, null, N, C);
+  createKernels("wasm", Arena.of(wantRms)).rmsNormForward(wantRms, rr, rx, null, N, C);
   assertEquals(npyData(rms.stdout).data, wantRms.slice());
   // batch norm: each batch of 3 tokens is normalized per feature on its own
   const bn = await lnstream(

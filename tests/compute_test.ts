@@ -3,12 +3,12 @@
 import { assertEquals } from "./std_assert.ts";
 import fc from "fast-check";
 import { Arena } from "../lib/kernels/arena.ts";
-import { WasmKernels } from "../lib/kernels/wasm.ts";
+import { createKernels, tsKernels } from "../lib/kernels/backend.ts";
 import { accumulate } from "../lib/pipeline/compute.ts";
 import { TOKEN_FIELDS } from "../lib/pipeline/protocol.ts";
 
 const arena = new Arena();
-const k = new WasmKernels(arena);
+const k = createKernels("wasm", arena);
 
 Deno.test("accumulate in WebAssembly equals accumulate in TypeScript, bit for bit", () => {
   const value = fc.oneof(
@@ -28,7 +28,7 @@ Deno.test("accumulate in WebAssembly equals accumulate in TypeScript, bit for bi
         const plain = Float64Array.from(ts);
         assertEquals(
           JSON.stringify(accumulate(ts, n, C, k)),
-          JSON.stringify(accumulate(plain, n, C)),
+          JSON.stringify(accumulate(plain, n, C, tsKernels)),
         );
       },
     ),
@@ -44,7 +44,7 @@ Deno.test("accumulate in WebAssembly: cancelling, negative and subnormal totals 
   ];
   const ts = arena.allocF64(3 * TOKEN_FIELDS);
   ts.set(rows.flat());
-  const a = accumulate(ts, 3, 7, k), b = accumulate(Float64Array.from(ts), 3, 7);
+  const a = accumulate(ts, 3, 7, k), b = accumulate(Float64Array.from(ts), 3, 7, tsKernels);
   assertEquals(JSON.stringify(a), JSON.stringify(b));
   assertEquals(a.inp.s, [1]); // 1e300 − 1e300 + 1
   assertEquals(a.loss, [-3]); // the ±1e-300 cancel

@@ -8,15 +8,17 @@ import {
   goldenFiles,
   type Precision,
   randn,
+  testKernels,
   zeros,
 } from "./golden.ts";
 
 function runGolden(doc: Golden, p: Precision) {
+  const k = testKernels(); // the backend under test
   const X = arr(doc.inputs.x, p), DY = arr(doc.inputs.dy, p);
   const n = X.length;
   const y = zeros(p, n), dx = zeros(p, n);
-  geluForward(y, X, n);
-  geluBackward(dx, X, DY, n);
+  k.geluForward(y, X, n);
+  k.geluBackward(dx, X, DY, n);
   return { "outputs.y": y, "grads.x": dx };
 }
 

@@ -3,9 +3,8 @@
 import { assert } from "./std_assert.ts";
 import { Rng } from "../lib/model/rng.ts";
 import { Arena } from "../lib/kernels/arena.ts";
-import type { Backend } from "../lib/kernels/backend.ts";
-import { BlasKernels, openBlas } from "../lib/kernels/blas.ts";
-import { setArenaKernels } from "../lib/kernels/wasm.ts";
+import { type Backend, createKernels, type Kernels, tsKernels } from "../lib/kernels/backend.ts";
+import { openBlas } from "../lib/kernels/blas.ts";
 
 /** Whether OpenBLAS loads here (the blas backend's tests run only then). */
 export const BLAS_AVAILABLE: boolean = (() => {
@@ -20,23 +19,31 @@ export const BLAS_AVAILABLE: boolean = (() => {
 /** The float32 backends the golden tests run through: ts, wasm, and blas when it loads. */
 export const F32_BACKENDS: Backend[] = ["ts", "wasm", ...(BLAS_AVAILABLE ? ["blas" as const] : [])];
 
-/** The backend a golden check is running, and its arena (null for ts). */
-let current: { backend: Backend; arena: Arena | null } = { backend: "ts", arena: null };
+/** The backend a golden check is running, its arena (null for ts) and its kernels. */
+let current: { backend: Backend; arena: Arena | null; kernels: Kernels } = {
+  backend: "ts",
+  arena: null,
+  kernels: tsKernels,
+};
 
 /** The backend of the golden check that is running (GPT models in tests take it). */
 export function testBackend(): Backend {
   return current.backend;
 }
 
+/** The kernels of the golden check that is running (`testKernels().layerNormForward(…)`). */
+export function testKernels(): Kernels {
+  return current.kernels;
+}
+
 /**
- * Runs `fn` with `arr`/`zeros` allocating float32 arrays in a fresh arena whose exported
- * kernels are the backend's (ts: plain arrays, so the TypeScript kernels run).
+ * Runs `fn` with `testKernels()` the backend's kernels and `arr`/`zeros` allocating float32
+ * arrays where they compute (a fresh arena for wasm and blas; plain arrays for ts).
  */
 export function withBackend<T>(backend: Backend, fn: () => T): T {
   const arena = backend === "ts" ? null : new Arena();
-  if (arena !== null && backend === "blas") setArenaKernels(new BlasKernels(arena));
   const saved = current;
-  current = { backend, arena };
+  current = { backend, arena, kernels: createKernels(backend, arena) };
   try {
     return fn();
   } finally {

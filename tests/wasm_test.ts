@@ -3,13 +3,15 @@
 import { assert, assertEquals, assertThrows } from "./std_assert.ts";
 import fc from "fast-check";
 import { Arena } from "../lib/kernels/arena.ts";
-import { WasmKernels, wasmKernelsOf } from "../lib/kernels/wasm.ts";
-import { layerNormForward, layerNormForwardTs } from "../lib/kernels/layernorm.ts";
-import { rmsNormForwardTs } from "../lib/kernels/rmsnorm.ts";
-import { matmulBackwardTs, matmulForwardTs } from "../lib/kernels/matmul.ts";
-import { softmaxBackwardTs, softmaxForwardTs } from "../lib/kernels/softmax.ts";
+import { WasmKernels } from "../lib/kernels/wasm.ts";
+import { checkExports } from "../lib/kernels/arena.ts";
+import { KERNEL_ARITY } from "../lib/kernels/wasm/kernels.generated.ts";
+import { layerNormForward } from "../lib/kernels/layernorm.ts";
+import { rmsNormForward } from "../lib/kernels/rmsnorm.ts";
+import { matmulBackward, matmulForward } from "../lib/kernels/matmul.ts";
+import { softmaxBackward, softmaxForward } from "../lib/kernels/softmax.ts";
 import { assertClose, randn } from "./golden.ts";
-import { probeKey, probeRow } from "../lib/model/rng.ts";
+import { probeRow } from "../lib/model/rng.ts";
 
 const arena = new Arena();
 const k = new WasmKernels(arena);
@@ -24,7 +26,7 @@ function bothLN(x: Float64Array, N: number, C: number, eps = 1e-5) {
   const y = arena.alloc(N * C), mean = arena.alloc(N), rstd = arena.alloc(N);
   k.layerNormForward(y, mean, rstd, f32(x), null, null, N, C, eps);
   const ry = new Float64Array(N * C), rm = new Float64Array(N), rr = new Float64Array(N);
-  layerNormForwardTs(ry, rm, rr, Float64Array.from(f32(x)), null, null, N, C, eps);
+  layerNormForward(ry, rm, rr, Float64Array.from(f32(x)), null, null, N, C, eps);
   return { y, mean, rstd, ry, rm, rr };
 }
 
@@ -84,7 +86,7 @@ Deno.test("wasm RMSNorm agrees with the reference on every tail length", () => {
     const y = arena.alloc(N * C), r = arena.alloc(N);
     k.rmsNormForward(y, r, f32(x), null, N, C, 1e-5);
     const ry = new Float64Array(N * C), rr = new Float64Array(N);
-    rmsNormForwardTs(ry, rr, Float64Array.from(f32(x)), null, N, C, 1e-5);
+    rmsNormForward(ry, rr, Float64Array.from(f32(x)), null, N, C, 1e-5);
     assertClose(y, ry, 4e-7, `rms C=${C}`);
   }
 });
@@ -100,14 +102,14 @@ Deno.test("wasm matmul forward/backward agree with the reference on ragged shape
     k.matmulForward(out, X, W, Bv, N, Cin, Cout);
     const ref = new Float64Array(N * Cout);
     const [x64, w64, b64, g64] = [X, W, Bv, G].map((a) => Float64Array.from(a));
-    matmulForwardTs(ref, x64, w64, b64, N, Cin, Cout);
+    matmulForward(ref, x64, w64, b64, N, Cin, Cout);
     const tol = 2e-6 * Math.sqrt(Cin);
     assertClose(out, ref, tol, `forward ${N}x${Cin}x${Cout}`);
     // accumulation: start from nonzero gradients
     const dx = f32(randn(N * Cin, 5)), dw = f32(randn(Cin * Cout, 6)), db = f32(randn(Cout, 7));
     const rdx = Float64Array.from(dx), rdw = Float64Array.from(dw), rdb = Float64Array.from(db);
     k.matmulBackward(dx, dw, db, G, X, W, N, Cin, Cout);
-    matmulBackwardTs(rdx, rdw, rdb, g64, x64, w64, N, Cin, Cout);
+    matmulBackward(rdx, rdw, rdb, g64, x64, w64, N, Cin, Cout);
     assertClose(dx, rdx, 2e-6 * Math.sqrt(Cout), "dinp");
     assertClose(dw, rdw, 2e-6 * Math.sqrt(N), "dweight");
     assertClose(db, rdb, 2e-6 * Math.sqrt(N), "dbias");
@@ -119,7 +121,7 @@ Deno.test("wasm softmax: masked tails are exactly 0, rows sum to 1, backward agr
     const x = f32(randn(N * C, C, 4)), y = arena.alloc(N * C);
     k.softmaxForward(y, x, N, C, len);
     const ry = new Float64Array(N * C);
-    softmaxForwardTs(ry, Float64Array.from(x), N, C, len);
+    softmaxForward(ry, Float64Array.from(x), N, C, len);
     assertClose(y, ry, 1e-6, `softmax ${N}x${C}/${len}`);
     for (let n = 0; n < N; n++) {
       let s = 0;
@@ -132,7 +134,7 @@ Deno.test("wasm softmax: masked tails are exactly 0, rows sum to 1, backward agr
     const g = f32(randn(N * C, 3)), d = f32(randn(N * C, 8));
     const rd = Float64Array.from(d);
     k.softmaxBackward(d, g, y, N, C, len);
-    softmaxBackwardTs(rd, Float64Array.from(g), ry, N, C, len);
+    softmaxBackward(rd, Float64Array.from(g), ry, N, C, len);
     assertClose(d, rd, 1e-6, "softmax backward");
   }
 });
@@ -147,16 +149,29 @@ Deno.test("wasm GELU and exp keep NaN, saturate at ±large, and agree near 0", (
   assert(y[9] === 0 || Number.isNaN(y[9])); // −∞·σ(−∞): 0 or NaN, as torch's −∞·0
 });
 
-Deno.test("exported kernels run in wasm only when every array is in one arena", () => {
-  const other = new Arena();
-  assert(wasmKernelsOf(arena.alloc(2), arena.alloc(2)) !== null);
-  assertEquals(wasmKernelsOf(arena.alloc(2), other.alloc(2)), null);
-  assertEquals(wasmKernelsOf(arena.alloc(2), new Float32Array(2)), null);
-  assertEquals(wasmKernelsOf(new Float64Array(2)), null);
-  // mixed arrays take the TypeScript path and still compute LayerNorm
-  const y = new Float32Array(4), m = arena.alloc(1), r = arena.alloc(1);
-  layerNormForward(y, m, r, f32([1, 2, 3, 4]), null, null, 1, 4);
-  assert(Math.abs(y[3] - 1.3416) < 1e-4);
+Deno.test("the exported kernels are the TypeScript references, wherever the arrays live", () => {
+  // arrays in an arena do not change which kernel runs: only createKernels reaches wasm
+  const x = f32([1, 2, 3, 4.5, 10, 10, 10, 14]);
+  const [a, m, r] = [arena.alloc(8), arena.alloc(2), arena.alloc(2)];
+  const [b, m2, r2] = [new Float32Array(8), new Float32Array(2), new Float32Array(2)];
+  layerNormForward(a, m, r, x, null, null, 2, 4);
+  layerNormForward(b, m2, r2, Float32Array.from(x), null, null, 2, 4);
+  assertEquals(a, b);
+  const y = arena.alloc(8);
+  k.layerNormForward(y, m, r, x, null, null, 2, 4);
+  for (let i = 0; i < 8; i++) assert(Math.abs(y[i] - b[i]) < 1e-6);
+});
+
+Deno.test("the module's exports are checked against its generated bindings at instantiation", () => {
+  const exports = { ...arena.exports } as unknown as Record<string, unknown>;
+  checkExports(exports); // the real module: every export there, every arity right
+  const names = Object.keys(KERNEL_ARITY);
+  assert(names.includes("layerNormRows") && names.includes("normStats") && names.length > 15);
+  const missing = { ...exports };
+  delete missing.normStats;
+  assertThrows(() => checkExports(missing), Error, "lacks its export normStats");
+  const wrong = { ...exports, gemm: (a: number) => a };
+  assertThrows(() => checkExports(wrong), Error, "gemm takes 1 arguments, its bindings say 15");
 });
 
 Deno.test("the arena grows on demand and says clearly when 4 GiB would not hold it", () => {
@@ -175,13 +190,13 @@ Deno.test("wasm probe direction equals probeRow bit for bit (tails, huge token i
     const [C, first] of [[1, 0], [7, 5], [64, 2 ** 40 - 3], [13, 123456789], [40, 9], [768, 1]]
   ) {
     const N = 5, R = arena.alloc(N * C), ref = new Float32Array(N * C);
-    k.probeFill(R, 42, first, N, C, probeKey);
+    k.probeFill(R, 42, first, N, C);
     for (let t = 0; t < N; t++) probeRow(ref, t * C, 42, first + t, C);
     assertEquals(R, ref, `C=${C} first=${first}`);
   }
   // unit variance and zero mean over many draws
   const n = 1 << 16, R = arena.alloc(n);
-  k.probeFill(R, 7, 0, 1, n, probeKey);
+  k.probeFill(R, 7, 0, 1, n);
   let m = 0, v = 0;
   for (const r of R) m += r / n;
   for (const r of R) v += (r - m) ** 2 / n;
@@ -245,7 +260,7 @@ Deno.test("wasm normStats: LayerNorm, probe backward and every statistic per row
       for (let c = 0; c < C; c++) xs[2 * C + c] = c === 1 ? 30 : 0.01 * c; // one outlier
       const x = f32(xs), y = arena.alloc(N * C), st = arena.allocF64(N * F);
       const w = affine ? f32(randn(C, 5, 0.3, 1)) : null, b = affine ? f32(randn(C, 6, 2)) : null;
-      k.normStats(y, x, w, b, seed, first, N, C, eps, false, st, F, probeKey);
+      k.normStats(y, x, w, b, seed, first, N, C, eps, false, st, F, false);
       // the outputs are the LayerNorm kernel's, bit for bit
       const y2 = arena.alloc(N * C);
       k.layerNormForward(y2, arena.alloc(N), arena.alloc(N), x, w, b, N, C, eps);
@@ -292,19 +307,19 @@ Deno.test("wasm normStats: RMSNorm rows equal the separate kernels; NaN rows do 
   const x = f32(randn(N * C, 9, 1.5, 0.2)), w = f32(randn(C, 10, 0.2, 1));
   x[2 * C + 5] = NaN;
   const y = arena.alloc(N * C), st = arena.allocF64(N * F);
-  k.normStats(y, x, w, null, 3, 100, N, C, eps, true, st, F, probeKey);
+  k.normStats(y, x, w, null, 3, 100, N, C, eps, true, st, F, false);
   const y2 = arena.alloc(N * C), rstd = arena.alloc(N), R = arena.alloc(N * C);
   const dx = arena.alloc(N * C), st2 = arena.allocF64(N * F);
   k.rowStats(st2, x, N, C, F, 0);
   k.rmsNormForward(y2, rstd, x, w, N, C, eps);
   k.rowStats(st2, y2, N, C, F, 4);
-  k.probeFill(R, 3, 100, N, C, probeKey);
+  k.probeFill(R, 3, 100, N, C);
   k.rmsNormBackward(dx, null, R, x, w, rstd, N, C);
   k.gradStats(st2, y2, R, dx, N, C, F, 8, 1);
   assertEquals(y, y2);
   assertEquals(st, st2);
   // LayerNorm: the NaN row's sums are NaN, its neighbours' are not
-  k.normStats(y, x, null, null, 3, 100, N, C, eps, false, st, F, probeKey);
+  k.normStats(y, x, null, null, 3, 100, N, C, eps, false, st, F, false);
   for (let n = 0; n < N; n++) {
     for (const f of [0, 4, 10, 12]) {
       assertEquals(Number.isNaN(st[n * F + f]), n === 2, `row ${n} field ${f}`);
@@ -339,21 +354,21 @@ Deno.test("wasm normStats in place equals out of place; stop leaves the first ba
     const w = affine ? f32(randn(C, 22, 0.2, 1)) : null,
       b = affine && !rms ? f32(randn(C, 23)) : null;
     const x = f32(xs), y = arena.alloc(N * C), st = arena.allocF64(N * F);
-    assertEquals(k.normStats(y, x, w, b, 4, 9, N, C, eps, rms, st, F, probeKey), N);
+    assertEquals(k.normStats(y, x, w, b, 4, 9, N, C, eps, rms, st, F, false), N);
     const z = f32(xs), st2 = arena.allocF64(N * F);
-    assertEquals(k.normStats(z, z, w, b, 4, 9, N, C, eps, rms, st2, F, probeKey), N);
+    assertEquals(k.normStats(z, z, w, b, 4, 9, N, C, eps, rms, st2, F, false), N);
     assertEquals(z, y, `rms=${rms} affine=${affine}: outputs`);
     assertEquals(st2, st, `rms=${rms} affine=${affine}: statistics`);
     // a NaN in row 3: with stop the rows before it are done and it is left untouched
     const v = f32(xs);
     v[3 * C + 7] = NaN;
     const before = v.slice(3 * C, 4 * C);
-    assertEquals(k.normStats(v, v, w, b, 4, 9, N, C, eps, rms, st2, F, probeKey, true), 3);
+    assertEquals(k.normStats(v, v, w, b, 4, 9, N, C, eps, rms, st2, F, true), 3);
     assertEquals(v.subarray(0, 3 * C), y.subarray(0, 3 * C));
     assertEquals(v.subarray(3 * C, 4 * C), before);
     // finite values whose sums overflow are no reason to stop
     const big = f32(Array.from({ length: N * C }, (_, i) => (i % 2 ? 3e38 : -3e38)));
-    assertEquals(k.normStats(big, big, w, b, 4, 9, N, C, eps, rms, st2, F, probeKey, true), N);
+    assertEquals(k.normStats(big, big, w, b, 4, 9, N, C, eps, rms, st2, F, true), N);
   }
 });
 

@@ -10,168 +10,33 @@
  *
  * @module
  */
-import { KERNELS_WASM_BASE64 } from "./wasm/kernels.generated.ts";
+import { KERNEL_ARITY, type KernelExports, KERNELS_WASM_BASE64 } from "./wasm/kernels.generated.ts";
 
-/** The raw exports of the kernel module: pointers are byte offsets into the arena. */
-export interface KernelExports {
-  /** AdamW in float32 over n elements (see `WasmKernels.adamw`) */
-  adamw(
-    p: number,
-    g: number,
-    m: number,
-    v: number,
-    n: number,
-    gscale: number,
-    b1: number,
-    b2: number,
-    eps: number,
-    decay: number,
-    step: number,
-    rc2: number,
-  ): void;
-  /** out = a + b (n elements) */
-  add(out: number, a: number, b: number, n: number): void;
-  /** Σ a², float64 */
-  sumSq(a: number, n: number): number;
-  /** max |a| */
-  maxAbs(a: number, n: number): number;
-  /** every row of out [N,C] = bias [C] */
-  fillRows(out: number, bias: number, N: number, C: number): void;
-  /** out [C] += column sums of inp [N,C] (float64 scratch [C]) */
-  colSumAcc(out: number, inp: number, N: number, C: number, scratch: number): void;
-  /** LayerNorm backward, accumulating */
-  layerNormBackward(
-    dinp: number,
-    dweight: number,
-    dbias: number,
-    dout: number,
-    inp: number,
-    weight: number,
-    mean: number,
-    rstd: number,
-    N: number,
-    C: number,
-    scratch: number,
-  ): void;
-  /** RMSNorm backward, accumulating */
-  rmsNormBackward(
-    dinp: number,
-    dweight: number,
-    dout: number,
-    inp: number,
-    weight: number,
-    rstd: number,
-    N: number,
-    C: number,
-    scratch: number,
-  ): void;
-  /** GELU forward */
-  geluForward(out: number, inp: number, n: number): void;
-  /** GELU backward, accumulating */
-  geluBackward(dinp: number, inp: number, dout: number, n: number): void;
-  /** row softmax over len entries (or causal [T,T] blocks when causalT > 0) */
-  softmaxForward(
-    out: number,
-    inp: number,
-    N: number,
-    C: number,
-    len: number,
-    causalT: number,
-  ): void;
-  /** row softmax backward, scaled, accumulating when acc ≠ 0 */
-  softmaxBackward(
-    dinp: number,
-    dout: number,
-    out: number,
-    N: number,
-    C: number,
-    len: number,
-    causalT: number,
-    scale: number,
-    acc: number,
-  ): void;
-  /** the probe direction of N tokens from their keys (u32 [N]) into out [N,C] */
-  probeFill(out: number, keys: number, N: number, C: number): void;
-  /** per row of x [N,C]: Σx, M2, min, max as float64 at stats[n·stride + field …] */
-  rowStats(stats: number, x: number, N: number, C: number, stride: number, field: number): void;
-  /** per row: Σdy², max|dy|, Σdx², max|dx|, scale·Σy·dy as float64 at stats[n·stride + field …] */
-  gradStats(
-    stats: number,
-    y: number,
-    dy: number,
-    dx: number,
-    N: number,
-    C: number,
-    stride: number,
-    field: number,
-    scale: number,
-  ): void;
-  /** normalization, probe backward and every per-token statistic, row by row */
-  normStats(
-    out: number,
-    inp: number,
-    weight: number,
-    bias: number,
-    keys: number,
-    N: number,
-    C: number,
-    eps: number,
-    rms: number,
-    stats: number,
-    stride: number,
-    scratch: number,
-    stop: number,
-  ): number;
-  /** a batch's per-token statistics summed exactly (terms, extremes and counts into out) */
-  batchSums(stats: number, N: number, stride: number, C: number, bins: number, out: number): void;
-  /** LayerNorm forward, ending at the first row holding a non-finite value when stop ≠ 0 */
-  layerNormRows(
-    out: number,
-    mean: number,
-    rstd: number,
-    inp: number,
-    weight: number,
-    bias: number,
-    N: number,
-    C: number,
-    eps: number,
-    stop: number,
-  ): number;
-  /** RMSNorm forward, ending at the first row holding a non-finite value when stop ≠ 0 */
-  rmsNormRows(
-    out: number,
-    rstd: number,
-    inp: number,
-    weight: number,
-    N: number,
-    C: number,
-    eps: number,
-    stop: number,
-  ): number;
-  /** writes the kernels' constant table into the header (every instance, same bytes) */
-  init(): void;
-  /** bytes at the start of the memory the kernels use */
-  reservedBytes(): number;
-  /** bytes of scratch `gemm` needs */
-  gemmScratchBytes(): number;
-  /** C (+)= alpha·A@B (+ bias), any strides */
-  gemm(
-    M: number,
-    N: number,
-    K: number,
-    alpha: number,
-    A: number,
-    ars: number,
-    acs: number,
-    B: number,
-    brs: number,
-    bcs: number,
-    C: number,
-    ldc: number,
-    bias: number,
-    acc: number,
-    scratch: number,
-  ): void;
+export type { KernelExports };
+
+/**
+ * Checks an instance's exports against the generated bindings: every export there, a function
+ * taking as many arguments as the AssemblyScript source declares. A module that does not match
+ * is an `Error` naming the export (a build out of step with its bindings), never a silent cast.
+ *
+ * @example
+ * ```ts
+ * import { assertThrows } from "@std/assert";
+ * assertThrows(() => checkExports({ init() {} }), Error, "the kernel module lacks");
+ * ```
+ */
+export function checkExports(exports: Record<string, unknown>): KernelExports {
+  for (const [name, arity] of Object.entries(KERNEL_ARITY)) {
+    const f = exports[name];
+    if (typeof f !== "function") throw new Error(`the kernel module lacks its export ${name}`);
+    if (f.length !== arity) {
+      throw new Error(
+        `the kernel module's ${name} takes ${f.length} arguments, its bindings say ${arity}: ` +
+          `rebuild them (deno task build:wasm)`,
+      );
+    }
+  }
+  return exports as unknown as KernelExports;
 }
 
 const PAGE = 65536;
@@ -272,7 +137,7 @@ export class Arena {
     this.#head = new Uint32Array(this.memory.buffer, 0, 2);
     Atomics.compareExchange(this.#head, 0, 0, HEADER); // a new memory: start past the header
     const instance = new WebAssembly.Instance(kernelModule(), { env: { memory: this.memory } });
-    this.exports = instance.exports as unknown as KernelExports;
+    this.exports = checkExports(instance.exports);
     if (this.exports.reservedBytes() > HEADER) {
       throw new Error("kernel constants overlap the arena");
     }

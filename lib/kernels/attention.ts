@@ -7,9 +7,7 @@
  * @module
  */
 import type { Floats } from "./types.ts";
-import { wasmKernelsOf } from "./wasm.ts";
 
-type F32 = Float32Array;
 import { Scratch } from "./scratch.ts";
 
 const rowScratch = new Scratch();
@@ -22,6 +20,9 @@ const gradScratch = new Scratch();
  *
  * qkv [B,T,3C]; att [B,NH,T,T]; out [B,T,C]
  *
+ * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
+ * OpenBLAS backends give the same through `createKernels(backend)`.
+ *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
@@ -32,22 +33,6 @@ const gradScratch = new Scratch();
  * ```
  */
 export function attentionForward(
-  out: Floats,
-  att: Floats,
-  qkv: Floats,
-  B: number,
-  T: number,
-  C: number,
-  NH: number,
-  causal = true,
-): void {
-  const k = wasmKernelsOf(out, att, qkv);
-  if (k !== null) k.attentionForward(out as F32, att as F32, qkv as F32, B, T, C, NH, causal);
-  else attentionForwardTs(out, att, qkv, B, T, C, NH, causal);
-}
-
-/** The TypeScript reference of `attentionForward`: float64 accumulation, either precision. */
-export function attentionForwardTs(
   out: Floats,
   att: Floats,
   qkv: Floats,
@@ -103,6 +88,9 @@ export function attentionForwardTs(
  *
  * dout [B,T,C]; qkv, dqkv [B,T,3C]; att [B,NH,T,T]
  *
+ * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
+ * OpenBLAS backends give the same through `createKernels(backend)`.
+ *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
@@ -114,24 +102,6 @@ export function attentionForwardTs(
  * ```
  */
 export function attentionBackward(
-  dqkv: Floats,
-  dout: Floats,
-  qkv: Floats,
-  att: Floats,
-  B: number,
-  T: number,
-  C: number,
-  NH: number,
-  causal = true,
-): void {
-  const k = wasmKernelsOf(dqkv, dout, qkv, att);
-  if (k !== null) {
-    k.attentionBackward(dqkv as F32, dout as F32, qkv as F32, att as F32, B, T, C, NH, causal);
-  } else attentionBackwardTs(dqkv, dout, qkv, att, B, T, C, NH, causal);
-}
-
-/** The TypeScript reference of `attentionBackward`: float64 accumulation, either precision. */
-export function attentionBackwardTs(
   dqkv: Floats,
   dout: Floats,
   qkv: Floats,

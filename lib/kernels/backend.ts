@@ -1,41 +1,30 @@
 /**
- * Backends: the same kernels computed three ways, chosen once per model or stream.
+ * The kernel contract: one `Kernels` object, chosen once per model or stream with
+ * `createKernels(backend)`, is how every caller reaches a kernel. Three backends compute the
+ * same ops:
  *
- * - `ts`: the TypeScript reference (float64 accumulation); the only backend for float64.
+ * - `ts`: the TypeScript references exported by each kernel's file (float64 accumulation); the
+ *   only backend for float64.
  * - `wasm`: WebAssembly SIMD on arena memory (the default for float32).
  * - `blas`: `wasm`, with every matrix product handed to the system OpenBLAS through FFI.
  *
  * @module
  */
 import type { Floats } from "./types.ts";
-import {
-  type layerNormBackward,
-  layerNormBackwardTs,
-  type layerNormForward,
-  layerNormForwardTs,
-} from "./layernorm.ts";
-import {
-  type rmsNormBackward,
-  rmsNormBackwardTs,
-  type rmsNormForward,
-  rmsNormForwardTs,
-} from "./rmsnorm.ts";
-import { type geluBackward, geluBackwardTs, type geluForward, geluForwardTs } from "./gelu.ts";
-import {
-  type matmulBackward,
-  matmulBackwardTs,
-  type matmulForward,
-  matmulForwardTs,
-} from "./matmul.ts";
-import {
-  type attentionBackward,
-  attentionBackwardTs,
-  type attentionForward,
-  attentionForwardTs,
-} from "./attention.ts";
+import { layerNormBackward, layerNormForward } from "./layernorm.ts";
+import { rmsNormBackward, rmsNormForward } from "./rmsnorm.ts";
+import { batchNormBackward, batchNormForward } from "./batchnorm.ts";
+import { geluBackward, geluForward } from "./gelu.ts";
+import { matmulBackward, matmulForward } from "./matmul.ts";
+import { softmaxBackward, softmaxForward } from "./softmax.ts";
+import { attentionBackward, attentionForward } from "./attention.ts";
+import { adamwUpdate } from "./adamw.ts";
+import { probeFill } from "./probe.ts";
+import { type BatchSums, batchSums, gradStats, rowStats } from "./stats.ts";
+import { normRows, normStats } from "./normalize.ts";
 import { WasmKernels } from "./wasm.ts";
 import { BlasKernels } from "./blas.ts";
-import type { Arena } from "./arena.ts";
+import { Arena } from "./arena.ts";
 
 /** A backend's name. */
 export type Backend = "ts" | "wasm" | "blas";
@@ -60,14 +49,19 @@ export function checkBackend(name: unknown): Backend {
 }
 
 /**
- * What a model calls: the kernels of `lib/kernels/` plus the few elementwise helpers a block
- * needs. Every method has the signature of the kernel of the same name.
+ * Every op a model, a trainer or the pipeline calls, with the signature of the TypeScript
+ * reference of the same name (shapes as explicit arguments, caller-owned buffers). The `wasm`
+ * and `blas` backends take float32 arrays that live in their arena (`alloc` gives them).
  */
 export interface Kernels {
   /** which backend this is */
   readonly name: Backend;
   /** the arena every argument must live in (`null` for `ts`: any array) */
   readonly arena: Arena | null;
+  /** a zeroed float32 array where this backend computes (its arena, for wasm and blas) */
+  alloc(n: number): Float32Array;
+  /** a zeroed float64 array where this backend computes (statistics records) */
+  allocF64(n: number): Float64Array;
   /** `layerNormForward` */
   layerNormForward: typeof layerNormForward;
   /** `layerNormBackward` */
@@ -76,6 +70,10 @@ export interface Kernels {
   rmsNormForward: typeof rmsNormForward;
   /** `rmsNormBackward` */
   rmsNormBackward: typeof rmsNormBackward;
+  /** `batchNormForward` (TypeScript on every backend: it is per feature over the batch) */
+  batchNormForward: typeof batchNormForward;
+  /** `batchNormBackward` */
+  batchNormBackward: typeof batchNormBackward;
   /** `geluForward` */
   geluForward: typeof geluForward;
   /** `geluBackward` */
@@ -84,16 +82,34 @@ export interface Kernels {
   matmulForward: typeof matmulForward;
   /** `matmulBackward` */
   matmulBackward: typeof matmulBackward;
+  /** `softmaxForward` */
+  softmaxForward: typeof softmaxForward;
+  /** `softmaxBackward` */
+  softmaxBackward: typeof softmaxBackward;
   /** `attentionForward` */
   attentionForward: typeof attentionForward;
   /** `attentionBackward` */
   attentionBackward: typeof attentionBackward;
-  /** out = a + b over the first n elements */
-  /** out = a + b (n elements) */
+  /** `adamwUpdate` (float32 on wasm, as PyTorch's float32 AdamW) */
+  adamw: typeof adamwUpdate;
+  /** out = a + b (n elements): the shard sum */
   add(out: Floats, a: Floats, b: Floats, n: number): void;
-  /** Σ a² over the first n elements, in float64 */
-  /** Σ a², float64 */
+  /** Σ a² over the first n elements, in float64: the global norm */
   sumSq(a: Floats, n: number): number;
+  /** max |a| over the first n elements */
+  maxAbs(a: Floats, n: number): number;
+  /** `probeFill`: the probe directions of tokens `first …` of stream `seed` into out [N,C] */
+  probeFill(out: Floats, seed: number, first: number, N: number, C: number): void;
+  /** `rowStats` */
+  rowStats: typeof rowStats;
+  /** `gradStats` */
+  gradStats: typeof gradStats;
+  /** `normRows` */
+  normRows: typeof normRows;
+  /** `normStats` */
+  normStats: typeof normStats;
+  /** `batchSums` */
+  batchSums(stats: Float64Array, N: number, C: number, stride?: number): BatchSums;
 }
 
 /**
@@ -107,48 +123,78 @@ export interface Kernels {
  * assert(out[1] === 6 && tsKernels.sumSq(out, 2) === 52);
  * ```
  */
-export const tsKernels: Kernels = {
-  name: "ts",
-  arena: null,
-  layerNormForward: layerNormForwardTs,
-  layerNormBackward: layerNormBackwardTs,
-  rmsNormForward: rmsNormForwardTs,
-  rmsNormBackward: rmsNormBackwardTs,
-  geluForward: geluForwardTs,
-  geluBackward: geluBackwardTs,
-  matmulForward: matmulForwardTs,
-  matmulBackward: matmulBackwardTs,
-  attentionForward: attentionForwardTs,
-  attentionBackward: attentionBackwardTs,
-  add(out, a, b, n) {
-    for (let i = 0; i < n; i++) out[i] = a[i] + b[i];
-  },
-  sumSq(a, n) {
-    let s = 0;
-    for (let i = 0; i < n; i++) s += a[i] * a[i];
-    return s;
-  },
-};
+export const tsKernels: Kernels = Object.freeze(
+  {
+    name: "ts",
+    arena: null,
+    alloc: (n: number) => new Float32Array(n),
+    allocF64: (n: number) => new Float64Array(n),
+    layerNormForward,
+    layerNormBackward,
+    rmsNormForward,
+    rmsNormBackward,
+    batchNormForward,
+    batchNormBackward,
+    geluForward,
+    geluBackward,
+    matmulForward,
+    matmulBackward,
+    softmaxForward,
+    softmaxBackward,
+    attentionForward,
+    attentionBackward,
+    adamw: adamwUpdate,
+    add(out: Floats, a: Floats, b: Floats, n: number) {
+      for (let i = 0; i < n; i++) out[i] = a[i] + b[i];
+    },
+    sumSq(a: Floats, n: number) {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += a[i] * a[i];
+      return s;
+    },
+    maxAbs(a: Floats, n: number) {
+      let m = 0;
+      for (let i = 0; i < n; i++) {
+        const v = Math.abs(a[i]);
+        if (!(v <= m)) m = v; // NaN wins, as in the wasm kernel
+      }
+      return m;
+    },
+    probeFill,
+    rowStats,
+    gradStats,
+    normRows,
+    normStats,
+    batchSums,
+  } as const,
+);
 
 /**
- * The kernels of a backend: `ts` ignores the arena; `wasm` and `blas` compute on arrays in
- * `arena` (this thread's instance). `blas` loads OpenBLAS from `blasLib` or the usual places,
- * and throws when it cannot (never a silent fallback).
+ * The kernels of a backend: `ts` is `tsKernels`; `wasm` and `blas` compute on arrays in
+ * `arena` (this thread's handle; a new arena when none is given). `blas` loads OpenBLAS from
+ * `blasLib` or the usual places, and throws when it cannot (never a silent fallback).
+ *
+ * @param backend `ts`, `wasm` or `blas`
+ * @param arena the shared memory the arrays live in (wasm, blas)
+ * @param blasLib the OpenBLAS library (blas)
+ * @returns the backend's kernels
  *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
- * import { Arena } from "./arena.ts";
- * const k = createKernels("wasm", new Arena());
- * assert(k.name === "wasm" && k.arena !== null);
+ * const k = createKernels("wasm");
+ * const x = k.alloc(4), y = k.alloc(4), mean = k.alloc(1), rstd = k.alloc(1);
+ * x.set([1, 2, 3, 4]);
+ * k.layerNormForward(y, mean, rstd, x, null, null, 1, 4); // WebAssembly SIMD, in the arena
+ * assert(k.name === "wasm" && Math.abs(y[3] - 1.3416) < 1e-4);
  * ```
  */
-export function createKernels(backend: Backend, arena: Arena | null, blasLib?: string): Kernels {
+export function createKernels(backend: Backend, arena?: Arena | null, blasLib?: string): Kernels {
   checkBackend(backend);
   if (backend === "ts") return tsKernels;
-  if (arena === null) throw new TypeError(`the ${backend} backend needs an arena`);
+  const a = arena ?? new Arena();
   // the float32 arrays of these backends pass through the Floats-typed interface
-  return (backend === "wasm" ? new WasmKernels(arena) : new BlasKernels(arena, blasLib)) as
-    & Kernels
-    & WasmKernels;
+  return (backend === "wasm"
+    ? new WasmKernels(a)
+    : new BlasKernels(a, blasLib)) as unknown as Kernels;
 }

@@ -4,9 +4,6 @@
  * @module
  */
 import type { Floats } from "./types.ts";
-import { wasmKernelsOf } from "./wasm.ts";
-
-type F32 = Float32Array;
 
 const K = Math.sqrt(2 / Math.PI);
 const A = 0.044715;
@@ -15,6 +12,9 @@ const A = 0.044715;
  * GELU forward: `out = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
  *
  * inp, out [n]
+ *
+ * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
+ * OpenBLAS backends give the same through `createKernels(backend)`.
  *
  * @example
  * ```ts
@@ -25,13 +25,6 @@ const A = 0.044715;
  * ```
  */
 export function geluForward(out: Floats, inp: Floats, n: number): void {
-  const k = wasmKernelsOf(out, inp);
-  if (k !== null) k.geluForward(out as F32, inp as F32, n);
-  else geluForwardTs(out, inp, n);
-}
-
-/** The TypeScript reference of `geluForward`: float64 accumulation, either precision. */
-export function geluForwardTs(out: Floats, inp: Floats, n: number): void {
   for (let i = 0; i < n; i++) {
     const x = inp[i];
     out[i] = 0.5 * x * (1 + Math.tanh(K * (x + A * x * x * x)));
@@ -43,6 +36,9 @@ export function geluForwardTs(out: Floats, inp: Floats, n: number): void {
  *
  * inp, dout, dinp [n]
  *
+ * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
+ * OpenBLAS backends give the same through `createKernels(backend)`.
+ *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
@@ -52,18 +48,6 @@ export function geluForwardTs(out: Floats, inp: Floats, n: number): void {
  * ```
  */
 export function geluBackward(
-  dinp: Floats,
-  inp: Floats,
-  dout: Floats,
-  n: number,
-): void {
-  const k = wasmKernelsOf(dinp, inp, dout);
-  if (k !== null) k.geluBackward(dinp as F32, inp as F32, dout as F32, n);
-  else geluBackwardTs(dinp, inp, dout, n);
-}
-
-/** The TypeScript reference of `geluBackward`: float64 accumulation, either precision. */
-export function geluBackwardTs(
   dinp: Floats,
   inp: Floats,
   dout: Floats,

@@ -5,9 +5,7 @@
  * @module
  */
 import type { Floats } from "./types.ts";
-import { wasmKernelsOf } from "./wasm.ts";
 
-type F32 = Float32Array;
 import { Scratch } from "./scratch.ts";
 
 const acc = new Scratch();
@@ -21,6 +19,9 @@ const acc = new Scratch();
  *
  * inp, out [N,C]; mean, rstd [N]; weight, bias [C]
  *
+ * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
+ * OpenBLAS backends give the same through `createKernels(backend)`.
+ *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
@@ -31,34 +32,6 @@ const acc = new Scratch();
  * ```
  */
 export function layerNormForward(
-  out: Floats,
-  mean: Floats,
-  rstd: Floats,
-  inp: Floats,
-  weight: Floats | null,
-  bias: Floats | null,
-  N: number,
-  C: number,
-  eps = 1e-5,
-): void {
-  const k = wasmKernelsOf(out, mean, rstd, inp, weight, bias);
-  if (k !== null) {
-    k.layerNormForward(
-      out as F32,
-      mean as F32,
-      rstd as F32,
-      inp as F32,
-      weight as F32 | null,
-      bias as F32 | null,
-      N,
-      C,
-      eps,
-    );
-  } else layerNormForwardTs(out, mean, rstd, inp, weight, bias, N, C, eps);
-}
-
-/** The TypeScript reference of `layerNormForward`: float64 accumulation, either precision. */
-export function layerNormForwardTs(
   out: Floats,
   mean: Floats,
   rstd: Floats,
@@ -129,6 +102,9 @@ export function layerNormForwardTs(
  *
  * dout, inp, dinp [N,C]; mean, rstd [N]; weight, dweight, dbias [C]
  *
+ * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
+ * OpenBLAS backends give the same through `createKernels(backend)`.
+ *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
@@ -141,36 +117,6 @@ export function layerNormForwardTs(
  * ```
  */
 export function layerNormBackward(
-  dinp: Floats,
-  dweight: Floats | null,
-  dbias: Floats | null,
-  dout: Floats,
-  inp: Floats,
-  weight: Floats | null,
-  mean: Floats,
-  rstd: Floats,
-  N: number,
-  C: number,
-): void {
-  const k = wasmKernelsOf(dinp, dweight, dbias, dout, inp, weight, mean, rstd);
-  if (k !== null) {
-    k.layerNormBackward(
-      dinp as F32,
-      dweight as F32 | null,
-      dbias as F32 | null,
-      dout as F32,
-      inp as F32,
-      weight as F32 | null,
-      mean as F32,
-      rstd as F32,
-      N,
-      C,
-    );
-  } else layerNormBackwardTs(dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C);
-}
-
-/** The TypeScript reference of `layerNormBackward`: float64 accumulation, either precision. */
-export function layerNormBackwardTs(
   dinp: Floats,
   dweight: Floats | null,
   dbias: Floats | null,

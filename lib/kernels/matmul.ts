@@ -5,9 +5,7 @@
  * @module
  */
 import type { Floats } from "./types.ts";
-import { wasmKernelsOf } from "./wasm.ts";
 
-type F32 = Float32Array;
 import { Scratch } from "./scratch.ts";
 
 const bsum = new Scratch();
@@ -127,6 +125,9 @@ export function gemmNT(
  *
  * inp [N,Cin]; weight [Cin,Cout]; bias [Cout]; out [N,Cout]
  *
+ * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
+ * OpenBLAS backends give the same through `createKernels(backend)`.
+ *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
@@ -137,22 +138,6 @@ export function gemmNT(
  * ```
  */
 export function matmulForward(
-  out: Floats,
-  inp: Floats,
-  weight: Floats,
-  bias: Floats | null,
-  N: number,
-  Cin: number,
-  Cout: number,
-): void {
-  const k = wasmKernelsOf(out, inp, weight, bias);
-  if (k !== null) {
-    k.matmulForward(out as F32, inp as F32, weight as F32, bias as F32 | null, N, Cin, Cout);
-  } else matmulForwardTs(out, inp, weight, bias, N, Cin, Cout);
-}
-
-/** The TypeScript reference of `matmulForward`: float64 accumulation, either precision. */
-export function matmulForwardTs(
   out: Floats,
   inp: Floats,
   weight: Floats,
@@ -172,6 +157,9 @@ export function matmulForwardTs(
  *
  * dout [N,Cout]; inp, dinp [N,Cin]; weight, dweight [Cin,Cout]; dbias [Cout]
  *
+ * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
+ * OpenBLAS backends give the same through `createKernels(backend)`.
+ *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
@@ -181,34 +169,6 @@ export function matmulForwardTs(
  * ```
  */
 export function matmulBackward(
-  dinp: Floats | null,
-  dweight: Floats | null,
-  dbias: Floats | null,
-  dout: Floats,
-  inp: Floats,
-  weight: Floats,
-  N: number,
-  Cin: number,
-  Cout: number,
-): void {
-  const k = wasmKernelsOf(dinp, dweight, dbias, dout, inp, weight);
-  if (k !== null) {
-    k.matmulBackward(
-      dinp as F32 | null,
-      dweight as F32 | null,
-      dbias as F32 | null,
-      dout as F32,
-      inp as F32,
-      weight as F32,
-      N,
-      Cin,
-      Cout,
-    );
-  } else matmulBackwardTs(dinp, dweight, dbias, dout, inp, weight, N, Cin, Cout);
-}
-
-/** The TypeScript reference of `matmulBackward`: float64 accumulation, either precision. */
-export function matmulBackwardTs(
   dinp: Floats | null,
   dweight: Floats | null,
   dbias: Floats | null,

@@ -1,6 +1,8 @@
 /**
- * The numerical kernels: flat-array forward/backward pairs in the style of
- * llm.c. Backward kernels accumulate into caller-zeroed gradient buffers.
+ * The numerical kernels: flat-array forward/backward pairs in the style of llm.c. Backward
+ * kernels accumulate into caller-zeroed gradient buffers. The functions exported here are the
+ * TypeScript references (float64 accumulation, any array); the WebAssembly SIMD and OpenBLAS
+ * backends are reached through one `Kernels` object, `createKernels(backend)`.
  *
  * @example
  * ```ts
@@ -20,7 +22,7 @@ export { geluBackward, geluForward } from "./gelu.ts";
 export { matmulBackward, matmulForward } from "./matmul.ts";
 export { softmaxBackward, softmaxForward } from "./softmax.ts";
 export { attentionBackward, attentionForward } from "./attention.ts";
-export { Arena, type ArenaOptions, type KernelExports } from "./arena.ts";
+export { Arena, type ArenaOptions, checkExports, type KernelExports } from "./arena.ts";
 export {
   type Backend,
   BACKENDS,
@@ -29,7 +31,19 @@ export {
   type Kernels,
   tsKernels,
 } from "./backend.ts";
-export { type F32, setArenaKernels, WasmKernels } from "./wasm.ts";
+export { type F32, WasmKernels } from "./wasm.ts";
+export {
+  type BatchSums,
+  batchSums,
+  gradStats,
+  type MomentSums,
+  rowStats,
+  type SquareSums,
+  TOKEN,
+  TOKEN_FIELDS,
+} from "./stats.ts";
+export { normRows, normStats } from "./normalize.ts";
+export { probeFill } from "./probe.ts";
 export {
   BLAS_SEARCH_PATHS,
   BLAS_SYMBOLS,

@@ -4,9 +4,7 @@
  * @module
  */
 import type { Floats } from "./types.ts";
-import { wasmKernelsOf } from "./wasm.ts";
 
-type F32 = Float32Array;
 import { Scratch } from "./scratch.ts";
 
 const acc = new Scratch();
@@ -17,6 +15,9 @@ const acc = new Scratch();
  *
  * inp, out [N,C]; rstd [N]; weight [C]
  *
+ * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
+ * OpenBLAS backends give the same through `createKernels(backend)`.
+ *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
@@ -26,22 +27,6 @@ const acc = new Scratch();
  * ```
  */
 export function rmsNormForward(
-  out: Floats,
-  rstd: Floats,
-  inp: Floats,
-  weight: Floats | null,
-  N: number,
-  C: number,
-  eps = 1e-5,
-): void {
-  const k = wasmKernelsOf(out, rstd, inp, weight);
-  if (k !== null) {
-    k.rmsNormForward(out as F32, rstd as F32, inp as F32, weight as F32 | null, N, C, eps);
-  } else rmsNormForwardTs(out, rstd, inp, weight, N, C, eps);
-}
-
-/** The TypeScript reference of `rmsNormForward`: float64 accumulation, either precision. */
-export function rmsNormForwardTs(
   out: Floats,
   rstd: Floats,
   inp: Floats,
@@ -69,6 +54,9 @@ export function rmsNormForwardTs(
  *
  * dout, inp, dinp [N,C]; rstd [N]; weight, dweight [C]
  *
+ * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
+ * OpenBLAS backends give the same through `createKernels(backend)`.
+ *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
@@ -80,32 +68,6 @@ export function rmsNormForwardTs(
  * ```
  */
 export function rmsNormBackward(
-  dinp: Floats,
-  dweight: Floats | null,
-  dout: Floats,
-  inp: Floats,
-  weight: Floats | null,
-  rstd: Floats,
-  N: number,
-  C: number,
-): void {
-  const k = wasmKernelsOf(dinp, dweight, dout, inp, weight, rstd);
-  if (k !== null) {
-    k.rmsNormBackward(
-      dinp as F32,
-      dweight as F32 | null,
-      dout as F32,
-      inp as F32,
-      weight as F32 | null,
-      rstd as F32,
-      N,
-      C,
-    );
-  } else rmsNormBackwardTs(dinp, dweight, dout, inp, weight, rstd, N, C);
-}
-
-/** The TypeScript reference of `rmsNormBackward`: float64 accumulation, either precision. */
-export function rmsNormBackwardTs(
   dinp: Floats,
   dweight: Floats | null,
   dout: Floats,

@@ -4,15 +4,15 @@
  * @module
  */
 import type { Floats } from "./types.ts";
-import { wasmKernelsOf } from "./wasm.ts";
-
-type F32 = Float32Array;
 
 /**
  * Softmax forward over the first `len` entries of each row of `C`: entries past
  * `len` (a causal mask) are written as exactly 0. `len` defaults to `C`.
  *
  * inp, out [N,C]
+ *
+ * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
+ * OpenBLAS backends give the same through `createKernels(backend)`.
  *
  * @example
  * ```ts
@@ -23,19 +23,6 @@ type F32 = Float32Array;
  * ```
  */
 export function softmaxForward(
-  out: Floats,
-  inp: Floats,
-  N: number,
-  C: number,
-  len = C,
-): void {
-  const k = wasmKernelsOf(out, inp);
-  if (k !== null) k.softmaxForward(out as F32, inp as F32, N, C, len);
-  else softmaxForwardTs(out, inp, N, C, len);
-}
-
-/** The TypeScript reference of `softmaxForward`: float64 accumulation, either precision. */
-export function softmaxForwardTs(
   out: Floats,
   inp: Floats,
   N: number,
@@ -64,6 +51,9 @@ export function softmaxForwardTs(
  *
  * dout, out, dinp [N,C]
  *
+ * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
+ * OpenBLAS backends give the same through `createKernels(backend)`.
+ *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
@@ -73,20 +63,6 @@ export function softmaxForwardTs(
  * ```
  */
 export function softmaxBackward(
-  dinp: Floats,
-  dout: Floats,
-  out: Floats,
-  N: number,
-  C: number,
-  len = C,
-): void {
-  const k = wasmKernelsOf(dinp, dout, out);
-  if (k !== null) k.softmaxBackward(dinp as F32, dout as F32, out as F32, N, C, len);
-  else softmaxBackwardTs(dinp, dout, out, N, C, len);
-}
-
-/** The TypeScript reference of `softmaxBackward`: float64 accumulation, either precision. */
-export function softmaxBackwardTs(
   dinp: Floats,
   dout: Floats,
   out: Floats,

@@ -1,19 +1,25 @@
 /**
- * The WebAssembly SIMD kernels behind the same signatures as the TypeScript ones, for
- * `Float32Array`s that live in one `Arena`. Each thread has its own instance and scratch.
+ * The WebAssembly SIMD kernels behind the same signatures as the TypeScript references, for
+ * `Float32Array`s that live in one `Arena` (the `wasm` backend of `createKernels`). Each thread
+ * has its own instance and scratch.
  *
  * @module
  */
-import { Arena } from "./arena.ts";
-import { layerNormForwardTs } from "./layernorm.ts";
-import { rmsNormForwardTs } from "./rmsnorm.ts";
+import type { Arena } from "./arena.ts";
+import type { AdamWStep } from "./adamw.ts";
+import { batchNormBackward, batchNormForward } from "./batchnorm.ts";
+import { normStats as normStatsTs } from "./normalize.ts";
+import { layerNormForward as layerNormRowTs } from "./layernorm.ts";
+import { rmsNormForward as rmsNormRowTs } from "./rmsnorm.ts";
+import { probeKey } from "./probe.ts";
+import { type BatchSums, TOKEN } from "./stats.ts";
 
 /** The arrays these kernels take: float32 views in the arena. */
 export type F32 = Float32Array;
 
 /**
  * Float32 kernels on arena memory: what the `wasm` backend runs. Arguments are views in
- * `arena` (not checked here: `wasmKernelsOf` checks for the public kernels).
+ * `arena` (`alloc` gives them).
  *
  * @example
  * ```ts
@@ -44,6 +50,21 @@ export class WasmKernels {
     this.x = arena.exports;
     this.#gemmScratch = arena.allocBytes(this.x.gemmScratchBytes());
   }
+
+  /** A zeroed float32 array in the arena. */
+  alloc(n: number): F32 {
+    return this.arena.alloc(n);
+  }
+
+  /** A zeroed float64 array in the arena. */
+  allocF64(n: number): Float64Array {
+    return this.arena.allocF64(n);
+  }
+
+  /** As `batchNormForward` (the TypeScript kernel on arena memory: it is per feature). */
+  batchNormForward: typeof batchNormForward = batchNormForward;
+  /** As `batchNormBackward`. */
+  batchNormBackward: typeof batchNormBackward = batchNormBackward;
 
   /** A scratch region of at least `bytes`, reused between calls (kept by this instance). */
   protected scratch(bytes: number): number {
@@ -95,39 +116,23 @@ export class WasmKernels {
     );
   }
 
-  /**
-   * AdamW in float32 (see `adamwUpdate`): p, g, m, v [n]; `step` = lr / (1 − β1ᵗ), `rc2` =
-   * 1 / √(1 − β2ᵗ), `decay` = 1 − lr·weight decay, `gscale` multiplies g first (clipping).
-   */
-  adamw(
-    p: F32,
-    g: F32,
-    m: F32,
-    v: F32,
-    n: number,
-    o: {
-      gscale: number;
-      b1: number;
-      b2: number;
-      eps: number;
-      decay: number;
-      step: number;
-      rc2: number;
-    },
-  ): void {
+  /** As `adamwUpdate`, in float32 as PyTorch's float32 AdamW: p, g, m, v [n]. */
+  adamw(p: F32, g: F32, m: F32, v: F32, n: number, o: AdamWStep): void {
+    const b1 = o.beta1 ?? 0.9, b2 = o.beta2 ?? 0.99;
+    const c1 = 1 - b1 ** o.t, c2 = 1 - b2 ** o.t;
     this.x.adamw(
       p.byteOffset,
       g.byteOffset,
       m.byteOffset,
       v.byteOffset,
       n,
-      o.gscale,
-      o.b1,
-      o.b2,
-      o.eps,
-      o.decay,
-      o.step,
-      o.rc2,
+      o.gradScale ?? 1,
+      b1,
+      b2,
+      o.eps ?? 1e-8,
+      1 - o.lr * (o.weightDecay ?? 0),
+      o.lr / c1,
+      1 / Math.sqrt(c2),
     );
   }
 
@@ -233,9 +238,9 @@ export class WasmKernels {
       const row = inp.subarray(n * C, n * C + C);
       if (stop && !row.every(Number.isFinite)) return n;
       const y = out.subarray(n * C, n * C + C);
-      if (rms) rmsNormForwardTs(y, rstd.subarray(n, n + 1), row, weight, 1, C, eps);
+      if (rms) rmsNormRowTs(y, rstd.subarray(n, n + 1), row, weight, 1, C, eps);
       else {
-        layerNormForwardTs(
+        layerNormRowTs(
           y,
           mean.subarray(n, n + 1),
           rstd.subarray(n, n + 1),
@@ -363,34 +368,20 @@ export class WasmKernels {
 
   /**
    * The probe directions of tokens `first … first+N−1` of stream `seed` into out [N,C]: the
-   * numbers `probeRow` (lib/model/rng.ts) gives, bit for bit. `keys(seed, token)` is that
-   * function's `probeKey`, passed in so the kernels need nothing from the model.
+   * numbers `probeRow` gives, bit for bit.
    */
-  probeFill(
-    out: F32,
-    seed: number,
-    first: number,
-    N: number,
-    C: number,
-    keys: (seed: number, token: number) => number,
-  ): void {
-    this.x.probeFill(out.byteOffset, this.#keys(seed, first, N, keys, 0)[0], N, C);
+  probeFill(out: F32, seed: number, first: number, N: number, C: number): void {
+    this.x.probeFill(out.byteOffset, this.#keys(seed, first, N, 0)[0], N, C);
   }
 
   /**
    * The probe keys of tokens `first … first+N−1` as u32 at the start of this instance's scratch,
    * then `extra` bytes of it (16-byte aligned); returns both pointers.
    */
-  #keys(
-    seed: number,
-    first: number,
-    N: number,
-    keys: (seed: number, token: number) => number,
-    extra: number,
-  ): [number, number] {
+  #keys(seed: number, first: number, N: number, extra: number): [number, number] {
     const kb = (4 * N + 15) & ~15, p = this.scratch(kb + extra);
     const k = new Uint32Array(this.arena.buffer, p, N);
-    for (let n = 0; n < N; n++) k[n] = keys(seed, first + n);
+    for (let n = 0; n < N; n++) k[n] = probeKey(seed, first + n);
     return [p, p + kb];
   }
 
@@ -425,12 +416,9 @@ export class WasmKernels {
   }
 
   /**
-   * normalize with statistics in one pass per row (nothing but `out` leaves the cache): out
-   * [N,C] = LayerNorm (or RMSNorm when `rms`) of inp [N,C] — `out` may be `inp` (in place) —
-   * and per row of `stats` (13 fields from `n·stride`) the input's Σ, M2, min, max, the
-   * output's, and Σdy², max|dy|, Σdx², max|dx|, Σ y·dy of the probe loss of tokens `first …` of
-   * stream `seed`. With `stop`, the first row holding a non-finite value ends the batch, left as
-   * it was. Returns the rows done.
+   * As `normStats`, in one pass per row (nothing but `out` leaves the cache), the record's
+   * fields where `TOKEN` puts them. A row float32 cannot normalize (spread and eps below 1e-30,
+   * subnormal deviations) is the TypeScript reference's.
    */
   normStats(
     out: F32,
@@ -445,39 +433,89 @@ export class WasmKernels {
     rms: boolean,
     stats: Float64Array,
     stride: number,
-    keys: (seed: number, token: number) => number,
-    stop = false,
+    stop: boolean,
   ): number {
-    // after the keys: the kernel's rows of scratch (3C + 2 float32, C float64, alignment)
-    const [p, rows] = this.#keys(seed, first, N, keys, 12 * C + 8 * C + 32);
-    return this.x.normStats(
-      out.byteOffset,
-      inp.byteOffset,
-      ptr(weight),
-      ptr(bias),
-      p,
-      N,
-      C,
-      eps,
-      rms ? 1 : 0,
-      stats.byteOffset,
-      stride,
-      rows,
-      stop ? 1 : 0,
-    );
+    for (let n = 0;;) {
+      // after the keys: the kernel's rows of scratch (3C + 2 float32, C float64, alignment)
+      const [p, rows] = this.#keys(seed, first + n, N - n, 12 * C + 8 * C + 32);
+      n += this.x.normStats(
+        out.byteOffset + 4 * n * C,
+        inp.byteOffset + 4 * n * C,
+        ptr(weight),
+        ptr(bias),
+        p,
+        N - n,
+        C,
+        eps,
+        rms ? 1 : 0,
+        stats.byteOffset + 8 * n * stride,
+        stride,
+        TOKEN.IN,
+        TOKEN.OUT,
+        TOKEN.DY_SQ,
+        rows,
+        stop ? 1 : 0,
+      );
+      if (n === N) return N;
+      // the kernel stopped at a row holding a non-finite value (with `stop`), or at one float32
+      // cannot normalize: that one by the float64 reference
+      const row = inp.subarray(n * C, n * C + C);
+      if (stop && !row.every(Number.isFinite)) return n;
+      normStatsTs(
+        out.subarray(n * C),
+        inp.subarray(n * C),
+        weight,
+        bias,
+        seed,
+        first + n,
+        1,
+        C,
+        eps,
+        rms,
+        stats.subarray(n * stride),
+        stride,
+        false,
+      );
+      n++;
+    }
   }
 
   /**
-   * One batch's per-token statistics (`stats`, N records of `stride` float64 in the arena) summed
-   * exactly for `accumulate`: 9 × `BATCH_SUM_BINS` terms whose exact sums are the input's Σ, Σ²/C, M2, the
-   * output's, Σdy², Σdx² and the loss, then the input's min and max, the output's, max|dy|,
-   * max|dx|, the input and output tokens kept, and the non-finite Σ²/C of each. The view is
-   * this instance's scratch: read it before the next call.
+   * As `batchSums`: the exact sums of a batch's per-token records (`stats`, N records of
+   * `stride` float64 in the arena, fields where `TOKEN` puts them), as superaccumulator terms.
    */
-  batchSums(stats: Float64Array, N: number, stride: number, C: number): Float64Array {
-    const terms = 9 * BATCH_SUM_BINS, p = this.scratch(8 * (terms + 10) + 8 * terms);
-    this.x.batchSums(stats.byteOffset, N, stride, C, p + 8 * (terms + 10), p);
-    return new Float64Array(this.arena.buffer, p, terms + 10);
+  batchSums(stats: Float64Array, N: number, C: number, stride = 13): BatchSums {
+    const B = BATCH_SUM_BINS, terms = 9 * B, p = this.scratch(8 * (terms + 10) + 8 * terms);
+    const { IN, OUT, DY_SQ } = TOKEN;
+    this.x.batchSums(stats.byteOffset, N, stride, IN, OUT, DY_SQ, C, p + 8 * (terms + 10), p);
+    const r = new Float64Array(this.arena.buffer, p, terms + 10), x = terms;
+    const list = (i: number, special = 0) => {
+      const t: number[] = [];
+      for (let j = i * B; j < i * B + B; j++) if (r[j] !== 0) t.push(r[j]);
+      if (special !== 0) t.push(special); // a Σ²/C that overflowed
+      return t;
+    };
+    return {
+      inp: {
+        tokens: r[x + 6],
+        s: list(0),
+        q: list(1, r[x + 8]),
+        m2: list(2),
+        lo: r[x],
+        hi: r[x + 1],
+      },
+      out: {
+        tokens: r[x + 7],
+        s: list(3),
+        q: list(4, r[x + 9]),
+        m2: list(5),
+        lo: r[x + 2],
+        hi: r[x + 3],
+      },
+      dy: { sq: list(6), max: r[x + 4] },
+      dx: { sq: list(7), max: r[x + 5] },
+      loss: list(8),
+    };
   }
 
   /** As `attentionForward`. qkv [B,T,3C]; att [B,NH,T,T]; out [B,T,C] */
@@ -565,51 +603,4 @@ export const BATCH_SUM_BINS = 68;
 
 function ptr(a: F32 | null): number {
   return a === null ? 0 : a.byteOffset;
-}
-
-const defaults = new WeakMap<Arena, WasmKernels>();
-
-/**
- * Makes `kernels` (e.g. a `BlasKernels` on the same arena) what the exported kernels use for
- * arrays of its arena in this thread; by default they use a plain `WasmKernels`.
- *
- * @example
- * ```ts
- * import { assert } from "@std/assert";
- * import { Arena } from "./arena.ts";
- * const arena = new Arena(), k = new WasmKernels(arena);
- * setArenaKernels(k);
- * assert(wasmKernelsOf(arena.alloc(1)) === k);
- * ```
- */
-export function setArenaKernels(kernels: WasmKernels): void {
-  defaults.set(kernels.arena, kernels);
-}
-
-/**
- * This thread's `WasmKernels` for the arena that holds every given array, when each is a
- * `Float32Array` in one arena (nulls are skipped); otherwise `null` (run the TypeScript kernel).
- *
- * @example
- * ```ts
- * import { assert } from "@std/assert";
- * import { Arena } from "./arena.ts";
- * const arena = new Arena();
- * assert(wasmKernelsOf(arena.alloc(4), null) !== null);
- * assert(wasmKernelsOf(arena.alloc(4), new Float32Array(4)) === null);
- * ```
- */
-export function wasmKernelsOf(...arrays: (ArrayBufferView | null)[]): WasmKernels | null {
-  let arena: Arena | undefined;
-  for (const a of arrays) {
-    if (a === null) continue;
-    if (!(a instanceof Float32Array)) return null;
-    const owner = Arena.of(a);
-    if (owner === undefined || (arena !== undefined && owner !== arena)) return null;
-    arena = owner;
-  }
-  if (arena === undefined) return null;
-  let k = defaults.get(arena);
-  if (k === undefined) defaults.set(arena, k = new WasmKernels(arena));
-  return k;
 }

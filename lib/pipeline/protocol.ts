@@ -8,36 +8,9 @@ import type { Backend } from "../kernels/backend.ts";
 import type { GPTConfig, NormSums, StackStats } from "../model/mod.ts";
 import type { MomentState, NormState, Partials } from "../stats/mod.ts";
 
-/**
- * The per-token float64 statistics a worker writes next to each row: where each field sits in
- * a token's record of `TOKEN_FIELDS` numbers. `IN` and `OUT` start four fields each: Σx,
- * Σ(x − mean)², min, max of the input and output row.
- *
- * @example
- * ```ts
- * import { assert } from "@std/assert";
- * assert(TOKEN.OUT === 4 && TOKEN.LOSS === TOKEN_FIELDS - 1);
- * ```
- */
-export const TOKEN = {
-  /** input Σx, M2, min, max */
-  IN: 0,
-  /** output Σx, M2, min, max */
-  OUT: 4,
-  /** ‖∂L/∂y‖² of the token */
-  DY_SQ: 8,
-  /** max |∂L/∂y| */
-  DY_MAX: 9,
-  /** ‖∂L/∂x‖² */
-  DX_SQ: 10,
-  /** max |∂L/∂x| */
-  DX_MAX: 11,
-  /** the token's share of the loss */
-  LOSS: 12,
-} as const;
-
-/** Numbers in one token's statistics record. */
-export const TOKEN_FIELDS = 13;
+// the layout of a token's statistics record: one place, the kernels' (lib/kernels/stats.ts)
+export { TOKEN, TOKEN_FIELDS } from "../kernels/stats.ts";
+import { TOKEN_FIELDS } from "../kernels/stats.ts";
 
 /** Byte offsets of one slot's regions. */
 export interface SlotLayout {

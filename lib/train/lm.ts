@@ -10,7 +10,6 @@ import { type GPTConfig, resolveConfig } from "../model/config.ts";
 import { paramLayout, type ParamSpec } from "../model/params.ts";
 import { Arena } from "../kernels/arena.ts";
 import { Rng } from "../model/rng.ts";
-import { softmaxForward } from "../kernels/softmax.ts";
 import type { Floats } from "../kernels/types.ts";
 
 /** The language model's shape: the stack's config plus the vocabulary and the block. */
@@ -235,7 +234,7 @@ export class CharLM {
     const z = this.#logits.subarray(0, BT * V);
     z.fill(0);
     k.matmulBackward(z, null, null, h, z, wte, BT, V, C);
-    softmaxForward(z, z, BT, V);
+    k.softmaxForward(z, z, BT, V);
     let L = 0;
     for (let i = 0; i < BT; i++) L -= Math.log(z[i * V + y[i]]);
     return L / BT;

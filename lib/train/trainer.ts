@@ -11,14 +11,13 @@ import { UsageError } from "../io/errors.ts";
 import type { Placement } from "../model/config.ts";
 import { hashAt, Rng } from "../model/rng.ts";
 import { GPT } from "../model/gpt.ts";
-import { wasmKernelsOf } from "../kernels/wasm.ts";
 import { kernelModule } from "../kernels/arena.ts";
 import { BLOCK_PARAMS, type BlockParam } from "../model/params.ts";
 import type { Backend } from "../kernels/backend.ts";
 import type { Floats } from "../kernels/types.ts";
 import { canLoadWorkers } from "../pipeline/pipeline.ts";
 import { WorkerError } from "../pipeline/workers.ts";
-import { adamwUpdate, clipScale } from "./adamw.ts";
+import { clipScale } from "./adamw.ts";
 import { CharData, type Split } from "./chardata.ts";
 import { CharLM, type CharLMConfig } from "./lm.ts";
 import { lrAt } from "./schedule.ts";
@@ -330,11 +329,8 @@ export class Trainer {
     const B = c.batch, T = c.block, x = this.#x, y = this.#y;
     this.data.batch("train", new Rng(hashAt(c.seed, s, 0)), x, y, B, T);
     const loss = await this.#shards("grad", x, y);
-    const g = this.#sum, k = wasmKernelsOf(g);
-    let sq = 0;
-    if (k) sq = k.sumSq(g as Float32Array, g.length);
-    else for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
-    const norm = Math.sqrt(sq);
+    const g = this.#sum, k = this.lm.gpt.kernels;
+    const norm = Math.sqrt(k.sumSq(g, g.length));
     let ms = performance.now() - t0;
     const out: TrainRecord[] = [];
     if (s % c.evalInterval === 0 || s === c.iters) {
@@ -358,7 +354,7 @@ export class Trainer {
       const p = this.lm.params, m = this.#m, v = this.#v;
       for (const spec of this.lm.layout) {
         const a = spec.offset, b = a + spec.size;
-        adamwUpdate(
+        k.adamw(
           p.subarray(a, b),
           g.subarray(a, b),
           m.subarray(a, b),
@@ -406,11 +402,9 @@ export class Trainer {
       const [b0, b1] = bounds(k);
       total += lk * (b1 - b0) * T;
       if (kind === "grad") {
-        const g = this.#execs[k % W].grads, sum = this.#sum, wk = wasmKernelsOf(sum, g);
+        const g = this.#execs[k % W].grads, sum = this.#sum;
         if (k === 0) sum.set(g);
-        else if (wk) {
-          wk.add(sum as Float32Array, sum as Float32Array, g as Float32Array, sum.length);
-        } else for (let i = 0; i < sum.length; i++) sum[i] += g[i];
+        else this.lm.gpt.kernels.add(sum, sum, g, sum.length);
       }
       if (k + W < S) launch(k + W);
     }
