@@ -1,5 +1,5 @@
 import { assert } from "./std_assert.ts";
-import fc from "fast-check";
+import fc from "./fast_check.ts";
 import { batchNormBackward, batchNormForward } from "../lib/kernels/batchnorm.ts";
 import {
   arr,

@@ -65,7 +65,7 @@ Deno.test("CharData: bad text and a block too long are clear errors (65, 64)", (
   assertThrows(() => CharData.fromBytes(cut), DataError, "not UTF-8 at byte");
   const d = CharData.fromText("to be or not to be".repeat(4));
   d.checkBlock(6); // val holds 8 characters: windows of 7 fit
-  const long = assertThrows(() => d.checkBlock(64), UsageError, "--block 64 needs 65");
+  const long = assertThrows(() => d.checkBlock(64), UsageError, "`block` 64 needs 65");
   assertEquals((long as UsageError).exitCode, 64);
   const x = new Int32Array(64), y = new Int32Array(64);
   assertThrows(() => d.batch("val", new Rng(1), x, y, 1, 64), UsageError, "val split");

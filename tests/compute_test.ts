@@ -1,7 +1,7 @@
 // accumulate: the WebAssembly sums (a superaccumulator per column) give the very state the
 // TypeScript sums give, for any values, including NaN, ±Infinity, huge and tiny magnitudes.
 import { assertEquals } from "./std_assert.ts";
-import fc from "fast-check";
+import fc from "./fast_check.ts";
 import { Arena } from "../lib/kernels/arena.ts";
 import { createKernels, tsKernels } from "../lib/kernels/backend.ts";
 import { accumulate } from "../lib/pipeline/compute.ts";

@@ -1,6 +1,6 @@
 // ExactSum.addAll and the batch adders built on it give the very state one add per value gives.
 import { assertEquals, assertThrows } from "./std_assert.ts";
-import fc from "fast-check";
+import fc from "./fast_check.ts";
 import { ExactSum } from "../lib/stats/exact_sum.ts";
 import { Moments, NormAcc } from "../lib/stats/moments.ts";
 

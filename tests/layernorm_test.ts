@@ -1,5 +1,5 @@
 import { assert, assertAlmostEquals, assertEquals } from "./std_assert.ts";
-import fc from "fast-check";
+import fc from "./fast_check.ts";
 import { layerNormBackward, layerNormForward } from "../lib/kernels/layernorm.ts";
 import { batchNormForward } from "../lib/kernels/batchnorm.ts";
 import {

@@ -2,7 +2,7 @@
 // x.astype(dtype) and, beside each, numpy's own conversion of it to <f4).
 import { assert, assertEquals } from "./std_assert.ts";
 import { parseNpyHeader, toFloat32 } from "../lib/io/npy.ts";
-import { readTokens } from "../lib/pipeline/pipeline.ts";
+import { readTokens } from "../lib/pipeline/scan.ts";
 import { lnstream } from "./spawn.ts";
 
 const dir = new URL("./fixtures/npy/", import.meta.url);

@@ -5,6 +5,7 @@ import { assert, assertEquals, assertRejects } from "./std_assert.ts";
 import { normalizeStream, runStream } from "../lib/pipeline/pipeline.ts";
 import { Rng } from "../lib/model/rng.ts";
 import { npyBytes } from "./spawn.ts";
+import { flagMessage } from "../lib/cli/args.ts";
 
 const C = 64, N = 5000;
 const x = new Float32Array(N * C);
@@ -122,3 +123,38 @@ Deno.test("an input stream that errors midway rejects done with its error; the w
   }
   // the test's own sanitizers check that no worker or timer outlives it
 });
+
+Deno.test("library errors name options, not flags; the command line says the flags", async () => {
+  const text = (s: string) => ReadableStream.from([new TextEncoder().encode(s)]);
+  const failures: [string, () => Promise<unknown>][] = [
+    ["nonfinite", () => ended(normalizeStream(text("[1, NaN]\n"), { workers: 1 }))],
+    ["nonfinite (NDJSON)", () => ended(normalizeStream(text("[1, Infinity]\n"), { workers: 1 }))],
+    ["dim", () => ended(normalizeStream(text("[1, 2]\n"), { workers: 1, dim: 3 }))],
+    ["field", () => ended(normalizeStream(text('{"x": [1, 2]}\n'), { workers: 1 }))],
+    ["batch", () => ended(normalizeStream(text("[1, 2]\n"), { workers: 1, batch: 1e8 }))],
+    ["raw without dim", () => ended(normalizeStream(text("\x01\x02"), { format: "raw" }))],
+    ["outFormat", () => ended(normalizeStream(text("[1, 2]\n"), { outFormat: "npy" }))],
+    ["arena", () => ended(runStream(npyBytesStream(), { workers: 1, batch: 4096, seq: 4096 }))],
+    ["workers", () => Promise.resolve().then(() => normalizeStream(text(""), { workers: 0 }))],
+  ];
+  for (const [name, fail] of failures) {
+    const e = await assertRejects(fail);
+    const msg = (e as Error).message;
+    assertEquals((e as { exitCode?: number }).exitCode! >= 64, true, `${name}: ${msg}`);
+    assert(!/--(?!allow-)[a-z]/.test(msg), `${name} names a flag: ${msg}`);
+    // and the command line's one translation says the flags
+    const cli = flagMessage(e as Error);
+    assert(!cli.includes("`"), `${name}: ${cli}`);
+  }
+});
+
+/** A stream read to its end (or its failure), then its summary. */
+async function ended(s: { readable: ReadableStream<Uint8Array>; done: Promise<unknown> }) {
+  await new Response(s.readable).arrayBuffer().catch(() => {});
+  return await s.done;
+}
+
+function npyBytesStream() {
+  const C = 4096, t = new Float32Array(4 * C);
+  return ReadableStream.from([npyBytes(t, [4, C])]);
+}

@@ -1,5 +1,5 @@
 import { assert } from "./std_assert.ts";
-import fc from "fast-check";
+import fc from "./fast_check.ts";
 import { rmsNormBackward, rmsNormForward } from "../lib/kernels/rmsnorm.ts";
 import {
   arr,

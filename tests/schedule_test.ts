@@ -1,5 +1,5 @@
 import { assert, assertAlmostEquals, assertEquals } from "./std_assert.ts";
-import fc from "fast-check";
+import fc from "./fast_check.ts";
 import { lrAt } from "../lib/train/schedule.ts";
 
 const S = { lr: 1e-3, minLr: 1e-4, warmup: 100, iters: 2000 };

@@ -52,12 +52,18 @@ Deno.test("train: bad input ends with 64/65 and one clear line", async (t) => {
     ["empty text", ["--data", "-"], "", 65, "stdin is empty"],
     ["block longer than the data", ["--data", "-", "--block", "64"], "to be or not", 64, "block"],
     ["non-UTF-8 bytes", ["--data", "-"], Uint8Array.of(0x61, 0x62, 0xc3, 0x28), 65, "byte 2"],
-    ["lr 0", ["--lr", "0"], "", 64, "--lr must be a number > 0"],
-    ["lr < 0", ["--lr=-1e-3"], "", 64, "--lr must be a number > 0"],
+    ["lr 0", ["--lr", "0"], "", 64, "--lr must be a positive number"],
+    ["lr < 0", ["--lr=-1e-3"], "", 64, "--lr must be a positive number"],
     ["lr not a number", ["--lr", "fast"], "", 64, "--lr"],
     ["min-lr above lr", ["--lr", "1e-4", "--min-lr", "1e-3"], "", 64, "--min-lr"],
     ["a list without --grid", ["--placement", "pre,post"], "", 64, "--grid"],
-    ["heads not dividing dim", ["--heads", "3"], "", 64, "multiple of heads"],
+    [
+      "heads not dividing dim",
+      ["--heads", "3"],
+      "",
+      64,
+      "--dim 128 must be a multiple of --heads 3",
+    ],
     ["unknown flag", ["--learning-rate", "1"], "", 64, "unknown option"],
     [
       "missing data file",
@@ -71,7 +77,13 @@ Deno.test("train: bad input ends with 64/65 and one clear line", async (t) => {
     ["a directory as data", ["--data", `${ROOT_PATH}/tests`], "", 74, "--data"],
     ["past 4 GiB", ["--dim", "100000", "--heads", "1"], "", 64, "limit 4 GiB"],
     ["a step of 10⁹ sequences", ["--batch", "1000000000"], "", 64, "at most 16777216"],
-    ["too many workers", ["--workers", "1000"], "", 64, "--workers 1000: at most 256"],
+    [
+      "too many workers",
+      ["--workers", "1000"],
+      "",
+      64,
+      "--workers must be a whole number from 1 to 256, got 1000",
+    ],
   ];
   for (const [name, args, stdin, code, says] of cases) {
     await t.step(name, async () => {

@@ -159,7 +159,7 @@ Deno.test("Trainer: bad settings are refused before any work (exit 64)", async (
     [{ lr: 0 }, "lr"],
     [{ lr: -1e-3 }, "lr"],
     [{ minLr: 1e-2 }, "minLr"],
-    [{ heads: 3 }, "multiple of heads"],
+    [{ heads: 3 }, "multiple of `heads`"],
     [{ shards: 0 }, "shards"],
     [{ block: 100000 }, "block"],
     [{ beta2: 1 }, "beta2"],

@@ -1,7 +1,7 @@
 // The WebAssembly kernels against the TypeScript reference on awkward shapes and rows: the
 // norm statistics must stay exact on adversarial rows, and every shape's tails must agree.
 import { assert, assertEquals, assertThrows } from "./std_assert.ts";
-import fc from "fast-check";
+import fc from "./fast_check.ts";
 import { Arena } from "../lib/kernels/arena.ts";
 import { WasmKernels } from "../lib/kernels/wasm.ts";
 import { checkExports } from "../lib/kernels/arena.ts";

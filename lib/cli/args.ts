@@ -5,6 +5,7 @@
  * @module
  */
 import { IoError, isDenied, PermissionError, UsageError } from "../io/errors.ts";
+import { flagOf, OptionError } from "../pipeline/options.ts";
 
 /**
  * The error for a file a command could not open: Deno's refusal → exit 77 naming
@@ -71,6 +72,27 @@ export function intFlag(
   if (n === null || !Number.isInteger(n) || n < min || n > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
     throw new UsageError(`--${name} must be a whole number ${range}, got '${v}'`);
+  }
+  return n;
+}
+
+/**
+ * A flag's number, parsed (not range-checked: the library checks its options once); a value
+ * that is no decimal number is a usage error.
+ *
+ * @example
+ * ```ts
+ * import { assert, assertThrows } from "@std/assert";
+ * assert(numberFlag({ lr: "3e-4" }, "lr") === 3e-4 && numberFlag({}, "lr") === undefined);
+ * assertThrows(() => numberFlag({ lr: "fast" }, "lr"), Error, "--lr must be a number");
+ * ```
+ */
+export function numberFlag(f: Record<string, unknown>, name: string): number | undefined {
+  const v = f[name];
+  if (v === undefined) return undefined;
+  const n = decimal(v);
+  if (n === null || Number.isNaN(n)) {
+    throw new UsageError(`--${name} must be a number, got '${v}'`);
   }
   return n;
 }
@@ -146,4 +168,25 @@ export const MAX_SEED = 2 ** 32 - 1;
  */
 export function seedFlag(f: Record<string, unknown>, fallback = 0): number {
   return intFlag(f, "seed", fallback, 0, MAX_SEED);
+}
+
+/**
+ * A library error as the command line says it: the library names options (an `OptionError`'s
+ * field leads its message; other messages quote options as `` `name` `` or `` `name: value` ``),
+ * the command line names flags. The one place the two vocabularies meet.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { OptionError } from "../pipeline/options.ts";
+ * assert(flagMessage(new OptionError("blasLib", "is only for blas")) === "--blas-lib is only for blas");
+ * assert(flagMessage(new Error("use a smaller `batch` or `backend: ts`")) === "use a smaller --batch or --backend ts");
+ * ```
+ */
+export function flagMessage(e: Error): string {
+  const msg = e instanceof OptionError ? flagOf(e) + e.message.slice(e.field.length) : e.message;
+  return msg.replace(/`([a-z][A-Za-z0-9]*)(?:: ([^`]+))?`/g, (_m, name: string, value?: string) => {
+    const flag = flagOf(new OptionError(name, ""));
+    return value === undefined ? flag : `${flag} ${value.replace(/^"(.*)"$/, "$1")}`;
+  });
 }

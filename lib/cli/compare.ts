@@ -9,10 +9,11 @@ import { checkFiles, type FileArg, printOut, writeFileSafely } from "../io/files
 import { type CompareResult, compareRuns, findRun } from "../model/compare.ts";
 import type { Placement } from "../model/config.ts";
 import { BLOCK_PARAMS, type BlockParam } from "../model/params.ts";
-import { readTokens } from "../pipeline/pipeline.ts";
+import { readTokens } from "../pipeline/scan.ts";
 import { choiceFlag, decimal, intFlag, numFlag, optIntFlag, seedFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
-import { BACKEND_HELP, backendOptions, progress, recordFile, stdinReader } from "./stream.ts";
+import { BACKEND_HELP, backendOptions, recordFile, stdinReader } from "./stream.ts";
+import { progress } from "./progress.ts";
 import { compareCsv, compareSvg } from "./svg.ts";
 
 /** `compare --help`. */

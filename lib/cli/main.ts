@@ -3,7 +3,6 @@
  *
  * @module
  */
-import { flagOf, OptionError } from "../pipeline/options.ts";
 import { compare } from "./compare.ts";
 import { gen } from "./gen.ts";
 import { normalize } from "./normalize.ts";
@@ -14,6 +13,7 @@ import { train } from "./train.ts";
 import { isDenied } from "../io/errors.ts";
 import { OutputClosed, printOut, removeTemporaries } from "../io/files.ts";
 import { VERSION } from "../version.ts";
+import { flagMessage } from "./args.ts";
 import { didYouMean, exitCodeTable } from "./command.ts";
 import { listenForSignals } from "./signals.ts";
 
@@ -103,11 +103,8 @@ export async function main(args: string[]): Promise<number> {
     const code = (e as { exitCode?: number }).exitCode;
     const who = COMMANDS[cmd] ? `lnstream ${cmd}` : "lnstream";
     if (code === 64 || code === 65 || code === 70 || code === 74 || code === 77) {
-      // the library names option fields; say the flag
-      const msg = e instanceof OptionError
-        ? flagOf(e) + e.message.slice(e.field.length)
-        : (e as Error).message;
-      console.error(`${who}: ${msg}`);
+      // the library names options; say the flags
+      console.error(`${who}: ${flagMessage(e as Error)}`);
       return code;
     }
     if (isDenied(e)) {

@@ -13,7 +13,7 @@ import { isBlankLine, lineChunks, LineCursor } from "../io/lines.ts";
 import { parseLine } from "../io/ndjson.ts";
 import { npyHeader } from "../io/npy.ts";
 import type { ByteReader, Format } from "../io/batch.ts";
-import { scanInput } from "../pipeline/pipeline.ts";
+import { scanInput } from "../pipeline/scan.ts";
 import { dirname } from "../std/mod.ts";
 import { choiceFlag, intFlag, optIntFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";

@@ -8,9 +8,11 @@ import type { ByteReader, Format } from "../io/batch.ts";
 import { IoError, UsageError } from "../io/errors.ts";
 import { checkFiles, type FileArg, OutputClosed, OutputFile } from "../io/files.ts";
 import type { BatchRecord, Summary } from "../pipeline/collect.ts";
-import type { Lnstream, StreamOptions } from "../pipeline/pipeline.ts";
-import { choiceFlag, decimal, fileError } from "./args.ts";
+import type { Lnstream } from "../pipeline/pipeline.ts";
+import type { StreamOptions } from "../pipeline/options.ts";
+import { choiceFlag, fileError, numberFlag } from "./args.ts";
 import { onStopSignal } from "./signals.ts";
+import { progress } from "./progress.ts";
 import type { Backend } from "../kernels/backend.ts";
 
 /** Flags every streaming command takes (for parseArgs). */
@@ -95,17 +97,6 @@ export function streamOptions(f: Record<string, unknown>): StreamOptions {
   };
 }
 
-/** A flag's number, parsed (not range-checked: the library does that once). */
-function numberFlag(f: Record<string, unknown>, name: string): number | undefined {
-  const v = f[name];
-  if (v === undefined) return undefined;
-  const n = decimal(v);
-  if (n === null || Number.isNaN(n)) {
-    throw new UsageError(`--${name} must be a number, got '${v}'`);
-  }
-  return n;
-}
-
 /**
  * The output as a sink: stdout, or the `-o` file (written through a temporary file and renamed
  * into place by `commit`). Chunks are whole batches of rows, written to the end once begun: on
@@ -178,46 +169,6 @@ export function recordFile(
   if (v === undefined) return null;
   const path = v === "-" ? (dash === "stderr" ? "/dev/stderr" : "-") : String(v);
   return { flag: `--${flag}`, path };
-}
-
-/**
- * Progress on stderr: on a terminal a line rewritten in place every 250 ms; elsewhere (with
- * `--progress`) a full line every 2 s. Tokens, rate, share done and time left when known.
- */
-export function progress(terminal: boolean, asked: boolean, unit = "tokens") {
-  if (!terminal && !asked) return null;
-  const t0 = performance.now(), every = terminal ? 250 : 2000;
-  let last = 0;
-  const enc = new TextEncoder();
-  return (tokens: number, total: number | undefined, end = false) => {
-    const now = performance.now();
-    if (!end && now - last < every) return;
-    last = now;
-    const secs = Math.max((now - t0) / 1000, 1e-9), rate = tokens / secs;
-    const pct = total ? `  ${(100 * tokens / total).toFixed(1)}%` : "";
-    const eta = total && tokens > 0 && !end
-      ? `  ETA ${fmtSeconds(((total - tokens) / tokens) * secs)}`
-      : "";
-    const per = unit === "tokens" ? "tok/s" : `${unit}/s`;
-    const text = `${tokens}${total ? `/${total}` : ""} ${unit}  ${
-      fmtRate(rate)
-    } ${per}${pct}${eta}`;
-    const line = terminal ? `\r${text}   ${end ? "\n" : ""}` : `${text}\n`;
-    Deno.stderr.writeSync(enc.encode(line));
-  };
-}
-
-/** A duration for a person: `12.3 s`, `4 min 5 s`. */
-export function fmtSeconds(s: number): string {
-  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
-}
-
-function fmtRate(r: number): string {
-  return r >= 1e6
-    ? `${(r / 1e6).toFixed(2)}M`
-    : r >= 1e3
-    ? `${(r / 1e3).toFixed(1)}k`
-    : r.toFixed(0);
 }
 
 /**

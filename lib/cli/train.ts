@@ -10,6 +10,7 @@ import { checkFiles, type FileArg, OutputFile, printOut, writeFileSafely } from 
 import { CharData } from "../train/chardata.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../train/checkpoint.ts";
 import {
+  checkConfig,
   defaultText,
   type EvalRecord,
   train as trainModel,
@@ -19,13 +20,13 @@ import {
   type TrainState,
   type TrainSummary,
 } from "../train/trainer.ts";
-import { decimal, fileError, intFlag, MAX_SEED, numFlag } from "./args.ts";
+import { fileError, intFlag, numberFlag, numFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
 import { onStopSignal } from "./signals.ts";
+import { fmtSeconds, progressLine } from "./progress.ts";
 import {
   BACKEND_HELP,
   backendOptions,
-  fmtSeconds,
   recordFile,
   type RecordWriter,
   statsWriter,
@@ -155,8 +156,7 @@ export async function train(args: string[]): Promise<number> {
   if (f === null) return 0;
   const flags = f as unknown as Record<string, string | boolean | undefined>;
   const { backend, blasLib } = backendOptions(f);
-  const workers = intFlag(f, "workers", 2, 1);
-  if (workers > 256) throw new UsageError(`--workers ${workers}: at most 256`);
+  const workers = numberFlag(f, "workers") ?? 2;
   const until = f.until === undefined ? undefined : intFlag(f, "until", undefined, 0);
   const sampleN = f.sample === undefined ? 0 : intFlag(f, "sample", undefined, 0);
   const temperature = numFlag(f, "temperature", 1);
@@ -213,7 +213,7 @@ export async function train(args: string[]): Promise<number> {
       return stopCode;
     }
     const save = (t: Trainer) => saveArg && writeFileSafely(saveArg, encodeCheckpoint(t.state()));
-    const prog = show ? progressLine(terminal) : null;
+    const prog = show ? trainProgress(terminal) : null;
     let lastEval: EvalRecord | null = null;
     const { trainer: t, summary } = await trainModel({
       data,
@@ -247,66 +247,38 @@ export async function train(args: string[]): Promise<number> {
   }
 }
 
-const NUM_FLAGS: [string, keyof TrainConfig, "int" | "real"][] = [
-  ["layers", "layers", "int"],
-  ["heads", "heads", "int"],
-  ["dim", "dim", "int"],
-  ["block", "block", "int"],
-  ["batch", "batch", "int"],
-  ["lr", "lr", "real"],
-  ["min-lr", "minLr", "real"],
-  ["warmup", "warmup", "int"],
-  ["iters", "iters", "int"],
-  ["clip", "clip", "real"],
-  ["weight-decay", "weightDecay", "real"],
-  ["beta1", "beta1", "real"],
-  ["beta2", "beta2", "real"],
-  ["eval-interval", "evalInterval", "int"],
-  ["eval-iters", "evalIters", "int"],
-  ["seed", "seed", "int"],
-  ["shards", "shards", "int"],
+const NUM_FLAGS: [string, keyof TrainConfig][] = [
+  ["layers", "layers"],
+  ["heads", "heads"],
+  ["dim", "dim"],
+  ["block", "block"],
+  ["batch", "batch"],
+  ["lr", "lr"],
+  ["min-lr", "minLr"],
+  ["warmup", "warmup"],
+  ["iters", "iters"],
+  ["clip", "clip"],
+  ["weight-decay", "weightDecay"],
+  ["beta1", "beta1"],
+  ["beta2", "beta2"],
+  ["eval-interval", "evalInterval"],
+  ["eval-iters", "evalIters"],
+  ["seed", "seed"],
+  ["shards", "shards"],
 ];
 
-const MINS: Partial<Record<keyof TrainConfig, number>> = { warmup: 0, iters: 0, seed: 0 };
-
-/** The settings given by flags (one value each), checked: a bad one is exit 64. */
+/**
+ * The settings given by flags (one value each), parsed: a value that is no number is exit 64;
+ * the ranges are the library's to check (`checkConfig`), once.
+ */
 function settingsOf(f: Record<string, unknown>): Partial<TrainConfig> {
-  const out: Partial<TrainConfig> = {};
-  for (const [flag, key, kind] of NUM_FLAGS) {
-    const v = f[flag];
-    if (v === undefined) continue;
-    const n = decimal(v) ?? NaN;
-    if (kind === "int") {
-      const max = key === "seed" ? MAX_SEED : Number.MAX_SAFE_INTEGER;
-      (out as Record<string, number>)[key] = intFlag(f, flag, undefined, MINS[key] ?? 1, max);
-    } else {
-      const positive = key === "lr" || key === "minLr";
-      const unit = key === "beta1" || key === "beta2";
-      if (
-        !Number.isFinite(n) || (positive ? n <= 0 : n < 0) ||
-        (unit && n >= 1)
-      ) {
-        const what = positive ? "a number > 0" : unit ? "a number in [0, 1)" : "a number ≥ 0";
-        throw new UsageError(`--${flag} must be ${what}, got '${v}'`);
-      }
-      (out as Record<string, number>)[key] = n;
-    }
+  const out: Record<string, number | string> = {};
+  for (const [flag, key] of NUM_FLAGS) {
+    const n = numberFlag(f, flag);
+    if (n !== undefined) out[key] = n;
   }
-  for (const [flag, choices] of [["placement", ["pre", "post"]], ["init", ["gpt2", "xavier"]]]) {
-    const v = f[flag as string];
-    if (v === undefined) continue;
-    if (!(choices as string[]).includes(v as string)) {
-      throw new UsageError(
-        `--${flag} must be one of ${(choices as string[]).join(", ")}; got '${v}'`,
-      );
-    }
-    (out as Record<string, string>)[flag as string] = v as string;
-  }
-  const lr = out.lr ?? TRAIN_DEFAULTS.lr, minLr = out.minLr ?? TRAIN_DEFAULTS.minLr;
-  if (minLr > lr) {
-    throw new UsageError(`--min-lr ${minLr} is above --lr ${lr}: the decay would rise`);
-  }
-  return out;
+  for (const key of ["placement", "init"]) if (f[key] !== undefined) out[key] = String(f[key]);
+  return out as Partial<TrainConfig>;
 }
 
 /** A checkpoint's settings, with the flags a resume may change; others must agree. */
@@ -364,25 +336,23 @@ async function loadCheckpoint(path: string): Promise<TrainState> {
 }
 
 /** The progress line: step, loss, last eval, ms/step and time left. */
-function progressLine(terminal: boolean, prefix = "") {
-  const t0 = performance.now(), every = terminal ? 250 : 2000, enc = new TextEncoder();
-  let last = 0, first = -1, shown = -1;
+function trainProgress(terminal: boolean, prefix = "") {
+  const line = progressLine(terminal, true)!;
+  let first = -1, shown = -1;
   return (t: Trainer, ev: EvalRecord | null, end: boolean) => {
-    const now = performance.now();
     if (first < 0) first = t.step - 1;
-    if (!end && now - last < every) return;
     if (end && !terminal && shown === t.step) return; // the line is already there
-    last = now;
-    shown = t.step;
-    const done = t.step - first, left = t.config.iters - t.step;
-    const per = done > 0 ? (now - t0) / done : 0;
-    const step = t.history.findLast((r) => r.type === "step");
-    const loss = step?.type === "step" ? step.loss.toFixed(3) : "—";
-    const val = ev ? `  val ${ev.val_loss.toFixed(3)}` : "";
-    const eta = !end && done > 0 && left > 0 ? `  ETA ${fmtSeconds((per * left) / 1000)}` : "";
-    const text = `${prefix}step ${t.step}/${t.config.iters}  loss ${loss}${val}  ` +
-      `${per.toFixed(1)} ms/step${eta}`;
-    Deno.stderr.writeSync(enc.encode(terminal ? `\r${text}\x1b[K${end ? "\n" : ""}` : `${text}\n`));
+    const printed = line.show(() => {
+      const done = t.step - first, left = t.config.iters - t.step;
+      const per = done > 0 ? (performance.now() - line.started) / done : 0;
+      const step = t.history.findLast((r) => r.type === "step");
+      const loss = step?.type === "step" ? step.loss.toFixed(3) : "—";
+      const val = ev ? `  val ${ev.val_loss.toFixed(3)}` : "";
+      const eta = !end && done > 0 && left > 0 ? `  ETA ${fmtSeconds((per * left) / 1000)}` : "";
+      return `${prefix}step ${t.step}/${t.config.iters}  loss ${loss}${val}  ` +
+        `${per.toFixed(1)} ms/step${eta}`;
+    }, end);
+    if (printed) shown = t.step;
   };
 }
 
@@ -449,10 +419,11 @@ async function runGrid(
   }
   // check every combination before the first run starts
   const settings = combos.map((c) => settingsOf({ ...base, ...c }));
+  for (const c of settings) checkConfig({ ...TRAIN_DEFAULTS, ...c });
   const runs: GridRun[] = [];
   for (let i = 0; i < settings.length && !signal.aborted; i++) {
     log.write({ type: "run", run: i, config: { ...TRAIN_DEFAULTS, ...settings[i] } });
-    const prog = show ? progressLine(terminal, `run ${i + 1}/${settings.length}  `) : null;
+    const prog = show ? trainProgress(terminal, `run ${i + 1}/${settings.length}  `) : null;
     let ev: EvalRecord | null = null;
     const { trainer: t, summary: s } = await trainModel({
       data,

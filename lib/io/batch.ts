@@ -70,6 +70,24 @@ export type { InputInfo } from "./input.ts";
  */
 export type ByteReader = (view: Uint8Array) => Promise<number | null>;
 
+/** Input: a byte stream, or a `ByteReader` such as `(v) => Deno.stdin.read(v)`. */
+export type Input = ReadableStream<Uint8Array> | ByteReader;
+
+/**
+ * The `ByteReader` of an input: itself, or `streamReader` of a stream.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const read = readerOf(ReadableStream.from([Uint8Array.of(7)]));
+ * const v = new Uint8Array(4);
+ * assert((await read(v)) === 1 && v[0] === 7);
+ * ```
+ */
+export function readerOf(input: Input): ByteReader {
+  return typeof input === "function" ? input : streamReader(input);
+}
+
 /**
  * A `ByteReader` over a `ReadableStream<Uint8Array>` (chunks are copied into
  * the caller's views).

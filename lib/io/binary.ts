@@ -99,17 +99,17 @@ export function binaryBatches(
         );
         rows = row;
       }
-      const batch: Batch = { index, slot, tokens: rows, offset, lines: [] };
+      let fault: DataError | undefined;
       const at = o.dataOffset + (offset + rows) * rowBytes;
       if (got < view.length) {
         done = true;
         if (got % rowBytes !== 0) {
-          batch.fault = new DataError(
+          fault = new DataError(
             `${o.what}: truncated at byte ${at + (got % rowBytes)}: row ${offset + rows} has ` +
               `${got % rowBytes} of ${rowBytes} bytes (${o.C} × ${item}-byte floats)`,
           );
         } else if (o.expectedTokens !== undefined) {
-          batch.fault = new DataError(
+          fault = new DataError(
             `${o.what}: truncated at byte ${at}: the header declares ${o.expectedTokens} rows, ` +
               `the data ends after ${offset + rows}`,
           );
@@ -118,19 +118,27 @@ export function binaryBatches(
         done = true;
         const extra = await src(new Uint8Array(1));
         if (extra !== null && extra > 0) {
-          batch.fault = new DataError(
+          fault = new DataError(
             `${o.what}: unexpected data at byte ${at}: the header declares ${o.expectedTokens} rows`,
           );
         }
       }
       if (overflow) {
-        batch.fault = overflow;
+        fault = overflow;
         done = true;
       }
-      if (rows === 0 && batch.fault === undefined) {
+      if (rows === 0 && fault === undefined) {
         sink.release(slot); // nothing more: no empty batch
         return ctrl.close();
       }
+      const batch: Batch = {
+        index,
+        slot,
+        tokens: rows,
+        offset,
+        lines: [],
+        ...(fault ? { fault } : {}),
+      };
       index++;
       offset += rows;
       ctrl.enqueue(batch);

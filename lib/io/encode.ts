@@ -145,8 +145,8 @@ export function encoder(o: EncoderOptions): TransformStream<Encodable, Uint8Arra
     else if (info.format === null) ctrl.enqueue(npyHeader([0, info.C]));
     else {
       throw new UsageError(
-        "--out-format npy needs .npy input (its header gives the row count up front); " +
-          "use --out-format raw or ndjson",
+        "`outFormat: npy` needs .npy input (its header gives the row count up front); " +
+          "use `outFormat: raw` or `outFormat: ndjson`",
       );
     }
   };

@@ -47,6 +47,28 @@ export class UsageError extends Error {
 }
 
 /**
+ * A bad option value (exit 64): `field` is the option's name in the API (`workers`,
+ * `outFormat`, …); the message begins with it. (The command line says the flag instead.)
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const e = new OptionError("outFormat", "must be npy, ndjson or raw, got \"x\"");
+ * assert(e.message.startsWith("outFormat ") && e.exitCode === 64 && e.field === "outFormat");
+ * ```
+ */
+export class OptionError extends UsageError {
+  /** the option's field */
+  readonly field: string;
+  /** `field` and what is wrong with its value */
+  constructor(field: string, problem: string) {
+    super(`${field} ${problem}`);
+    this.name = "OptionError";
+    this.field = field;
+  }
+}
+
+/**
  * Malformed input data (exit 65); the message names the line, row or byte.
  *
  * @example

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { UsageError } from "./errors.ts";
+import { OptionError } from "./errors.ts";
 import { npyHeader } from "./npy.ts";
 import { tokenToJson } from "./encode.ts";
 import type { Format } from "./batch.ts";
@@ -38,13 +38,15 @@ export interface GenOptions {
 export function genStream(o: GenOptions): ReadableStream<Uint8Array> {
   const { tokens: N, dim: C } = o, format = o.format ?? "npy", T = o.seq ?? 0;
   if (!Number.isInteger(N) || N < 0 || N > Number.MAX_SAFE_INTEGER) {
-    throw new UsageError(`--tokens must be a whole number from 0 to 2^53 − 1, got ${N}`);
+    throw new OptionError("tokens", `must be a whole number from 0 to 2^53 − 1, got ${N}`);
   }
   // a token's floats in float64 (the outlier channels) within the 256 MiB a batch may hold
   if (!Number.isInteger(C) || C < 1 || C * 8 > 256 * 2 ** 20) {
-    throw new UsageError(`--dim must be a whole number from 1 to ${2 ** 25}, got ${C}`);
+    throw new OptionError("dim", `must be a whole number from 1 to ${2 ** 25}, got ${C}`);
   }
-  if (T > 0 && N % T !== 0) throw new UsageError(`--tokens ${N} is not a multiple of --seq ${T}`);
+  if (T > 0 && N % T !== 0) {
+    throw new OptionError("tokens", `${N} is not a multiple of \`seq\` ${T}`);
+  }
   const rng = new Rng(o.seed ?? 0);
   const outlier = new Float64Array(C);
   const k = Math.max(1, Math.round(C / 100));

@@ -7,7 +7,7 @@
  * @module
  */
 import type { ByteReader, Format } from "./batch.ts";
-import { DataError, UsageError } from "./errors.ts";
+import { DataError, OptionError, UsageError } from "./errors.ts";
 import { itemSize, type NpyDtype, parseNpyHeader } from "./npy.ts";
 import { firstTokenLength, parseLine } from "./ndjson.ts";
 import { ReadAhead, readHead } from "./sniff.ts";
@@ -56,7 +56,7 @@ export async function openInput(
   o: { format?: Format; dim?: number; field?: string },
 ): Promise<InputInfo> {
   if (o.dim !== undefined && (!Number.isInteger(o.dim) || o.dim < 1)) {
-    throw new UsageError(`--dim must be a whole number ≥ 1, got ${o.dim}`);
+    throw new OptionError("dim", `must be a whole number ≥ 1, got ${o.dim}`);
   }
   const ahead = new ReadAhead(read);
   const { format, bytes } = await readHead(read, o, ahead);
@@ -72,7 +72,10 @@ export async function openInput(
     const C = h.shape[h.shape.length - 1];
     if (C < 1) throw new DataError(`.npy shape (${h.shape.join(", ")}) has 0 channels`);
     if (o.dim !== undefined && o.dim !== C) {
-      throw new UsageError(`--dim ${o.dim} does not match the .npy shape (${h.shape.join(", ")})`);
+      throw new OptionError(
+        "dim",
+        `${o.dim} does not match the .npy shape (${h.shape.join(", ")})`,
+      );
     }
     return Object.freeze({
       format,
@@ -87,7 +90,7 @@ export async function openInput(
   }
   if (format === "raw") {
     if (o.dim === undefined) {
-      throw new UsageError("raw float32 input needs --dim C (or give .npy or NDJSON input)");
+      throw new UsageError("raw float32 input needs `dim: C` (or give .npy or NDJSON input)");
     }
     return rows(o.dim);
   }

@@ -11,7 +11,15 @@
  * @module
  */
 export type { ByteReader, Format } from "./batch.ts";
-export { DataError, EXIT_CODES, IoError, isDenied, PermissionError, UsageError } from "./errors.ts";
+export {
+  DataError,
+  EXIT_CODES,
+  IoError,
+  isDenied,
+  OptionError,
+  PermissionError,
+  UsageError,
+} from "./errors.ts";
 export { type NpyDtype, type NpyHeader, npyHeader, parseNpyHeader, toFloat32 } from "./npy.ts";
 export { f32ToString, tokenToJson } from "./encode.ts";
 export { type GenOptions, genStream } from "./gen.ts";

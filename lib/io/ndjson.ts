@@ -93,8 +93,15 @@ export function ndjsonDecoder(
   let lines: LineInfo[] = [];
   const align = o.align ?? 1;
   const text = new TextDecoder();
-  const cut = (): Batch => {
-    const b: Batch = { index: index++, slot: slot?.slot ?? -1, tokens: rows, offset, lines };
+  const cut = (fault?: Error): Batch => {
+    const b: Batch = {
+      index: index++,
+      slot: slot?.slot ?? -1,
+      tokens: rows,
+      offset,
+      lines,
+      ...(fault ? { fault } : {}),
+    };
     offset += rows;
     rows = 0;
     lines = [];
@@ -102,9 +109,7 @@ export function ndjsonDecoder(
     return b;
   };
   const fail = (ctrl: TransformStreamDefaultController<Batch>, msg: string) => {
-    const b = cut();
-    b.fault = new DataError(`line ${lineNo}: ${msg}`);
-    ctrl.enqueue(b);
+    ctrl.enqueue(cut(new DataError(`line ${lineNo}: ${msg}`)));
     ctrl.terminate();
     ended = true;
   };
@@ -130,7 +135,7 @@ export function ndjsonDecoder(
       }
       if (tok.length !== C) {
         return `${where}has ${tok.length} numbers, expected ${C} (${
-          o.C ? "--dim" : "the first token's length"
+          o.C ? "`dim`" : "the first token's length"
         })`;
       }
       for (let c = 0; c < C; c++) {
@@ -141,7 +146,7 @@ export function ndjsonDecoder(
           return `${where}channel ${c} is ${x}, beyond float32's range (±3.4e38)`;
         }
         if (!Number.isFinite(x) && o.nonfinite === "error") {
-          return `${where}channel ${c} is ${x} (use --nonfinite pass to allow)`;
+          return `${where}channel ${c} is ${x} (use \`nonfinite: pass\` to allow)`;
         }
       }
     }
@@ -165,7 +170,7 @@ export function ndjsonDecoder(
         if (v !== null && typeof v === "object" && !Array.isArray(v)) {
           const obj = v as Record<string, unknown>;
           if (!(o.field in obj)) {
-            return fail(ctrl, `object has no field '${o.field}' (choose one with --field)`);
+            return fail(ctrl, `object has no field '${o.field}' (choose one with \`field\`)`);
           }
           parsed = tokensOf(obj[o.field]);
           if (typeof parsed === "string") return fail(ctrl, `field '${o.field}': ${parsed}`);

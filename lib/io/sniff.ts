@@ -72,12 +72,12 @@ export async function readHead(
   if (format === "unknown") {
     throw new UsageError(
       "cannot tell the input's format: it is not .npy and does not start with '[' or '{' " +
-        "(NDJSON); for raw float32 give --dim C (or say --format npy|ndjson|raw)",
+        "(NDJSON); for raw float32 give `dim: C` (or say `format: npy|ndjson|raw`)",
     );
   }
   if (format === "npy") {
     if (!(ahead.got >= 6 && NPY_MAGIC.every((b, i) => ahead.buf[i] === b))) {
-      throw new DataError("--format npy: the input does not start with the .npy magic bytes");
+      throw new DataError("`format: npy`: the input does not start with the .npy magic bytes");
     }
     const len = npyHeaderLength(ahead.bytes);
     if (len === null) throw new DataError(`truncated .npy header (${ahead.got} bytes)`);

@@ -108,7 +108,7 @@ export function openBlas(path?: string): BlasLib {
       ? `cannot load OpenBLAS from ${lastError || path}`
       : `OpenBLAS not found (looked in ${BLAS_SEARCH_PATHS.join(", ")}): install it ` +
         `(Debian/Ubuntu: apt-get install libopenblas0-pthread) or give its path ` +
-        `(--blas-lib PATH, or blasLib in the API)`,
+        "(the `blasLib` option)",
   );
 }
 

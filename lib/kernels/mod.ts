@@ -52,3 +52,4 @@ export {
   BlasUnavailableError,
   openBlas,
 } from "./blas.ts";
+export { type AdamWStep, adamwUpdate } from "./adamw.ts";

@@ -47,3 +47,5 @@ export {
   type DepthRatio,
   logSlope,
 } from "./compare.ts";
+// the types its API names, from the modules that define them
+export type * from "../kernels/mod.ts";

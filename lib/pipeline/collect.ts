@@ -186,7 +186,7 @@ export function nonfiniteFault(info: InputInfo, row: number, col: number, value:
     ? ""
     : ` (byte ${info.dataOffset + (row * info.C + col) * info.itemSize})`;
   return new DataError(
-    `row ${row}, channel ${col}${byte}: non-finite value ${value} (use --nonfinite pass to allow)`,
+    `row ${row}, channel ${col}${byte}: non-finite value ${value} (use \`nonfinite: pass\` to allow)`,
   );
 }
 
@@ -224,13 +224,11 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
   return new TransformStream<Computed, Encodable>({
     transform({ batch, reply, grad: gradBuf }, ctrl) {
       const C = o.info.C;
-      if (reply?.bad) {
-        const { row, col, value } = reply.bad;
-        batch.fault = nonfiniteFault(o.info, batch.offset + row, col, value);
-      }
+      // a worker that refused a non-finite value computed the rows before it: they are written
+      const bad = reply?.bad;
+      const fault = bad ? nonfiniteFault(o.info, batch.offset + bad.row, bad.col, bad.value) : null;
       const n = reply ? reply.tokens : 0;
       tokensIn += batch.tokens;
-      batch.tokens = n;
       // the worker summed the batch's tokens exactly; merging keeps the totals exact
       const acc = n > 0 ? reply?.acc : undefined;
       const bi = acc ? Moments.from(acc.inp) : new Moments();
@@ -276,7 +274,7 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
       const output = batch.slot >= 0
         ? o.pool.output(batch.slot).subarray(0, n * C)
         : new Float32Array(0);
-      ctrl.enqueue({ batch, output });
+      ctrl.enqueue({ batch: { ...batch, tokens: n, ...(fault ? { fault } : {}) }, output });
     },
     flush() {
       finish(false);

@@ -14,15 +14,15 @@
  *
  * @module
  */
+export { type Input, type Lnstream, normalizeStream, runPipeline, runStream } from "./pipeline.ts";
 export {
-  type Input,
-  type Lnstream,
-  type NormalizeOptions,
-  normalizeStream,
-  type RunOptions,
-  runStream,
-  type StreamOptions,
-} from "./pipeline.ts";
+  normalizePlan,
+  runPlan,
+  type StreamPlan,
+  type StreamWork,
+  type TaskSetup,
+} from "./plan.ts";
+export { readTokens, scanInput } from "./scan.ts";
 export {
   type BatchRecord,
   type MergedStackStats,
@@ -36,8 +36,18 @@ export { WorkerError } from "./workers.ts";
 export {
   flagOf,
   MAX_WORKERS,
+  type NormalizeOptions,
   OptionError,
   type ResolvedStreamOptions,
   resolveStreamOptions,
+  type RunOptions,
   type StreamOptionFields,
+  type StreamOptions,
 } from "./options.ts";
+// the types its API names, from the modules that define them
+export type * from "../io/mod.ts";
+export type * from "../model/mod.ts";
+export type * from "../stats/mod.ts";
+export type { Batch, InputInfo, LineInfo } from "../io/batch.ts";
+export type { NormalizeTask, RunTask } from "./protocol.ts";
+export type { GradSum } from "./collect.ts";

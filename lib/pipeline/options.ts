@@ -5,31 +5,13 @@
  *
  * @module
  */
-import { UsageError } from "../io/errors.ts";
+import { OptionError } from "../io/errors.ts";
+
+export { OptionError };
 import { type Backend, checkBackend } from "../kernels/backend.ts";
 import type { Format } from "../io/batch.ts";
-
-/**
- * A bad option value (exit 64): `field` is the option's name in the API (`workers`,
- * `outFormat`, …); the message begins with it.
- *
- * @example
- * ```ts
- * import { assert } from "@std/assert";
- * const e = new OptionError("outFormat", "must be npy, ndjson or raw, got \"x\"");
- * assert(e.message.startsWith("outFormat ") && e.exitCode === 64 && flagOf(e) === "--out-format");
- * ```
- */
-export class OptionError extends UsageError {
-  /** the option's field */
-  readonly field: string;
-  /** `field` and what is wrong with its value */
-  constructor(field: string, problem: string) {
-    super(`${field} ${problem}`);
-    this.name = "OptionError";
-    this.field = field;
-  }
-}
+import type { Placement } from "../model/config.ts";
+import type { BatchRecord } from "./collect.ts";
 
 /**
  * The command-line flag of an option field (`outFormat` → `--out-format`).
@@ -168,4 +150,68 @@ export function resolveStreamOptions(
     ...(o.blasLib === undefined ? {} : { blasLib: o.blasLib }),
   };
   return Object.freeze(r);
+}
+
+/** Options shared by `normalizeStream` and `runStream` (checked by `resolveStreamOptions`). */
+export interface StreamOptions extends StreamOptionFields {
+  /**
+   * normalize: backpropagate the probe loss for gradient statistics (default true); false
+   * skips the probe and the backward pass, and the summary's `grad` and `loss` are 0
+   */
+  gradients?: boolean;
+  /**
+   * normalize: per-token statistics at all (default true); false computes the outputs only
+   * (no gradients either): the summary's moments are those of no tokens
+   */
+  statistics?: boolean;
+  /**
+   * binary output (npy, raw) as views of the pipeline's shared memory instead of copies: each
+   * chunk of `readable` is lent, and its memory is reused only after `giveBack(chunk)`; a
+   * chunk never given back stalls the pipeline once every slot is lent (default false)
+   */
+  borrow?: boolean;
+  /** the stage worker module (default: lnstream's `workers/stage.ts`) */
+  workerUrl?: URL;
+  /** each batch's statistics record, in order */
+  onRecord?: (r: BatchRecord) => void;
+  /** progress after each batch (tokens written, tokens declared when known) */
+  onProgress?: (tokens: number, total: number | undefined) => void;
+}
+
+/** Options of `normalizeStream`. */
+export interface NormalizeOptions extends StreamOptions {
+  /** `layer` (default), `rms`, or `batch` (per feature over each batch) */
+  norm?: "layer" | "rms" | "batch";
+  /** epsilon (default 1e-5) */
+  eps?: number;
+  /** per-channel scale */
+  weight?: Float32Array;
+  /** per-channel shift (not for rms) */
+  bias?: Float32Array;
+  /** seed of the probe direction R (default 0) */
+  seed?: number;
+}
+
+/** Options of `runStream`. */
+export interface RunOptions extends StreamOptions {
+  /** blocks (default 6) */
+  layers?: number;
+  /** attention heads (default 4); must divide the input's C */
+  heads?: number;
+  /** pre (default) or post */
+  placement?: Placement;
+  /** tokens per sequence (default: T of a `[B, T, C]` .npy input, else 64) */
+  seq?: number;
+  /** gpt2 (default) or xavier */
+  init?: "gpt2" | "xavier";
+  /** init and probe seed (default 0) */
+  seed?: number;
+  /** probe (default) or l2 */
+  loss?: "probe" | "l2";
+  /** LayerNorm epsilon (default 1e-5) */
+  eps?: number;
+  /** causal attention (default true) */
+  causal?: boolean;
+  /** final LayerNorm (default: pre true, post false) */
+  finalNorm?: boolean;
 }

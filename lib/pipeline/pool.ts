@@ -6,7 +6,9 @@
  * @module
  */
 import type { SlotSink } from "../io/batch.ts";
-import { DataError, UsageError } from "../io/errors.ts";
+import type { Arena } from "../kernels/arena.ts";
+import { DataError } from "../io/errors.ts";
+import { OptionError } from "./options.ts";
 
 import { type SlotLayout, slotLayout } from "./protocol.ts";
 
@@ -27,10 +29,25 @@ export function tokenFits(C: number): boolean {
   return slotLayout(1, C).slotBytes <= BATCH_LIMIT_BYTES;
 }
 
+/** Options of a `SlotPool`. */
+export interface SlotPoolOptions {
+  /** floats of a batch's parameter gradient (run), in each buffer of the ring (default 0) */
+  gradFloats?: number;
+  /** gradient buffers in the ring (default 0) */
+  gradRing?: number;
+  /**
+   * the arena to place slots and ring in, so workers' kernels compute in place (default: plain
+   * shared memory; also past the arena's 4 GiB, where workers copy rows in and out)
+   */
+  arena?: Arena | null;
+  /** a slot's outputs take the place of its inputs (default false) */
+  overwrite?: boolean;
+}
+
 /**
  * K slots of `capTokens` rows; `open(C)` allocates them once C is known, and a ring of
- * `gradRing` gradient buffers of `gradFloatsFor(C)` floats (run: a batch's parameter
- * gradients, summed in batch order by the collector, then handed back).
+ * `gradRing` gradient buffers of `gradFloats` floats (run: a batch's parameter gradients,
+ * summed in batch order by the collector, then handed back).
  *
  * @example
  * ```ts
@@ -52,9 +69,8 @@ export class SlotPool implements SlotSink {
   readonly capTokens: number;
   /** number of slots */
   readonly slots: number;
-  /** floats of gradient per slot (after `open`) */
-  gradFloats = 0;
-  #gradFloatsFor: (C: number) => number;
+  /** floats of gradient per buffer of the ring (0: no ring) */
+  readonly gradFloats: number;
   /** the shared memory holding the slots (after `open`) */
   sab: SharedArrayBuffer | null = null;
   /** byte offset of slot 0 in `sab` */
@@ -72,38 +88,37 @@ export class SlotPool implements SlotSink {
   /** byte offset of the ring in `gradSab` */
   gradAt = 0;
   readonly #gradRing: number;
-  #store: (bytes: number) => { sab: SharedArrayBuffer; at: number };
+  readonly #arena: Arena | null;
   #freeGrads: number[] = [];
   #gradWaiters: ((g: number) => void)[] = [];
 
-  /**
-   * K slots of `capTokens` rows and `gradRing` gradient buffers, in memory from `store`
-   * (default: new SharedArrayBuffers; an arena's, so workers' kernels compute in place); with
-   * `overwrite` a slot's outputs take the place of its inputs.
-   */
-  constructor(
-    slots: number,
-    capTokens: number,
-    gradFloatsFor: (C: number) => number = () => 0,
-    gradRing = 0,
-    store: (bytes: number) => { sab: SharedArrayBuffer; at: number } = (bytes) => ({
-      sab: new SharedArrayBuffer(bytes),
-      at: 0,
-    }),
-    overwrite = false,
-  ) {
-    this.overwrite = overwrite;
-    this.#gradRing = gradRing;
-    this.#store = store;
+  /** K slots of `capTokens` rows (see `SlotPoolOptions`). */
+  constructor(slots: number, capTokens: number, o: SlotPoolOptions = {}) {
+    this.overwrite = o.overwrite ?? false;
+    this.#gradRing = o.gradRing ?? 0;
+    this.gradFloats = o.gradFloats ?? 0;
+    this.#arena = o.arena ?? null;
     this.slots = slots;
     this.capTokens = capTokens;
-    this.#gradFloatsFor = gradFloatsFor;
+  }
+
+  /** `bytes` of shared memory: in the arena when it has room, else a SharedArrayBuffer. */
+  #store(bytes: number): { sab: SharedArrayBuffer; at: number } {
+    if (this.#arena !== null) {
+      try {
+        const at = this.#arena.allocBytes(bytes); // first: it may grow the memory
+        return { sab: this.#arena.buffer, at };
+      } catch {
+        // past the arena's 4 GiB: plain shared memory (workers copy rows in and out)
+      }
+    }
+    return { sab: new SharedArrayBuffer(bytes), at: 0 };
   }
 
   /**
    * Allocates the slots for rows of C channels (once). A batch's rows may hold at most
    * `BATCH_LIMIT_BYTES`: a wider token is bad data (`DataError`), too many tokens a usage
-   * error naming `--batch` — both before any memory is taken.
+   * error naming the `batch` option — both before any memory is taken.
    */
   open(C: number): void {
     if (this.sab !== null) return;
@@ -117,13 +132,14 @@ export class SlotPool implements SlotSink {
     const rows = slotLayout(this.capTokens, C).slotBytes;
     if (rows > BATCH_LIMIT_BYTES) {
       const fit = Math.floor(BATCH_LIMIT_BYTES / row);
-      throw new UsageError(
-        `--batch: ${this.capTokens} tokens of ${C} channels need ${mib(rows)} MiB per batch ` +
-          `(limit ${mib(BATCH_LIMIT_BYTES)} MiB); give a smaller --batch (at most ${fit} tokens)`,
+      throw new OptionError(
+        "batch",
+        `is too large: ${this.capTokens} tokens of ${C} channels need ${mib(rows)} MiB per ` +
+          `batch (limit ${mib(BATCH_LIMIT_BYTES)} MiB); give a smaller \`batch\` (at most ${fit} ` +
+          `tokens)`,
       );
     }
     this.C = C;
-    this.gradFloats = this.#gradFloatsFor(C);
     this.layout = slotLayout(this.capTokens, C, this.overwrite);
     const slots = this.#store(this.layout.slotBytes * this.slots);
     this.sab = slots.sab;

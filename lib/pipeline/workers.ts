@@ -1,11 +1,17 @@
 /**
- * A fixed set of stage workers. `run(job)` goes to an idle worker (or waits
- * for one); a worker that dies rejects every pending and later job, so a run
- * ends with the error instead of hanging.
+ * Workers: one pool and one message protocol (init, then a reply per job) for the pipeline's
+ * stage workers and the trainer's; `serveJobs` is the worker's side.
  *
  * @module
  */
+import { PermissionError } from "../io/errors.ts";
+import { kernelModule } from "../kernels/arena.ts";
+import type { TaskSetup } from "./plan.ts";
+import type { SlotPool } from "./pool.ts";
 import type { Job, Reply, StageInit } from "./protocol.ts";
+
+/** The stage workers' pool. */
+export type StagePool = WorkerPool<StageInit, Job, Reply>;
 
 /** A worker failure (exit 70). */
 export class WorkerError extends Error {
@@ -18,52 +24,68 @@ export class WorkerError extends Error {
   }
 }
 
+/** Options of a `WorkerPool`. */
+export interface WorkerPoolOptions {
+  /** hears how far a running job has come (`{ progress, slot }` messages) */
+  onProgress?: (slot: number, fraction: number) => void;
+  /**
+   * 0 (default): every worker starts now; otherwise one does, and another each time a job
+   * finds every started worker busy once the pool is this many milliseconds old. (Starting a
+   * worker blocks this thread for milliseconds and warms up its code on another core: a short
+   * stream does better without.)
+   */
+  growAfterMs?: number;
+  /** the clock `growAfterMs` is measured on (default `performance.now`) */
+  clock?: () => number;
+  /** how errors name a worker (default "worker": "worker 2: …") */
+  name?: string;
+}
+
 /**
- * N module workers running `workers/stage.ts`.
+ * The one way lnstream talks to workers: N module workers, each sent `init` when it starts
+ * (no answer), then jobs, each answered by one reply (`serveJobs` is the worker's side). `run`
+ * gives a job to an idle worker (or waits for one), `runOn` to a given one. A reply with an
+ * `error`, or a worker that crashes, fails every pending and later job with a `WorkerError`, so
+ * a run ends with the error instead of hanging.
  *
  * @example
- * ```ts ignore
- * const pool = new WorkerPool(2, init);
- * const reply = await pool.run({ type: "job", slot: 0, tokens: 16, offset: 0 });
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const src = `self.onmessage = (e) => { if (e.data.type === "job") self.postMessage({ twice: 2 * e.data.x }); };`;
+ * const url = new URL(URL.createObjectURL(new Blob([src], { type: "text/javascript" })));
+ * const pool = new WorkerPool<{ type: "init" }, { type: "job"; x: number }, { twice: number; error?: string }>(2, { type: "init" }, url);
+ * assert((await pool.run({ type: "job", x: 21 })).twice === 42);
+ * assert((await pool.runOn(1, { type: "job", x: 1 })).twice === 2);
  * pool.close();
  * ```
  */
-export class WorkerPool {
+export class WorkerPool<Init, Job, Reply extends { error?: string }> {
   #workers: Worker[] = [];
   #idle: Worker[] = [];
   #waiting: ((w: Worker) => void)[] = [];
+  #waitingFor = new Map<Worker, (() => void)[]>();
   #pending = new Map<Worker, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   #broken: Error | null = null;
-
   #spawn: () => Worker;
   #size: number;
   #growAt: number;
+  #clock: () => number;
 
-  /**
-   * A pool of `n` workers, each sent the `init` message when it starts; `onProgress` hears how
-   * far a running batch has come (by slot, as a fraction). With `growAfterMs` 0 every worker
-   * starts now; otherwise one does, and another each time a job finds every started worker busy
-   * once the pool is `growAfterMs` old. (Starting a worker blocks this thread for milliseconds
-   * and warms up its code on another core: a short stream does better without.)
-   */
-  constructor(
-    n: number,
-    init: StageInit,
-    url = new URL("../../workers/stage.ts", import.meta.url),
-    onProgress?: (slot: number, fraction: number) => void,
-    growAfterMs = 0,
-  ) {
-    this.#growAt = growAfterMs > 0 ? performance.now() + growAfterMs : 0;
+  /** A pool of `n` workers running the module at `url`, each sent `init` when it starts. */
+  constructor(n: number, init: Init, url: URL, o: WorkerPoolOptions = {}) {
+    this.#clock = o.clock ?? (() => performance.now());
+    const grow = o.growAfterMs ?? 0, name = o.name ?? "worker";
+    this.#growAt = grow > 0 ? this.#clock() + grow : 0;
     this.#size = n;
     this.#spawn = () => {
       const i = this.#workers.length;
       const w = new Worker(url, { type: "module" });
       w.onmessage = (e: MessageEvent<Reply | { progress: number; slot: number }>) => {
-        if ("progress" in e.data) return onProgress?.(e.data.slot, e.data.progress);
+        if ("progress" in e.data) return o.onProgress?.(e.data.slot, e.data.progress);
         const p = this.#pending.get(w);
         this.#pending.delete(w);
         if (e.data.error !== undefined) {
-          this.#fail(new WorkerError(`worker ${i}: ${e.data.error}`));
+          this.#fail(new WorkerError(`${name} ${i}: ${e.data.error}`));
           p?.reject(this.#broken!);
           return;
         }
@@ -72,7 +94,7 @@ export class WorkerPool {
       };
       w.onerror = (e: ErrorEvent) => {
         e.preventDefault();
-        this.#fail(new WorkerError(`worker ${i} crashed: ${e.message}`));
+        this.#fail(new WorkerError(`${name} ${i} crashed: ${e.message}`));
       };
       w.postMessage(init);
       this.#workers.push(w);
@@ -89,6 +111,8 @@ export class WorkerPool {
   }
 
   #giveBack(w: Worker) {
+    const mine = this.#waitingFor.get(w)?.shift();
+    if (mine) return mine();
     const next = this.#waiting.shift();
     if (next) next(w);
     else this.#idle.push(w);
@@ -100,23 +124,136 @@ export class WorkerPool {
     this.#pending.clear();
   }
 
-  /** Runs a job on the next idle worker. */
-  async run(job: Job): Promise<Reply> {
-    if (this.#broken) throw this.#broken;
-    const grow = this.#workers.length < this.#size && performance.now() >= this.#growAt;
-    const w = this.#idle.pop() ??
-      (grow ? this.#spawn() : undefined) ??
-      await new Promise<Worker>((r) => this.#waiting.push(r));
-    if (this.#broken) throw this.#broken;
-    return await new Promise<Reply>((resolve, reject) => {
+  #send(w: Worker, job: Job): Promise<Reply> {
+    if (this.#broken) return Promise.reject(this.#broken);
+    return new Promise<Reply>((resolve, reject) => {
       this.#pending.set(w, { resolve, reject });
       w.postMessage(job);
     });
+  }
+
+  /** Runs a job on the next idle worker. */
+  async run(job: Job): Promise<Reply> {
+    if (this.#broken) throw this.#broken;
+    const grow = this.#workers.length < this.#size && this.#clock() >= this.#growAt;
+    const w = this.#idle.pop() ??
+      (grow ? this.#spawn() : undefined) ??
+      await new Promise<Worker>((r) => this.#waiting.push(r));
+    return await this.#send(w, job);
+  }
+
+  /** Runs a job on worker `i` (started with the pool), once it is idle. */
+  async runOn(i: number, job: Job): Promise<Reply> {
+    if (this.#broken) throw this.#broken;
+    const w = this.#workers[i];
+    if (w === undefined) throw new RangeError(`no worker ${i} (${this.started} started)`);
+    const at = this.#idle.indexOf(w);
+    if (at >= 0) this.#idle.splice(at, 1);
+    else {
+      await new Promise<void>((r) => {
+        const list = this.#waitingFor.get(w) ?? [];
+        list.push(r);
+        this.#waitingFor.set(w, list);
+      });
+    }
+    return await this.#send(w, job);
   }
 
   /** Terminates every worker. */
   close(): void {
     for (const w of this.#workers) w.terminate();
     this.#workers = [];
+  }
+}
+
+/**
+ * The worker's side of a `WorkerPool`: `start` takes the init message (and a way to report a
+ * job's progress), `run` answers each job. An exception is answered as `{ error }`, so the
+ * pool ends the run with it instead of hanging.
+ *
+ * @example
+ * ```ts ignore
+ * serveJobs<Init, Job, Reply>((init) => setUp(init), (job) => compute(job));
+ * ```
+ */
+export function serveJobs<Init extends { type: "init" }, Job, Reply>(
+  start: (init: Init, progress: (slot: number, fraction: number) => void) => void,
+  run: (job: Job) => Reply,
+): void {
+  const me = self as unknown as {
+    onmessage: (e: MessageEvent<Init | Job>) => void;
+    postMessage: (m: unknown) => void;
+  };
+  me.onmessage = (e) => {
+    const m = e.data;
+    try {
+      if ((m as { type?: string }).type === "init") {
+        start(m as Init, (slot, fraction) => me.postMessage({ progress: fraction, slot }));
+        return;
+      }
+      me.postMessage(run(m as Job));
+    } catch (err) {
+      me.postMessage({ error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+    }
+  };
+}
+
+/**
+ * Starts the stage workers for a task over opened `slots` (attached to the task's arena when
+ * the slots live in it, so kernels compute in place); `onProgress` hears how far a running
+ * batch has come.
+ *
+ * @example
+ * ```ts ignore
+ * const workers = stageWorkers(slots, plan.forInput(info).task!, 2);
+ * ```
+ */
+export function stageWorkers(
+  slots: SlotPool,
+  setup: TaskSetup,
+  n: number,
+  url?: URL,
+  onProgress?: (slot: number, fraction: number) => void,
+): StagePool {
+  const arena = setup.arena, inArena = arena !== null && slots.sab === arena.buffer;
+  const init: StageInit = {
+    type: "init",
+    ...(arena !== null ? { kernels: kernelModule() } : {}),
+    sab: slots.sab!,
+    slotsAt: slots.slotsAt,
+    overwrite: slots.overwrite,
+    ...(inArena ? { memory: arena.memory } : {}),
+    capTokens: slots.capTokens,
+    C: slots.C,
+    gradSab: slots.gradSab,
+    gradAt: slots.gradAt,
+    gradFloats: slots.gradFloats,
+    task: setup.task,
+  };
+  return new WorkerPool(n, init, url ?? new URL("../../workers/stage.ts", import.meta.url), {
+    ...(onProgress ? { onProgress } : {}),
+    growAfterMs: setup.growWorkersAfterMs,
+  });
+}
+
+/**
+ * Workers load lnstream's modules from disk: without read permission for its folder they
+ * would each die with a stack trace. Refuse once, naming the flag (exit 77).
+ *
+ * @example
+ * ```ts
+ * canLoadWorkers(); // this test runs with --allow-read
+ * ```
+ */
+export function canLoadWorkers(url?: URL): void {
+  const module = url ?? new URL("../../workers/stage.ts", import.meta.url);
+  if (module.protocol !== "file:") return;
+  const root = url ? new URL(".", module) : new URL("../../", import.meta.url);
+  const state = Deno.permissions.querySync({ name: "read", path: module }).state;
+  if (state !== "granted") {
+    const dir = decodeURIComponent(root.pathname).replace(/\/$/, "");
+    throw new PermissionError(
+      `the worker threads load lnstream's modules from ${dir}: run with --allow-read=${dir}`,
+    );
   }
 }

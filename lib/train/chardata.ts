@@ -121,7 +121,7 @@ export class CharData {
    * @example
    * ```ts
    * import { assertThrows } from "@std/assert";
-   * assertThrows(() => CharData.fromText("short text").checkBlock(64), Error, "--block");
+   * assertThrows(() => CharData.fromText("short text").checkBlock(64), Error, "`block` 64 needs");
    * ```
    */
   checkBlock(T: number, splits: readonly Split[] = ["train", "val"]): void {
@@ -129,8 +129,8 @@ export class CharData {
       const n = this[split].length;
       if (n < T + 1) {
         throw new UsageError(
-          `--block ${T} needs ${T + 1} characters in the ${split} split, which has ${n}: ` +
-            `use a shorter --block or a longer text`,
+          `\`block\` ${T} needs ${T + 1} characters in the ${split} split, which has ${n}: ` +
+            `use a shorter \`block\` or a longer text`,
         );
       }
     }

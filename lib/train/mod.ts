@@ -38,3 +38,5 @@ export {
   type TrainSummary,
 } from "./trainer.ts";
 export { lrAt, type Schedule } from "./schedule.ts";
+// the types its API names, from the modules that define them
+export type * from "../model/mod.ts";

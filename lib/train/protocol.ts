@@ -18,8 +18,14 @@ export interface TrainWorkerInit {
   kernels?: WebAssembly.Module;
 }
 
-/** A gradient shard ("grad": zero the gradients, then loss and gradient) or a loss only. */
-export interface ShardJob {
+/**
+ * A gradient shard ("grad": zero the gradients, then loss and gradient), a loss only, or
+ * ("grads", once after init) the worker's gradient buffer.
+ */
+export type ShardJob = LossJob | { type: "grads" };
+
+/** A shard to compute: its loss, and with "grad" its gradient. */
+export interface LossJob {
   /** what to compute */
   type: "grad" | "loss";
   /** token ids [B,T] */
@@ -34,7 +40,7 @@ export interface ShardJob {
   over: number;
 }
 
-/** A worker's answer: its gradient buffer once ready, then a loss per job, or an error. */
+/** A worker's answer: its gradient buffer ("grads"), a shard's loss, or an error. */
 export interface ShardReply {
   /** the worker's gradient buffer (shared), after init */
   grads?: Floats;

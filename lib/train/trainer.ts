@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { UsageError } from "../io/errors.ts";
+import { OptionError, UsageError } from "../io/errors.ts";
 import type { Placement } from "../model/config.ts";
 import { hashAt, Rng } from "../model/rng.ts";
 import { GPT } from "../model/gpt.ts";
@@ -15,13 +15,12 @@ import { kernelModule } from "../kernels/arena.ts";
 import { BLOCK_PARAMS, type BlockParam } from "../model/params.ts";
 import type { Backend } from "../kernels/backend.ts";
 import type { Floats } from "../kernels/types.ts";
-import { canLoadWorkers } from "../pipeline/pipeline.ts";
-import { WorkerError } from "../pipeline/workers.ts";
+import { canLoadWorkers, WorkerPool } from "../pipeline/workers.ts";
 import { clipScale } from "./adamw.ts";
 import { CharData, type Split } from "./chardata.ts";
 import { CharLM, type CharLMConfig } from "./lm.ts";
 import { lrAt } from "./schedule.ts";
-import type { ShardJob, ShardReply, TrainWorkerInit } from "./protocol.ts";
+import type { LossJob, ShardJob, ShardReply, TrainWorkerInit } from "./protocol.ts";
 
 /** Everything that decides a training run's numbers (saved in checkpoints). */
 export interface TrainConfig {
@@ -171,7 +170,7 @@ export interface TrainState {
 
 interface Executor {
   grads: Floats;
-  run(job: ShardJob): Promise<number>;
+  run(job: LossJob): Promise<number>;
   close(): void;
 }
 
@@ -274,7 +273,7 @@ export class Trainer {
     }
     const workers = runtime.workers ?? 1;
     if (!(Number.isInteger(workers) && workers >= 1 && workers <= 256)) {
-      throw new UsageError(`workers must be a whole number from 1 to 256, got ${workers}`);
+      throw new OptionError("workers", `must be a whole number from 1 to 256, got ${workers}`);
     }
     const backend = runtime.backend ?? "wasm";
     const lmConfig: CharLMConfig = {
@@ -463,7 +462,7 @@ export class Trainer {
   sample(n: number, o: { temperature?: number; seed?: number; prompt?: string } = {}): string {
     const temperature = o.temperature ?? 1, rng = new Rng(o.seed ?? this.config.seed);
     if (!(temperature > 0 && Number.isFinite(temperature))) {
-      throw new UsageError(`temperature must be a positive number, got ${temperature}`);
+      throw new OptionError("temperature", `must be a positive number, got ${temperature}`);
     }
     const V = this.data.size, T = this.config.block;
     const start = o.prompt ?? (this.data.vocab.includes("\n") ? "\n" : this.data.vocab[0]);
@@ -517,7 +516,8 @@ export function modelShape(c: TrainConfig, vocab: number): CharLMConfig {
 }
 
 /**
- * Refuses settings no run can use (a `UsageError`, exit 64, naming the field); returns them.
+ * Refuses settings no run can use (an `OptionError`, exit 64, naming the field); returns them.
+ * The one check of a `TrainConfig`: the command line only parses its flags.
  *
  * @example
  * ```ts
@@ -526,10 +526,11 @@ export function modelShape(c: TrainConfig, vocab: number): CharLMConfig {
  * ```
  */
 export function checkConfig(c: TrainConfig): TrainConfig {
-  const whole = (name: keyof TrainConfig, min: number) => {
+  const whole = (name: keyof TrainConfig, min: number, max = Number.MAX_SAFE_INTEGER) => {
     const v = c[name] as number;
-    if (!(Number.isInteger(v) && v >= min)) {
-      throw new UsageError(`${name} must be a whole number ≥ ${min}, got ${v}`);
+    if (!(Number.isInteger(v) && v >= min && v <= max)) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+      throw new OptionError(name, `must be a whole number ${range}, got ${v}`);
     }
   };
   whole("layers", 1);
@@ -541,43 +542,43 @@ export function checkConfig(c: TrainConfig): TrainConfig {
   whole("iters", 0);
   whole("evalInterval", 1);
   whole("evalIters", 1);
-  whole("seed", 0);
-  if (c.seed > 2 ** 32 - 1) {
-    throw new UsageError(`seed must be below 2^32 (seeds are 32-bit), got ${c.seed}`);
-  }
+  // seeds are 32-bit: a larger one would repeat a smaller one's numbers
+  whole("seed", 0, 2 ** 32 - 1);
   whole("shards", 1);
   if (c.batch * c.block > 2 ** 24) {
     throw new UsageError(
-      `batch × block = ${c.batch * c.block} characters per step; at most ${2 ** 24}`,
+      `\`batch\` × \`block\` = ${c.batch * c.block} characters per step; at most ${2 ** 24}`,
     );
   }
   if (c.dim % c.heads !== 0) {
-    throw new UsageError(`dim ${c.dim} must be a multiple of heads ${c.heads}`);
+    throw new OptionError("dim", `${c.dim} must be a multiple of \`heads\` ${c.heads}`);
   }
   const pos = (name: keyof TrainConfig) => {
     const v = c[name] as number;
     if (!(Number.isFinite(v) && v > 0)) {
-      throw new UsageError(`${name} must be a positive number, got ${v}`);
+      throw new OptionError(name, `must be a positive number, got ${v}`);
     }
   };
   pos("lr");
   pos("minLr");
-  if (c.minLr > c.lr) throw new UsageError(`minLr ${c.minLr} is above lr ${c.lr}`);
+  if (c.minLr > c.lr) {
+    throw new OptionError("minLr", `${c.minLr} is above \`lr\` ${c.lr}: the decay would rise`);
+  }
   for (const name of ["clip", "weightDecay"] as const) {
     if (!(Number.isFinite(c[name]) && c[name] >= 0)) {
-      throw new UsageError(`${name} must be a number ≥ 0, got ${c[name]}`);
+      throw new OptionError(name, `must be a number ≥ 0, got ${c[name]}`);
     }
   }
   for (const name of ["beta1", "beta2"] as const) {
     if (!(c[name] >= 0 && c[name] < 1)) {
-      throw new UsageError(`${name} must be in [0, 1), got ${c[name]}`);
+      throw new OptionError(name, `must be a number in [0, 1), got ${c[name]}`);
     }
   }
   if (c.placement !== "pre" && c.placement !== "post") {
-    throw new UsageError(`placement must be pre or post, got ${c.placement}`);
+    throw new OptionError("placement", `must be pre or post, got ${JSON.stringify(c.placement)}`);
   }
   if (c.init !== "gpt2" && c.init !== "xavier") {
-    throw new UsageError(`init must be gpt2 or xavier, got ${c.init}`);
+    throw new OptionError("init", `must be gpt2 or xavier, got ${JSON.stringify(c.init)}`);
   }
   return c;
 }
@@ -599,8 +600,8 @@ function fitsMemory(lm: CharLMConfig, c: TrainConfig, workers: number) {
       `the run needs ${gib(need)} GiB of WebAssembly memory (limit 4 GiB): parameters, their ` +
         `gradient sum and AdamW's moments ${gib(4 * P)} GiB, each of ${workers} worker(s) ` +
         `${gib(P + act)} GiB (a shard ` +
-        `of ${shardB} sequences of ${T} characters); use a smaller --batch, --block, --dim or ` +
-        `--layers, or more --shards`,
+        `of ${shardB} sequences of ${T} characters); use a smaller \`batch\`, \`block\`, \`dim\` or ` +
+        `\`layers\`, or more \`shards\``,
     );
   }
 }
@@ -608,7 +609,7 @@ function fitsMemory(lm: CharLMConfig, c: TrainConfig, workers: number) {
 function localExecutor(lm: CharLM): Executor {
   return {
     grads: lm.grads,
-    run(j: ShardJob) {
+    run(j: LossJob) {
       if (j.type === "loss") return Promise.resolve(lm.loss(j.x, j.y, j.B, j.T));
       lm.zeroGrad();
       return Promise.resolve(lm.lossAndGrad(j.x, j.y, j.B, j.T, j.over));
@@ -617,6 +618,7 @@ function localExecutor(lm: CharLM): Executor {
   };
 }
 
+/** `n` train workers on the model's shared parameters, each with its gradient buffer. */
 async function startWorkers(
   n: number,
   config: CharLMConfig,
@@ -625,70 +627,30 @@ async function startWorkers(
 ): Promise<Executor[]> {
   const url = runtime.workerUrl ?? new URL("../../workers/train.ts", import.meta.url);
   canLoadWorkers(url);
-  const started: Executor[] = [];
+  const init: TrainWorkerInit = {
+    type: "init",
+    config,
+    share: lm.share(),
+    // the main thread's compiled kernels: shared machine code, no compile in the worker
+    ...(lm.gpt.arena ? { kernels: kernelModule() } : {}),
+  };
+  const pool = new WorkerPool<TrainWorkerInit, ShardJob, ShardReply>(n, init, url, {
+    name: "train worker",
+  });
   try {
-    for (let i = 0; i < n; i++) started.push(await startWorker(i, url, config, lm));
+    const replies = await Promise.all(
+      Array.from({ length: n }, (_, i) => pool.runOn(i, { type: "grads" })),
+    );
+    return replies.map(({ grads }, i) => ({
+      // each worker's gradient buffer: a view of the arena here (or the shared buffer)
+      grads: lm.gpt.arena ? lm.gpt.arena.f32(grads!.byteOffset, grads!.length) : grads!,
+      run: async (job: LossJob) => (await pool.runOn(i, job)).loss!,
+      close: () => pool.close(),
+    }));
   } catch (e) {
-    for (const s of started) s.close();
+    pool.close();
     throw e;
   }
-  return started;
-}
-
-function startWorker(i: number, url: URL, config: CharLMConfig, lm: CharLM): Promise<Executor> {
-  const w = new Worker(url, { type: "module" });
-  let pending: { resolve: (v: number) => void; reject: (e: Error) => void } | null = null;
-  let broken: Error | null = null;
-  const fail = (e: Error) => {
-    broken ??= e;
-    pending?.reject(broken);
-    pending = null;
-  };
-  return new Promise<Executor>((ready, failed) => {
-    w.onerror = (e: ErrorEvent) => {
-      e.preventDefault();
-      const err = new WorkerError(`train worker ${i} crashed: ${e.message}`);
-      fail(err);
-      failed(err);
-    };
-    w.onmessage = (e: MessageEvent<ShardReply>) => {
-      const r = e.data;
-      if (r.error !== undefined) {
-        const err = new WorkerError(`train worker ${i}: ${r.error}`);
-        fail(err);
-        failed(err);
-        return;
-      }
-      if (r.grads) {
-        const grads = lm.gpt.arena ? lm.gpt.arena.f32(r.grads.byteOffset, r.grads.length) : r.grads;
-        ready({
-          grads,
-          run(job: ShardJob) {
-            if (broken) return Promise.reject(broken);
-            return new Promise<number>((resolve, reject) => {
-              pending = { resolve, reject };
-              w.postMessage(job);
-            });
-          },
-          close() {
-            w.terminate();
-          },
-        });
-        return;
-      }
-      const p = pending;
-      pending = null;
-      p?.resolve(r.loss!);
-    };
-    const init: TrainWorkerInit = {
-      type: "init",
-      config,
-      share: lm.share(),
-      // the main thread's compiled kernels: shared machine code, no compile in the worker
-      ...(lm.gpt.arena ? { kernels: kernelModule() } : {}),
-    };
-    w.postMessage(init);
-  });
 }
 
 /** The last record of a run: `{"type":"summary",…}`. */

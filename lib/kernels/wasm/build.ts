@@ -11,7 +11,10 @@
  *
  * @module
  */
-import asc from "assemblyscript/asc";
+// the compiler is a build tool: imported here by its full name, not through deno.json's import
+// map, so a project that uses lnstream never resolves (or downloads) it
+// deno-lint-ignore no-import-prefix -- a build tool kept out of the consumers' import map
+import asc from "npm:assemblyscript@0.28.20/asc";
 import { encodeBase64 } from "@std/encoding/base64";
 import { writeFileSafely } from "../../io/files.ts";
 

@@ -1,0 +1,98 @@
+/**
+ * The one progress printer of the command line: on a terminal a line rewritten in place every
+ * 250 ms; elsewhere (when asked, `--progress`) a full line every 2 s. Commands say what the line
+ * holds (`counted` for a stream of units, or their own text); the printer decides when and how
+ * it reaches stderr.
+ *
+ * @module
+ */
+
+/** A duration for a person: `12.3 s`, `4 min 5 s`. */
+export function fmtSeconds(s: number): string {
+  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+function fmtRate(r: number): string {
+  return r >= 1e6
+    ? `${(r / 1e6).toFixed(2)}M`
+    : r >= 1e3
+    ? `${(r / 1e3).toFixed(1)}k`
+    : r.toFixed(0);
+}
+
+/**
+ * A progress line on stderr: `show(text, end)` prints `text` when the last print is old enough
+ * (or `end` is set, which also ends a terminal's line) and says whether it printed. Null when
+ * stderr is not a terminal and progress was not asked for.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(progressLine(false, false) === null);
+ * ```
+ */
+export function progressLine(
+  terminal: boolean,
+  asked: boolean,
+):
+  | { show(text: string | (() => string), end?: boolean): boolean; readonly started: number }
+  | null {
+  if (!terminal && !asked) return null;
+  const started = performance.now(), every = terminal ? 250 : 2000, enc = new TextEncoder();
+  let last = 0;
+  return {
+    started,
+    show(text, end = false) {
+      const now = performance.now();
+      if (!end && now - last < every) return false;
+      last = now;
+      const t = typeof text === "function" ? text() : text;
+      Deno.stderr.writeSync(enc.encode(terminal ? `\r${t}\x1b[K${end ? "\n" : ""}` : `${t}\n`));
+      return true;
+    },
+  };
+}
+
+/**
+ * Progress of a stream of units (tokens, stack runs): count, rate, the share done and time
+ * left when the total is known.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(counted(500, 1000, 2, "tokens") === "500/1000 tokens  250 tok/s  50.0%  ETA 2.0 s");
+ * ```
+ */
+export function counted(
+  n: number,
+  total: number | undefined,
+  secs: number,
+  unit: string,
+  end = false,
+): string {
+  const rate = n / Math.max(secs, 1e-9);
+  const pct = total ? `  ${(100 * n / total).toFixed(1)}%` : "";
+  const eta = total && n > 0 && !end ? `  ETA ${fmtSeconds(((total - n) / n) * secs)}` : "";
+  const per = unit === "tokens" ? "tok/s" : `${unit}/s`;
+  return `${n}${total ? `/${total}` : ""} ${unit}  ${fmtRate(rate)} ${per}${pct}${eta}`;
+}
+
+/**
+ * A counter's progress printer (`progressLine` + `counted`): `(n, total, end)`.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(progress(false, false) === null);
+ * ```
+ */
+export function progress(
+  terminal: boolean,
+  asked: boolean,
+  unit = "tokens",
+): ((n: number, total: number | undefined, end?: boolean) => void) | null {
+  const line = progressLine(terminal, asked);
+  if (line === null) return null;
+  return (n, total, end = false) =>
+    line.show(() => counted(n, total, (performance.now() - line.started) / 1000, unit, end), end);
+}
