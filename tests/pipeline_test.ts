@@ -47,21 +47,26 @@ Deno.test("normalizeStream: borrowed chunks give the copied output, byte for byt
 Deno.test("normalizeStream: a consumer that never gives borrowed chunks back stalls, it does not corrupt", async () => {
   const s = normalizeStream(ReadableStream.from([npy]), { batch: 100, workers: 1, borrow: true });
   const reader = s.readable.getReader();
-  const seen: Uint8Array[] = [];
-  const copies: Uint8Array[] = [];
-  // read what the pool allows without giving anything back, then stop waiting
-  for (;;) {
-    const r = await Promise.race([
-      reader.read(),
-      new Promise<null>((res) => setTimeout(() => res(null), 500)),
-    ]);
-    if (r === null || r.done) break;
+  // one worker: 4 slots (a batch computing, one more in flight, one being read, one written);
+  // a batch of 100 × 64 floats is one chunk, after the .npy header (a chunk of its own)
+  const slots = 4;
+  const seen: Uint8Array[] = [], copies: Uint8Array[] = [];
+  for (let i = 0; i < 1 + slots; i++) {
+    const r = await reader.read();
+    assert(!r.done);
     seen.push(r.value);
     copies.push(r.value.slice());
   }
-  assert(seen.length > 1 && seen.length < 50, `${seen.length} chunks before the stall`);
-  // nothing lent was overwritten meanwhile
+  // every slot is lent: the next chunk does not come (however long we wait) ...
+  const next = reader.read();
+  const waited = await Promise.race([next, new Promise((r) => setTimeout(() => r("waiting"), 300))]);
+  assertEquals(waited, "waiting");
+  // ... and nothing lent was overwritten meanwhile
   seen.forEach((c, i) => assertEquals(c, copies[i]));
+  // one chunk given back frees its slot: the stream moves on
+  s.giveBack(seen[1]);
+  const r = await next;
+  assert(!r.done && r.value.length === 100 * C * 4);
   await reader.cancel();
   await s.done.catch(() => {});
 });
