@@ -1,7 +1,8 @@
 // The kernel contract, as a table: every op of every backend (ts, wasm, and blas where OpenBLAS
 // loads) against the TypeScript reference computed in float64 on the same float32 inputs, on
 // random shapes — odd sizes, sizes below and past the SIMD widths and the gemm's blocks.
-import { assert } from "./std_assert.ts";
+import { assert, assertEquals } from "./std_assert.ts";
+import { f32ToString, rowTextBytes } from "../lib/kernels/format.ts";
 import { createKernels, type Kernels, tsKernels } from "../lib/kernels/backend.ts";
 import { Arena } from "../lib/kernels/arena.ts";
 import { TOKEN_FIELDS } from "../lib/kernels/stats.ts";
@@ -255,5 +256,57 @@ Deno.test("every op of every backend equals the TypeScript reference on random s
         }
       });
     }
+  }
+});
+
+Deno.test("formatRows writes exactly what f32ToString writes, on every backend", async (t) => {
+  const rng = new Rng(7);
+  const C = 97, N = 300;
+  // a mix: normal values at several scales, every kind of bit pattern (NaN, ±Infinity, ±0,
+  // subnormal, past 1e15 and below 1e-13 — the rows the WebAssembly printer hands back), and
+  // the neighbours of powers of two and of ten (where the shortest decimal is hardest)
+  const values = new Float32Array(N * C), bits = new Uint32Array(values.buffer);
+  // even rows hold only what the WebAssembly printer writes itself; odd rows anything
+  const inRange = (v: number) =>
+    v === 0 || !Number.isFinite(v) || (Math.abs(v) >= 1e-13 && Math.abs(v) < 1e15);
+  for (let i = 0; i < values.length; i++) {
+    const kind = i % 5, even = Math.floor(i / C) % 2 === 0;
+    do {
+      if (kind === 0) values[i] = rng.normal() * 10 ** Math.floor(rng.uniform() * 8 - 4);
+      else if (kind === 1) bits[i] = Math.floor(rng.uniform() * 2 ** 32);
+      else if (kind === 2 || kind === 3) {
+        const base = kind === 2
+          ? 2 ** Math.floor(rng.uniform() * 92 - 44)
+          : 10 ** Math.floor(rng.uniform() * 28 - 13);
+        bits[i] = new Uint32Array(Float32Array.of(base).buffer)[0] + Math.floor(rng.uniform() * 5) -
+          2;
+      } else {
+        const special = [0, -0, NaN, Infinity, -Infinity, 1e-13, 1e15, 0.1, 123456789];
+        values[i] = special[Math.floor(rng.uniform() * special.length)];
+      }
+    } while (even && !inRange(values[i]));
+  }
+  const dec = new TextDecoder();
+  let want = "";
+  for (let r = 0; r < N; r++) {
+    want += "[" + Array.from(values.subarray(r * C, (r + 1) * C), f32ToString).join(",") + "]\n";
+  }
+  for (const backend of F32_BACKENDS) {
+    await t.step(backend, () => {
+      const k = createKernels(backend, backend === "ts" ? null : new Arena());
+      const x = k.alloc(N * C);
+      x.set(values);
+      const text = k.arena
+        ? k.arena.allocU8(N * rowTextBytes(C))
+        : new Uint8Array(N * rowTextBytes(C));
+      const ends = k.arena ? k.arena.allocU32(N) : new Uint32Array(N);
+      k.formatRows(text, x, N, C, ends);
+      const got = dec.decode(text.subarray(0, ends[N - 1]));
+      const line = (s: string, i: number) => s.split("\n")[i];
+      for (let r = 0; r < N; r++) {
+        assertEquals(line(got, r), line(want, r), `row ${r}`);
+      }
+      assertEquals(got, want);
+    });
   }
 });

@@ -59,7 +59,10 @@ Deno.test("normalizeStream: a consumer that never gives borrowed chunks back sta
   }
   // every slot is lent: the next chunk does not come (however long we wait) ...
   const next = reader.read();
-  const waited = await Promise.race([next, new Promise((r) => setTimeout(() => r("waiting"), 300))]);
+  const waited = await Promise.race([
+    next,
+    new Promise((r) => setTimeout(() => r("waiting"), 300)),
+  ]);
   assertEquals(waited, "waiting");
   // ... and nothing lent was overwritten meanwhile
   seen.forEach((c, i) => assertEquals(c, copies[i]));

@@ -8,6 +8,9 @@
 import type { Batch, Format, InputInfo, LineInfo } from "./batch.ts";
 import { npyHeader } from "./npy.ts";
 import { UsageError } from "./errors.ts";
+import { f32ToString } from "../kernels/format.ts";
+
+export { f32ToString };
 
 /** A batch with its computed rows (`output` holds `batch.tokens` × C floats). */
 export interface Encodable {
@@ -86,25 +89,6 @@ export class Lender {
 // cost a third of normalize's time on a 268 MB file
 const CHUNK = 1024 * 1024;
 const utf8 = new TextEncoder();
-
-/**
- * The shortest decimal that reads back as the same float32 (`NaN`,
- * `Infinity`, `-Infinity` written bare, as Python's json does).
- *
- * @example
- * ```ts
- * import { assert } from "@std/assert";
- * assert(f32ToString(Math.fround(0.1)) === "0.1" && f32ToString(1) === "1");
- * ```
- */
-export function f32ToString(x: number): string {
-  if (!Number.isFinite(x)) return String(x);
-  for (let p = 6; p < 9; p++) {
-    const s = Number(x.toPrecision(p));
-    if (Math.fround(s) === x) return String(s);
-  }
-  return String(Number(x.toPrecision(9)));
-}
 
 /**
  * One token as an NDJSON array: `[x0,x1,…]` in shortest float32 decimals.

@@ -217,6 +217,18 @@ export class Arena {
     return new Float64Array(this.#register(), p, n);
   }
 
+  /** A fresh zeroed `Uint8Array` of `n` bytes in the arena (text, for `formatRows`). */
+  allocU8(n: number): Uint8Array {
+    const p = this.allocBytes(n);
+    return new Uint8Array(this.#register(), p, n);
+  }
+
+  /** A fresh zeroed `Uint32Array` of `n` elements in the arena (line ends, for `formatRows`). */
+  allocU32(n: number): Uint32Array {
+    const p = this.allocBytes(n * 4);
+    return new Uint32Array(this.#register(), p, n);
+  }
+
   /** A `Float32Array` view of `n` elements at byte offset `ptr`. */
   f32(ptr: number, n: number): Float32Array {
     return new Float32Array(this.#register(), ptr, n);

@@ -22,6 +22,7 @@ import { adamwUpdate } from "./adamw.ts";
 import { probeFill } from "./probe.ts";
 import { type BatchSums, batchSums, gradStats, rowStats } from "./stats.ts";
 import { normRows, normStats } from "./normalize.ts";
+import { formatRows } from "./format.ts";
 import { WasmKernels } from "./wasm.ts";
 import { BlasKernels } from "./blas.ts";
 import { Arena } from "./arena.ts";
@@ -110,6 +111,8 @@ export interface Kernels {
   normStats: typeof normStats;
   /** `batchSums` */
   batchSums(stats: Float64Array, N: number, C: number, stride?: number): BatchSums;
+  /** `formatRows`: float32 rows as NDJSON token lines (`text` and `ends` in the arena too) */
+  formatRows: typeof formatRows;
 }
 
 /**
@@ -166,6 +169,7 @@ export const tsKernels: Kernels = Object.freeze(
     normRows,
     normStats,
     batchSums,
+    formatRows,
   } as const,
 );
 

@@ -12,6 +12,7 @@ import { normStats as normStatsTs } from "./normalize.ts";
 import { layerNormForward as layerNormRowTs } from "./layernorm.ts";
 import { rmsNormForward as rmsNormRowTs } from "./rmsnorm.ts";
 import { probeKey } from "./probe.ts";
+import { formatRows as formatRowsTs } from "./format.ts";
 import { type BatchSums, TOKEN } from "./stats.ts";
 
 /** The arrays these kernels take: float32 views in the arena. */
@@ -65,6 +66,25 @@ export class WasmKernels {
   batchNormForward: typeof batchNormForward = batchNormForward;
   /** As `batchNormBackward`. */
   batchNormBackward: typeof batchNormBackward = batchNormBackward;
+
+  /**
+   * As `formatRows`, on arena memory (`text`, `x` and `ends` in the arena): the WebAssembly
+   * printer writes the same bytes as the reference, and hands it the rows holding a value
+   * outside [1e-13, 1e15) (or subnormal), one at a time.
+   */
+  formatRows(
+    text: Uint8Array,
+    x: F32,
+    N: number,
+    C: number,
+    ends: Uint32Array,
+    from = 0,
+  ): void {
+    for (let r = from; r < N;) {
+      r = this.x.formatRows(text.byteOffset, x.byteOffset, N, C, ends.byteOffset, r);
+      if (r < N) formatRowsTs(text, x, r + 1, C, ends, r++);
+    }
+  }
 
   /** A scratch region of at least `bytes`, reused between calls (kept by this instance). */
   protected scratch(bytes: number): number {

@@ -15,3 +15,4 @@ export { gemm, gemmScratchBytes } from "./matmul.ts";
 export { probeFill } from "./probe.ts";
 export { batchSums, gradStats, rowStats } from "./stats.ts";
 export { normStats } from "./normalize.ts";
+export { formatRows } from "./format.ts";
