@@ -141,54 +141,36 @@ function pow10u(k: i32): u64 {
   }
 }
 
-/** Writes the decimal digits of n (> 0), `k` of them, ending before `end`. */
+/** Inlined helpers. */
+class Text {
+  /** Writes byte c at p; returns p + 1. */
+  @inline
+  static put(p: usize, c: i32): usize {
+    store<u8>(p, <u8> c);
+    return p + 1;
+  }
 
-function digits(end: usize, n: u32, k: i32): void {
-  for (let i = 1; i <= k; i++) {
-    store<u8>(end - <usize> i, <u8> (48 + n % 10));
-    n /= 10;
+  /** Whether the candidate n·10^sc reads back as float32 a (one correctly rounded f64 step). */
+  @inline
+  static readsBack(n: u32, sc: i32, a: f64): bool {
+    const back = sc >= 0 ? <f64> n * pow10(sc) : <f64> n / pow10(-sc);
+    return <f32> back == <f32> a;
   }
 }
 
-function put(p: usize, c: i32): usize {
-  store<u8>(p, <u8> c);
-  return p + 1;
-}
-
-/** The number of decimal digits of n (1 ≤ n < 10^9). */
-
-function digitCount(n: u32): i32 {
-  return n < 10000
-    ? (n < 100 ? (n < 10 ? 1 : 2) : (n < 1000 ? 3 : 4))
-    : n < 1000000
-    ? (n < 100000 ? 5 : 6)
-    : (n < 10000000 ? 7 : n < 100000000 ? 8 : 9);
-}
-
-/** Reads a p-digit candidate n·10^sc back as float32 (one correctly rounded f64 step). */
-
-function readsBack(n: u32, sc: i32, a: f64): bool {
-  const back = sc >= 0 ? <f64> n * pow10(sc) : <f64> n / pow10(-sc);
-  return <f32> back == <f32> a;
-}
-
-/**
- * Writes x at p; returns the end, or 0 when x is left to the TypeScript printer (|x| outside
- * [1e-13, 1e15), or subnormal).
- */
 function formatF32(p: usize, x: f32): usize {
   const bits = reinterpret<u32>(x);
   const neg = (bits >> 31) != 0;
   const exp = <i32> ((bits >> 23) & 0xff);
   const frac = bits & 0x7fffff;
   if (exp == 0xff) {
-    if (frac != 0) return put(put(put(p, 78), 97), 78); // NaN
-    if (neg) p = put(p, 45);
+    if (frac != 0) return Text.put(Text.put(Text.put(p, 78), 97), 78); // NaN
+    if (neg) p = Text.put(p, 45);
     // Infinity
-    p = put(put(put(put(p, 73), 110), 102), 105);
-    return put(put(put(put(p, 110), 105), 116), 121);
+    p = Text.put(Text.put(Text.put(Text.put(p, 73), 110), 102), 105);
+    return Text.put(Text.put(Text.put(Text.put(p, 110), 105), 116), 121);
   }
-  if (exp == 0 && frac == 0) return put(p, 48); // ±0 → "0", as String(-0)
+  if (exp == 0 && frac == 0) return Text.put(p, 48); // ±0 → "0", as String(-0)
   const a = <f64> abs(x);
   if (!(a >= 1e-13 && a < 1e15)) return 0;
   // a = M·2^E exactly
@@ -242,23 +224,23 @@ function formatF32(p: usize, x: f32): usize {
   const m6 = n6 == 1000000 ? 100000 : n6;
   if (frac == 0) {
     // a power of two: in the order f32ToString tries
-    if (readsBack(m6, e6 - 5, a)) {
+    if (Text.readsBack(m6, e6 - 5, a)) {
       n = m6 * 1000;
       ep = e6;
-    } else if (readsBack(m7, e7 - 6, a)) {
+    } else if (Text.readsBack(m7, e7 - 6, a)) {
       n = m7 * 100;
       ep = e7;
-    } else if (readsBack(m8, e8 - 7, a)) {
+    } else if (Text.readsBack(m8, e8 - 7, a)) {
       n = m8 * 10;
       ep = e8;
     }
-  } else if (readsBack(m8, e8 - 7, a)) {
+  } else if (Text.readsBack(m8, e8 - 7, a)) {
     n = m8 * 10;
     ep = e8;
-    if (readsBack(m7, e7 - 6, a)) {
+    if (Text.readsBack(m7, e7 - 6, a)) {
       n = m7 * 100;
       ep = e7;
-      if (readsBack(m6, e6 - 5, a)) {
+      if (Text.readsBack(m6, e6 - 5, a)) {
         n = m6 * 1000;
         ep = e6;
       }
@@ -283,7 +265,7 @@ function formatF32(p: usize, x: f32): usize {
   const c0 = <u8> (48 + d0);
   // JavaScript's layout, with nE the exponent of value = 0.d0d1… × 10^nE
   const nE = ep + 1;
-  if (neg) p = put(p, 45);
+  if (neg) p = Text.put(p, 45);
   if (k <= nE) {
     // a whole number (nE ≤ 15 here): its digits, then zeros
     store<u8>(p, c0);
@@ -315,9 +297,9 @@ function formatF32(p: usize, x: f32): usize {
     p += <usize> (k + 1);
   } else p += 1;
   const ax = 1 - nE;
-  p = put(put(p, 101), 45);
-  if (ax >= 10) p = put(p, 48 + ax / 10);
-  return put(p, 48 + ax % 10);
+  p = Text.put(Text.put(p, 101), 45);
+  if (ax >= 10) p = Text.put(p, 48 + ax / 10);
+  return Text.put(p, 48 + ax % 10);
 }
 
 // text: rows N×C (x) as NDJSON token lines "[x0,x1,…]\n" written from dst; ends[r] = the byte
@@ -327,14 +309,14 @@ export function formatRows(dst: usize, x: usize, N: i32, C: i32, ends: usize, fr
   let p = dst + (from > 0 ? <usize> load<u32>(ends + (<usize> (from - 1) << 2)) : 0);
   for (let r = from; r < N; r++) {
     const row = x + (<usize> r * <usize> C << 2);
-    let q = put(p, 91);
+    let q = Text.put(p, 91);
     for (let c = 0; c < C; c++) {
-      if (c > 0) q = put(q, 44);
+      if (c > 0) q = Text.put(q, 44);
       const end = formatF32(q, load<f32>(row + (<usize> c << 2)));
       if (end == 0) return r;
       q = end;
     }
-    q = put(put(q, 93), 10);
+    q = Text.put(Text.put(q, 93), 10);
     store<u32>(ends + (<usize> r << 2), <u32> (q - dst));
     p = q;
   }
