@@ -1,7 +1,7 @@
 // PyTorch as a same-run baseline: a script in a child process that answers "ready", then one
 // line ("ok") per command line it is sent, so a bench times PyTorch in its own loop.
 // PYTHON=… chooses the interpreter (with --allow-env=PYTHON; the bench task grants it).
-const python: string =
+export const python: string =
   (Deno.permissions.querySync({ name: "env", variable: "PYTHON" }).state === "granted"
     ? Deno.env.get("PYTHON")
     : undefined) ?? "/usr/bin/python3";

@@ -4,8 +4,9 @@ import { assertEquals } from "./std_assert.ts";
 import fc from "./fast_check.ts";
 import { Arena } from "../lib/kernels/arena.ts";
 import { createKernels, tsKernels } from "../lib/kernels/backend.ts";
-import { accumulate } from "../lib/pipeline/compute.ts";
-import { TOKEN_FIELDS } from "../lib/pipeline/protocol.ts";
+import { accumulate, StageRunner } from "../lib/pipeline/compute.ts";
+import { slotLayout, TOKEN_FIELDS } from "../lib/pipeline/protocol.ts";
+import { formatRows, rowTextBytes } from "../lib/kernels/format.ts";
 
 const arena = new Arena();
 const k = createKernels("wasm", arena);
@@ -48,4 +49,55 @@ Deno.test("accumulate in WebAssembly: cancelling, negative and subnormal totals 
   assertEquals(JSON.stringify(a), JSON.stringify(b));
   assertEquals(a.inp.s, [1]); // 1e300 − 1e300 + 1
   assertEquals(a.loss, [-3]); // the ±1e-300 cancel
+});
+
+Deno.test("StageRunner writes NDJSON output text in the worker: the same bytes on every path", () => {
+  // the slot in plain shared memory (wasm kernels on copies of the rows), in the kernels' arena
+  // (in place), and the TypeScript backend: each batch's text is formatRows of its outputs
+  const C = 5, cap = 6, n = 4;
+  const texts: string[] = [];
+  for (const where of ["shared", "arena", "ts"] as const) {
+    const l = slotLayout(cap, C, where === "arena", true);
+    const arena = where === "arena" ? new Arena() : null;
+    const at = arena ? arena.allocBytes(l.slotBytes) : 0;
+    const sab = arena ? arena.buffer : new SharedArrayBuffer(l.slotBytes);
+    const inp = new Float32Array(sab, at + l.input, cap * C);
+    for (let i = 0; i < n * C; i++) inp[i] = Math.sin(i) * 10 ** ((i % 7) - 3);
+    inp[3] = 1e20; // a row the WebAssembly printer hands to the TypeScript one
+    const runner = new StageRunner({
+      type: "init",
+      sab,
+      slotsAt: at,
+      capTokens: cap,
+      C,
+      overwrite: where === "arena",
+      text: true,
+      ...(arena ? { memory: arena.memory } : {}),
+      gradSab: null,
+      gradAt: 0,
+      gradFloats: 0,
+      task: {
+        kind: "normalize",
+        backend: where === "ts" ? "ts" : "wasm",
+        norm: "layer",
+        eps: 1e-5,
+        weight: null,
+        bias: null,
+        seed: 1,
+        nonfinite: "error",
+        gradients: true,
+        statistics: true,
+      },
+    });
+    const reply = runner.run({ type: "job", slot: 0, tokens: n, offset: 0, grad: -1 });
+    assertEquals(reply.tokens, n);
+    const out = new Float32Array(sab, at + l.output, n * C);
+    const ends = new Uint32Array(sab, at + l.ends, cap);
+    const text = new TextDecoder().decode(new Uint8Array(sab, at + l.text, ends[n - 1]).slice());
+    const want = new Uint8Array(n * rowTextBytes(C)), wantEnds = new Uint32Array(n);
+    formatRows(want, out.slice(), n, C, wantEnds);
+    assertEquals(text, new TextDecoder().decode(want.subarray(0, wantEnds[n - 1])));
+    texts.push(text);
+  }
+  assertEquals(texts[0], texts[1]);
 });

@@ -8,7 +8,7 @@
 import type { Batch, Format, InputInfo, LineInfo } from "./batch.ts";
 import { npyHeader } from "./npy.ts";
 import { UsageError } from "./errors.ts";
-import { f32ToString } from "../kernels/format.ts";
+import { f32ToString, formatRows, rowTextBytes } from "../kernels/format.ts";
 
 export { f32ToString };
 
@@ -18,6 +18,11 @@ export interface Encodable {
   batch: Batch;
   /** its output rows */
   output: Float32Array;
+  /**
+   * NDJSON output: the rows as token lines `[…]\n` (`formatRows`, written by the workers) and
+   * where each ends; without it the encoder writes the text itself
+   */
+  text?: { bytes: Uint8Array; ends: Uint32Array };
 }
 
 /** Options of `encoder`. */
@@ -142,25 +147,37 @@ export function encoder(o: EncoderOptions): TransformStream<Encodable, Uint8Arra
       ctrl.terminate();
     }
   };
+  const lend = (
+    ctrl: TransformStreamDefaultController<Uint8Array>,
+    b: Batch,
+    bytes: Uint8Array,
+  ) => {
+    if (o.lender && b.slot >= 0) {
+      // views of the slot, lent: the slot is released when they come back
+      const chunks: Uint8Array[] = [];
+      for (let i = 0; i < bytes.length; i += CHUNK) chunks.push(bytes.subarray(i, i + CHUNK));
+      o.lender.lend(b.slot, chunks);
+      for (const c of chunks) ctrl.enqueue(c);
+      return finish(ctrl, { ...b, slot: -1 });
+    }
+    // slice: a copy on a fresh (not shared) buffer, without zero-filling it first
+    for (let i = 0; i < bytes.length; i += CHUNK) ctrl.enqueue(bytes.slice(i, i + CHUNK));
+    finish(ctrl, b);
+  };
   return new TransformStream<Encodable, Uint8Array>({
-    transform({ batch, output }, ctrl) {
+    transform({ batch, output, text: rows }, ctrl) {
       header(ctrl);
       const n = batch.tokens * info.C;
       if (o.format === "ndjson") {
-        const bytes = text(batch, output);
+        const lines = rows ?? formatted(output, batch.tokens, info.C);
+        // token lines only, and none left open: the workers' text is the output as it is
+        if (text.plain(batch)) {
+          return lend(ctrl, batch, lines.bytes.subarray(0, lines.ends[batch.tokens - 1]));
+        }
+        const bytes = text.write(batch, lines);
         if (bytes.length > 0) ctrl.enqueue(bytes);
       } else if (n > 0) {
-        const bytes = new Uint8Array(output.buffer, output.byteOffset, n * 4);
-        if (o.lender && batch.slot >= 0) {
-          // views of the slot, lent: the slot is released when they come back
-          const chunks: Uint8Array[] = [];
-          for (let i = 0; i < bytes.length; i += CHUNK) chunks.push(bytes.subarray(i, i + CHUNK));
-          o.lender.lend(batch.slot, chunks);
-          for (const c of chunks) ctrl.enqueue(c);
-          return finish(ctrl, { ...batch, slot: -1 });
-        }
-        // slice: a copy on a fresh (not shared) buffer, without zero-filling it first
-        for (let i = 0; i < bytes.length; i += CHUNK) ctrl.enqueue(bytes.slice(i, i + CHUNK));
+        return lend(ctrl, batch, new Uint8Array(output.buffer, output.byteOffset, n * 4));
       }
       finish(ctrl, batch);
     },
@@ -170,50 +187,62 @@ export function encoder(o: EncoderOptions): TransformStream<Encodable, Uint8Arra
   });
 }
 
+/** Rows as token lines, written here (when no worker wrote them). */
+function formatted(x: Float32Array, N: number, C: number) {
+  const bytes = new Uint8Array(N * rowTextBytes(C)), ends = new Uint32Array(N);
+  formatRows(bytes, x, N, C, ends);
+  return { bytes, ends };
+}
+
 /**
- * NDJSON writing: rows are gathered into their lines, a line written when complete. An object
- * line is its input bytes with the embedding's text replaced; a line that ended in `\r\n` ends
- * so again.
+ * NDJSON writing: rows (token lines `[…]\n`, as `formatRows` writes them) are gathered into
+ * their lines, a line written when complete. An object line is its input bytes with the
+ * embedding's text replaced; a line that ended in `\r\n` ends so again. `plain` says when a
+ * batch is token lines only, with no line left open: its rows' text is then the output as it is.
  */
 function textWriter(info: InputInfo) {
   const pending: LineInfo[] = [];
   let head = 0; // pending[head] is the next line to write (shifting would be O(n²))
-  let rows: string[] = [];
+  let rows: Uint8Array[] = [];
   /** binary input: a line per token, or per sequence of T for [B, T, C] .npy */
+  const T = info.shape?.length === 3 ? info.shape[1] : 0;
   const binaryLines = (b: Batch) => {
-    const T = info.shape?.length === 3 ? info.shape[1] : 0;
     for (let r = 0; r < b.tokens; r++) {
-      if (T === 0) pending.push({ kind: "token", n: 1 });
+      if (T === 0) pending.push(TOKEN_LINE);
       else if ((b.offset + r) % T === 0) pending.push({ kind: "seq", n: T });
     }
   };
-  return (b: Batch, out: Float32Array): Uint8Array => {
-    const C = info.C;
+  const plain = (b: Batch): boolean => {
+    if (b.tokens === 0 || head < pending.length || rows.length > 0) return false;
+    if (info.format !== "ndjson") return T === 0;
+    if (b.lines.length !== b.tokens) return false;
+    for (const l of b.lines) if (l.kind !== "token" || l.crlf) return false;
+    return true;
+  };
+  const write = (b: Batch, text: { bytes: Uint8Array; ends: Uint32Array }): Uint8Array => {
     if (info.format !== "ndjson") binaryLines(b);
     else for (const l of b.lines) pending.push(l);
     const parts: Uint8Array[] = [];
-    let s = "";
-    const write = (l: LineInfo) => {
+    const line = (l: LineInfo) => {
       const seq = l.kind === "seq" || (l.kind === "obj" && l.inner === "seq");
-      const value = seq ? `[${rows.join(",")}]` : rows[0];
-      const end = l.crlf ? "\r\n" : "\n";
-      if (l.kind !== "obj") s += value + end;
+      const end = l.crlf ? CRLF : LF;
+      const value = seq ? joined(rows) : rows[0];
+      if (l.kind !== "obj") parts.push(value, end);
       else if (l.raw !== undefined && l.span) {
         // only the field's value changes: every other byte of the line is kept as read
-        if (s.length > 0) parts.push(utf8.encode(s));
-        parts.push(l.raw.subarray(0, l.span[0]), utf8.encode(value), l.raw.subarray(l.span[1]));
-        s = end;
+        parts.push(l.raw.subarray(0, l.span[0]), value, l.raw.subarray(l.span[1]), end);
       } else {
         // the field's value is written as text, keeping the shortest float32 forms
-        const fields = Object.entries(l.obj!).map(([k, v]) =>
-          `${JSON.stringify(k)}:${k === l.field ? value : JSON.stringify(v)}`
+        const v = latin1.decode(value);
+        const fields = Object.entries(l.obj!).map(([k, x]) =>
+          `${JSON.stringify(k)}:${k === l.field ? v : JSON.stringify(x)}`
         );
-        s += `{${fields.join(",")}}${end}`;
+        parts.push(utf8.encode(`{${fields.join(",")}}`), end);
       }
       rows = [];
     };
     const flushComplete = () => {
-      while (head < pending.length && rows.length === pending[head].n) write(pending[head++]);
+      while (head < pending.length && rows.length === pending[head].n) line(pending[head++]);
       if (head === pending.length) {
         pending.length = 0;
         head = 0;
@@ -221,19 +250,37 @@ function textWriter(info: InputInfo) {
     };
     flushComplete();
     for (let r = 0; r < b.tokens; r++) {
-      rows.push(tokenToJson(out, r * C, C));
+      // a row's text without its "\n", copied: its line may end in a later batch
+      rows.push(text.bytes.slice(r > 0 ? text.ends[r - 1] : 0, text.ends[r] - 1));
       flushComplete();
     }
-    if (s.length > 0) parts.push(utf8.encode(s));
-    if (parts.length === 1) return parts[0];
-    let total = 0;
-    for (const p of parts) total += p.length;
-    const all = new Uint8Array(total);
-    total = 0;
-    for (const p of parts) {
-      all.set(p, total);
-      total += p.length;
-    }
-    return all;
+    return concat(parts);
   };
+  return { plain, write };
+}
+
+const LF = Uint8Array.of(10), CRLF = Uint8Array.of(13, 10);
+const COMMA = Uint8Array.of(44), OPEN = Uint8Array.of(91), CLOSE = Uint8Array.of(93);
+const latin1 = new TextDecoder("latin1");
+const TOKEN_LINE: LineInfo = Object.freeze({ kind: "token", n: 1 });
+
+/** `[row,row,…]` */
+function joined(rows: Uint8Array[]): Uint8Array {
+  const parts: Uint8Array[] = [OPEN];
+  rows.forEach((r, i) => parts.push(...(i > 0 ? [COMMA, r] : [r])));
+  parts.push(CLOSE);
+  return concat(parts);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const all = new Uint8Array(total);
+  total = 0;
+  for (const p of parts) {
+    all.set(p, total);
+    total += p.length;
+  }
+  return all;
 }

@@ -274,7 +274,13 @@ export function collector(o: CollectOptions): TransformStream<Computed, Encodabl
       const output = batch.slot >= 0
         ? o.pool.output(batch.slot).subarray(0, n * C)
         : new Float32Array(0);
-      ctrl.enqueue({ batch: { ...batch, tokens: n, ...(fault ? { fault } : {}) }, output });
+      // NDJSON output: the rows as the workers wrote them
+      const text = o.pool.text && batch.slot >= 0 && n > 0 ? o.pool.textOf(batch.slot) : null;
+      ctrl.enqueue({
+        batch: { ...batch, tokens: n, ...(fault ? { fault } : {}) },
+        output,
+        ...(text ? { text } : {}),
+      });
     },
     flush() {
       finish(false);

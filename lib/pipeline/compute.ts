@@ -11,15 +11,18 @@
 import { Arena } from "../kernels/arena.ts";
 import { createKernels, type Kernels, tsKernels } from "../kernels/backend.ts";
 import { TOKEN, TOKEN_FIELDS } from "../kernels/stats.ts";
+import { rowTextBytes } from "../kernels/format.ts";
 import { GPT } from "../model/mod.ts";
 import { ExactSum, Moments, NormAcc } from "../stats/mod.ts";
 import { type BatchAcc, type Job, type Reply, slotLayout, type StageInit } from "./protocol.ts";
 
-/** A slot's rows and records as the kernels see them. */
+/** A slot's rows and records as the kernels see them (and its text, for NDJSON output). */
 interface Rows {
   inp: Float32Array;
   out: Float32Array;
   stats: Float64Array;
+  text: Uint8Array | null;
+  ends: Uint32Array | null;
 }
 
 /**
@@ -67,7 +70,7 @@ export class StageRunner {
     this.#progress = progress ?? null;
     const { capTokens: cap, C } = init;
     const task = init.task;
-    this.#layout = slotLayout(cap, C, init.overwrite);
+    this.#layout = slotLayout(cap, C, init.overwrite, init.text);
     // slots in an arena: this thread's handle on it (the model's too, for run)
     const shared = init.memory ? new Arena({ memory: init.memory }) : null;
     this.#slotArena = shared;
@@ -105,6 +108,8 @@ export class StageRunner {
         inp,
         out: init.overwrite ? inp : k.alloc(cap * C),
         stats: k.allocF64(cap * TOKEN_FIELDS),
+        text: init.text ? k.arena.allocU8(cap * rowTextBytes(C)) : null,
+        ends: init.text ? k.arena.allocU32(cap) : null,
       };
     }
     const own = (v: Float32Array | null) => {
@@ -130,6 +135,8 @@ export class StageRunner {
       inp: new Float32Array(buf, base + l.input, cap * C),
       out: new Float32Array(buf, base + l.output, cap * C),
       stats: new Float64Array(buf, base + l.stats, cap * TOKEN_FIELDS),
+      text: l.text < 0 ? null : new Uint8Array(buf, base + l.text, l.ends - l.text),
+      ends: l.ends < 0 ? null : new Uint32Array(buf, base + l.ends, cap),
     };
   }
 
@@ -145,6 +152,14 @@ export class StageRunner {
       ? this.#normalize(w, job.tokens, job.offset, reply)
       : this.#runStack(w, job.tokens, job.offset, job.grad, reply);
     if (this.#copy) slot.out.set(this.#copy.out.subarray(0, n * C));
+    if (w.text && w.ends && n > 0) {
+      // NDJSON output: the rows as text, here in the worker
+      k.formatRows(w.text, w.out, n, C, w.ends);
+      if (this.#copy) {
+        slot.text!.set(w.text.subarray(0, w.ends[n - 1]));
+        slot.ends!.set(w.ends.subarray(0, n));
+      }
+    }
     const stats = task.kind === "run" || task.statistics;
     if (stats) reply.acc = accumulate(w.stats, n, C, k);
     return reply;
@@ -280,6 +295,7 @@ export class StageRunner {
  * import { Moments } from "../stats/mod.ts";
  * import { tsKernels } from "../kernels/backend.ts";
  * import { TOKEN, TOKEN_FIELDS } from "../kernels/stats.ts";
+import { rowTextBytes } from "../kernels/format.ts";
  * const ts = new Float64Array(2 * TOKEN_FIELDS);
  * ts.set([4, 2, 1, 3], TOKEN.IN); // token 0: Σx 4, M2 2, min 1, max 3 (C = 2)
  * ts[TOKEN_FIELDS + TOKEN.IN] = NaN; // token 1: not finite

@@ -110,6 +110,7 @@ export function runPipeline(plan: StreamPlan, input: Input): Lnstream {
       gradRing: inFlight,
       arena: setup?.arena ?? null,
       overwrite: setup?.overwrite ?? false,
+      text: work.text,
     });
     if (setup !== null) {
       slots.open(info.C);

@@ -49,6 +49,8 @@ export interface StreamWork {
   config: Record<string, unknown>;
   /** what the workers compute; null for an input without tokens (C = 0) */
   task: TaskSetup | null;
+  /** the output is NDJSON: the workers also write the outputs as text */
+  text: boolean;
 }
 
 /** What the workers compute, and where. */
@@ -147,13 +149,14 @@ export function normalizePlan(o: NormalizeOptions = {}): StreamPlan {
   return {
     ...hooksOf("normalize", r, o),
     forInput(info) {
-      const C = info.C;
+      const C = info.C, text = textOut(r, info);
       // the default batch shrinks for tokens so wide that 2048 of them would pass the limit
-      const batchTokens = o.batch !== undefined || C === 0 ? r.batch : Math.max(
-        1,
-        Math.min(r.batch, Math.floor(BATCH_LIMIT_BYTES / slotLayout(1, C).slotBytes)),
-      );
-      return { batchTokens, config: config(C > 0 ? C : null), task: C > 0 ? task(C) : null };
+      const row = slotLayout(1, C, false, text).slotBytes;
+      const batchTokens = o.batch !== undefined || C === 0
+        ? r.batch
+        : Math.max(1, Math.min(r.batch, Math.floor(BATCH_LIMIT_BYTES / row)));
+      const work = { batchTokens, config: config(C > 0 ? C : null), text };
+      return { ...work, task: C > 0 ? task(C) : null };
     },
   };
 }
@@ -262,9 +265,15 @@ export function runPlan(o: RunOptions = {}): StreamPlan {
         batchTokens: batchSeqs * seq,
         config: config(C > 0 ? C : null, seq),
         task: C > 0 ? task(C, seq) : null,
+        text: textOut(r, info),
       };
     },
   };
+}
+
+/** Whether the output is NDJSON (the input's format unless `outFormat` says otherwise). */
+function textOut(r: ResolvedStreamOptions, info: InputInfo): boolean {
+  return (r.outFormat ?? info.format ?? "raw") === "ndjson";
 }
 
 /** The plan's fields every stream shares. */

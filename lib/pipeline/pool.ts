@@ -12,12 +12,16 @@ import { OptionError } from "./options.ts";
 
 import { type SlotLayout, slotLayout } from "./protocol.ts";
 
-/** The most bytes one batch's rows (input, output and per-token statistics) may take. */
+/**
+ * The most bytes one batch's rows may take: input, output, per-token statistics and, for
+ * NDJSON output, the outputs as text.
+ */
 export const BATCH_LIMIT_BYTES = 256 * 2 ** 20;
 
 /**
- * Whether a token of C channels fits a batch (`BATCH_LIMIT_BYTES`): a wider one is refused by
- * every command that reads tokens, and by `gen`.
+ * Whether a token of C channels fits a batch (`BATCH_LIMIT_BYTES`) with its text: a wider one
+ * is refused by `gen`, and by every command that reads tokens (binary output holds somewhat
+ * wider ones).
  *
  * @example
  * ```ts
@@ -26,7 +30,7 @@ export const BATCH_LIMIT_BYTES = 256 * 2 ** 20;
  * ```
  */
 export function tokenFits(C: number): boolean {
-  return slotLayout(1, C).slotBytes <= BATCH_LIMIT_BYTES;
+  return slotLayout(1, C, false, true).slotBytes <= BATCH_LIMIT_BYTES;
 }
 
 /** Options of a `SlotPool`. */
@@ -42,6 +46,8 @@ export interface SlotPoolOptions {
   arena?: Arena | null;
   /** a slot's outputs take the place of its inputs (default false) */
   overwrite?: boolean;
+  /** slots also hold their outputs as NDJSON text (default false) */
+  text?: boolean;
 }
 
 /**
@@ -81,6 +87,8 @@ export class SlotPool implements SlotSink {
   C = 0;
   /** outputs are written over the inputs (a slot has one region of rows) */
   readonly overwrite: boolean;
+  /** slots also hold their outputs as NDJSON text */
+  readonly text: boolean;
   #free: number[] = [];
   #waiters: ((slot: number) => void)[] = [];
   /** the gradient buffers (after `open`, when gradFloats > 0) */
@@ -95,6 +103,7 @@ export class SlotPool implements SlotSink {
   /** K slots of `capTokens` rows (see `SlotPoolOptions`). */
   constructor(slots: number, capTokens: number, o: SlotPoolOptions = {}) {
     this.overwrite = o.overwrite ?? false;
+    this.text = o.text ?? false;
     this.#gradRing = o.gradRing ?? 0;
     this.gradFloats = o.gradFloats ?? 0;
     this.#arena = o.arena ?? null;
@@ -122,14 +131,15 @@ export class SlotPool implements SlotSink {
    */
   open(C: number): void {
     if (this.sab !== null) return;
-    const row = slotLayout(1, C).slotBytes, mib = (b: number) => (b / 2 ** 20).toFixed(1);
-    if (!tokenFits(C)) {
+    const row = slotLayout(1, C, false, this.text).slotBytes,
+      mib = (b: number) => (b / 2 ** 20).toFixed(1);
+    if (row > BATCH_LIMIT_BYTES) {
       throw new DataError(
         `a token of ${C} channels needs ${mib(row)} MiB, more than a batch may hold ` +
           `(limit ${mib(BATCH_LIMIT_BYTES)} MiB)`,
       );
     }
-    const rows = slotLayout(this.capTokens, C).slotBytes;
+    const rows = slotLayout(this.capTokens, C, false, this.text).slotBytes;
     if (rows > BATCH_LIMIT_BYTES) {
       const fit = Math.floor(BATCH_LIMIT_BYTES / row);
       throw new OptionError(
@@ -140,7 +150,7 @@ export class SlotPool implements SlotSink {
       );
     }
     this.C = C;
-    this.layout = slotLayout(this.capTokens, C, this.overwrite);
+    this.layout = slotLayout(this.capTokens, C, this.overwrite, this.text);
     const slots = this.#store(this.layout.slotBytes * this.slots);
     this.sab = slots.sab;
     this.slotsAt = slots.at;
@@ -189,6 +199,15 @@ export class SlotPool implements SlotSink {
       this.capTokens * this.C,
     );
   }
+  /** A slot's outputs as NDJSON text and where each row's line ends (`text` slots only). */
+  textOf(slot: number): { bytes: Uint8Array; ends: Uint32Array } {
+    const l = this.layout!;
+    return {
+      bytes: new Uint8Array(this.sab!, this.#at(slot, l.text), l.ends - l.text),
+      ends: new Uint32Array(this.sab!, this.#at(slot, l.ends), this.capTokens),
+    };
+  }
+
   /** Waits for a free gradient buffer of the ring; returns its index. */
   acquireGrad(): Promise<number> {
     const g = this.#freeGrads.pop();

@@ -11,6 +11,7 @@ import type { MomentState, NormState, Partials } from "../stats/mod.ts";
 // the layout of a token's statistics record: one place, the kernels' (lib/kernels/stats.ts)
 export { TOKEN, TOKEN_FIELDS } from "../kernels/stats.ts";
 import { TOKEN_FIELDS } from "../kernels/stats.ts";
+import { rowTextBytes } from "../kernels/format.ts";
 
 /** Byte offsets of one slot's regions. */
 export interface SlotLayout {
@@ -22,27 +23,40 @@ export interface SlotLayout {
   output: number;
   /** per-token statistics (float64, capTokens × TOKEN_FIELDS) */
   stats: number;
+  /** NDJSON output: the rows as text (capTokens × `rowTextBytes(C)` bytes), or -1 */
+  text: number;
+  /** NDJSON output: where each row's line ends in `text` (uint32, capTokens), or -1 */
+  ends: number;
 }
 
 /**
  * The layout of a slot for rows of C channels; with `overwrite` the outputs are written over
- * the inputs (one region for both). (A batch's parameter gradients live apart, in a small ring
- * of gradient buffers: see `SlotPool.acquireGrad`.)
+ * the inputs (one region for both); with `text` the workers also write the outputs as NDJSON
+ * lines (`formatRows`). (A batch's parameter gradients live apart, in a small ring of gradient
+ * buffers: see `SlotPool.acquireGrad`.)
  *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
  * const l = slotLayout(4, 3);
- * assert(l.output === 48 && l.stats % 8 === 0 && l.slotBytes % 8 === 0);
- * assert(slotLayout(4, 3, true).output === 0);
+ * assert(l.output === 48 && l.stats % 8 === 0 && l.slotBytes % 8 === 0 && l.text === -1);
+ * assert(slotLayout(4, 3, true).output === 0 && slotLayout(4, 3, false, true).text > 0);
  * ```
  */
-export function slotLayout(capTokens: number, C: number, overwrite = false): SlotLayout {
+export function slotLayout(
+  capTokens: number,
+  C: number,
+  overwrite = false,
+  text = false,
+): SlotLayout {
   const a8 = (n: number) => Math.ceil(n / 8) * 8;
   const input = 0;
   const output = overwrite ? input : a8(capTokens * C * 4);
   const stats = a8(output + capTokens * C * 4);
-  return { input, output, stats, slotBytes: a8(stats + capTokens * TOKEN_FIELDS * 8) };
+  const rows = a8(stats + capTokens * TOKEN_FIELDS * 8);
+  if (!text) return { input, output, stats, text: -1, ends: -1, slotBytes: rows };
+  const ends = a8(rows + capTokens * rowTextBytes(C));
+  return { input, output, stats, text: rows, ends, slotBytes: a8(ends + capTokens * 4) };
 }
 
 /** Per-token normalization with a probe-loss backward pass. */
@@ -105,6 +119,8 @@ export interface StageInit {
   slotsAt: number;
   /** the slots' outputs are written over their inputs (`slotLayout`'s `overwrite`) */
   overwrite?: boolean;
+  /** the workers also write the outputs as NDJSON lines (`slotLayout`'s `text`) */
+  text?: boolean;
   /** the arena whose memory `sab` is, when the slots live in one (kernels compute in place) */
   memory?: WebAssembly.Memory;
   /** rows per slot */

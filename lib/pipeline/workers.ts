@@ -222,6 +222,7 @@ export function stageWorkers(
     sab: slots.sab!,
     slotsAt: slots.slotsAt,
     overwrite: slots.overwrite,
+    text: slots.text,
     ...(inArena ? { memory: arena.memory } : {}),
     capTokens: slots.capTokens,
     C: slots.C,
