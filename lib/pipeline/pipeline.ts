@@ -18,7 +18,7 @@ import type { NormalizeOptions, RunOptions } from "./options.ts";
 import { normalizePlan, runPlan, type StreamPlan } from "./plan.ts";
 import { SlotPool } from "./pool.ts";
 import { RunState } from "./state.ts";
-import { canLoadWorkers, stageWorkers } from "./workers.ts";
+import { canLoadWorkers, stageInit, stageWorkers } from "./workers.ts";
 
 export type { Input };
 
@@ -98,6 +98,10 @@ export function runPipeline(plan: StreamPlan, input: Input): Lnstream {
     cancel: () => state.outputCancelled(),
   });
   const read = readerOf(input);
+  // the workers start now: their modules load while the input is opened
+  const onProgress = state.watching ? state.advanced.bind(state) : undefined;
+  const workers = stageWorkers(o.workers, plan.growWorkersAfterMs, plan.workerUrl, onProgress);
+  state.workers = workers;
   (async () => {
     const info = await openInput(read, o);
     const work = plan.forInput(info), setup = work.task;
@@ -114,12 +118,13 @@ export function runPipeline(plan: StreamPlan, input: Input): Lnstream {
     });
     if (setup !== null) {
       slots.open(info.C);
-      const onProgress = state.watching ? state.advanced.bind(state) : undefined;
-      state.workers = stageWorkers(slots, setup, o.workers, plan.workerUrl, onProgress);
+      workers.start(stageInit(slots, setup));
     }
     if (plan.borrow) state.lender = new Lender((s) => slots.release(s));
     const bytes = decodeInput(read, info, slots, o, work.batchTokens, setup?.align ?? 1)
-      .pipeThrough(jobStage({ slots, workers: state.workers, first: o.offset, inFlight, state }))
+      .pipeThrough(
+        jobStage({ slots, workers: setup && workers, first: o.offset, inFlight, state }),
+      )
       .pipeThrough(collector({
         pool: slots,
         command: plan.command,

@@ -37,6 +37,8 @@ export interface StreamPlan {
   readonly onRecord?: (r: BatchRecord) => void;
   /** progress: tokens done, tokens declared when known */
   readonly onProgress?: (tokens: number, total: number | undefined) => void;
+  /** start one worker, the others as jobs find it busy after this long (0: all at once) */
+  readonly growWorkersAfterMs: number;
   /** the work for an opened input */
   forInput(info: InputInfo): StreamWork;
 }
@@ -63,8 +65,6 @@ export interface TaskSetup {
   arena: Arena | null;
   /** outputs are written over the inputs (slots without an output region) */
   overwrite: boolean;
-  /** start one worker, the others as jobs find it busy after this long (0: all at once) */
-  growWorkersAfterMs: number;
   /** batches are cut only after multiples of this many tokens (run: whole sequences) */
   align: number;
   /** run: the parameter layout, whether there is a final LayerNorm, where gradients sum */
@@ -141,13 +141,13 @@ export function normalizePlan(o: NormalizeOptions = {}): StreamPlan {
       arena: inPlace ? new Arena({ bytes: 0 }) : null,
       // the wasm kernels write each row's output over its input (one region per slot)
       overwrite: inPlace,
-      // by default one worker starts and more join only a stream still running after 250 ms
-      growWorkersAfterMs: o.workers === undefined ? GROW_WORKERS_AFTER_MS : 0,
       align: 1,
     };
   };
   return {
     ...hooksOf("normalize", r, o),
+    // by default one worker starts and more join only a stream still running after 250 ms
+    growWorkersAfterMs: o.workers === undefined ? GROW_WORKERS_AFTER_MS : 0,
     forInput(info) {
       const C = info.C, text = textOut(r, info);
       // the default batch shrinks for tokens so wide that 2048 of them would pass the limit
@@ -247,7 +247,6 @@ export function runPlan(o: RunOptions = {}): StreamPlan {
       // wasm/blas: slots and the gradient ring live in the model's arena, where workers use them
       arena: m.arena,
       overwrite: false,
-      growWorkersAfterMs: 0,
       align: seq,
       layout: m.layout,
       finalNorm: m.config.finalNorm,
@@ -256,6 +255,7 @@ export function runPlan(o: RunOptions = {}): StreamPlan {
   };
   return {
     ...hooksOf("run", r, o),
+    growWorkersAfterMs: 0,
     forInput(info) {
       // sequences of `seq` tokens; without it, a [B, T, C] .npy gives T, anything else 64
       const shape = info.format === "npy" ? info.shape : undefined;
@@ -281,7 +281,7 @@ function hooksOf(
   command: StreamPlan["command"],
   options: ResolvedStreamOptions,
   o: NormalizeOptions | RunOptions,
-): Omit<StreamPlan, "forInput"> {
+): Omit<StreamPlan, "forInput" | "growWorkersAfterMs"> {
   return {
     command,
     options,

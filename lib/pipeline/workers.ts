@@ -70,9 +70,15 @@ export class WorkerPool<Init, Job, Reply extends { error?: string }> {
   #size: number;
   #growAt: number;
   #clock: () => number;
+  #init: Init | null;
 
-  /** A pool of `n` workers running the module at `url`, each sent `init` when it starts. */
-  constructor(n: number, init: Init, url: URL, o: WorkerPoolOptions = {}) {
+  /**
+   * A pool of `n` workers running the module at `url`, each sent `init` when it starts — or,
+   * with `init` null, when `start(init)` gives it (workers spawned early load their modules
+   * while this thread gets the init ready).
+   */
+  constructor(n: number, init: Init | null, url: URL, o: WorkerPoolOptions = {}) {
+    this.#init = init;
     this.#clock = o.clock ?? (() => performance.now());
     const grow = o.growAfterMs ?? 0, name = o.name ?? "worker";
     this.#growAt = grow > 0 ? this.#clock() + grow : 0;
@@ -96,13 +102,20 @@ export class WorkerPool<Init, Job, Reply extends { error?: string }> {
         e.preventDefault();
         this.#fail(new WorkerError(`${name} ${i} crashed: ${e.message}`));
       };
-      w.postMessage(init);
+      if (this.#init !== null) w.postMessage(this.#init);
       this.#workers.push(w);
       return w;
     };
     for (let i = 0; i < (this.#growAt === 0 ? n : Math.min(n, 1)); i++) {
       this.#idle.push(this.#spawn());
     }
+  }
+
+  /** Sends `init` to the workers of a pool made without one (and to those spawned later). */
+  start(init: Init): void {
+    if (this.#init !== null) throw new Error("WorkerPool.start: the pool has its init already");
+    this.#init = init;
+    for (const w of this.#workers) w.postMessage(init);
   }
 
   /** Workers started so far. */
@@ -135,6 +148,7 @@ export class WorkerPool<Init, Job, Reply extends { error?: string }> {
   /** Runs a job on the next idle worker. */
   async run(job: Job): Promise<Reply> {
     if (this.#broken) throw this.#broken;
+    if (this.#init === null) throw new Error("WorkerPool.run before start");
     const grow = this.#workers.length < this.#size && this.#clock() >= this.#growAt;
     const w = this.#idle.pop() ??
       (grow ? this.#spawn() : undefined) ??
@@ -199,24 +213,44 @@ export function serveJobs<Init extends { type: "init" }, Job, Reply>(
 }
 
 /**
- * Starts the stage workers for a task over opened `slots` (attached to the task's arena when
- * the slots live in it, so kernels compute in place); `onProgress` hears how far a running
- * batch has come.
+ * Spawns the stage workers (without their init: `stageInit` gives it once the input is open),
+ * so their modules load while the input is opened.
  *
  * @example
  * ```ts ignore
- * const workers = stageWorkers(slots, plan.forInput(info).task!, 2);
+ * const workers = stageWorkers(2, 0);
+ * workers.start(stageInit(slots, plan.forInput(info).task!));
  * ```
  */
 export function stageWorkers(
-  slots: SlotPool,
-  setup: TaskSetup,
   n: number,
+  growAfterMs: number,
   url?: URL,
   onProgress?: (slot: number, fraction: number) => void,
 ): StagePool {
+  return new WorkerPool<StageInit, Job, Reply>(
+    n,
+    null,
+    url ?? new URL("../../workers/stage.ts", import.meta.url),
+    {
+      ...(onProgress ? { onProgress } : {}),
+      growAfterMs,
+    },
+  );
+}
+
+/**
+ * The stage workers' init for a task over opened `slots` (attached to the task's arena when
+ * the slots live in it, so kernels compute in place).
+ *
+ * @example
+ * ```ts ignore
+ * workers.start(stageInit(slots, setup));
+ * ```
+ */
+export function stageInit(slots: SlotPool, setup: TaskSetup): StageInit {
   const arena = setup.arena, inArena = arena !== null && slots.sab === arena.buffer;
-  const init: StageInit = {
+  return {
     type: "init",
     ...(arena !== null ? { kernels: kernelModule() } : {}),
     sab: slots.sab!,
@@ -231,10 +265,6 @@ export function stageWorkers(
     gradFloats: slots.gradFloats,
     task: setup.task,
   };
-  return new WorkerPool(n, init, url ?? new URL("../../workers/stage.ts", import.meta.url), {
-    ...(onProgress ? { onProgress } : {}),
-    growAfterMs: setup.growWorkersAfterMs,
-  });
 }
 
 /**

@@ -16,17 +16,25 @@
  * @module
  */
 import { parseArgs as parseArgsJs } from "@std/cli/parse-args";
-import {
-  basename as basenameJs,
-  dirname as dirnameJs,
-  join as joinJs,
-  resolve as resolveJs,
-} from "@std/path";
-import { levenshteinDistance as levenshteinJs } from "@std/text";
-import {
-  concatReadableStreams as concatJs,
-  TextLineStream as TextLineStreamJs,
-} from "@std/streams";
+// one function a module (not the packages' mod.js, whose many modules take ~20 ms to load
+// at every start of the command line); the path functions of this platform's kind
+import { basename as posixBasename } from "@std/path/posix/basename";
+import { dirname as posixDirname } from "@std/path/posix/dirname";
+import { join as posixJoin } from "@std/path/posix/join";
+import { resolve as posixResolve } from "@std/path/posix/resolve";
+import { basename as windowsBasename } from "@std/path/windows/basename";
+import { dirname as windowsDirname } from "@std/path/windows/dirname";
+import { join as windowsJoin } from "@std/path/windows/join";
+import { resolve as windowsResolve } from "@std/path/windows/resolve";
+import { levenshteinDistance as levenshteinJs } from "@std/text/levenshtein-distance";
+import { concatReadableStreams as concatJs } from "@std/streams/concat-readable-streams";
+import { TextLineStream as TextLineStreamJs } from "@std/streams/text-line-stream";
+
+const windows = Deno.build.os === "windows";
+const basenameJs = windows ? windowsBasename : posixBasename;
+const dirnameJs = windows ? windowsDirname : posixDirname;
+const joinJs = windows ? windowsJoin : posixJoin;
+const resolveJs = windows ? windowsResolve : posixResolve;
 
 /** Options of `parseArgs` (the subset lnstream uses). */
 export interface ParseOptions {
