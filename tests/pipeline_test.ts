@@ -166,3 +166,13 @@ function npyBytesStream() {
   const C = 4096, t = new Float32Array(4 * C);
   return ReadableStream.from([npyBytes(t, [4, C])]);
 }
+
+Deno.test("normalizeStream and runStream take no options at all", async () => {
+  const text = (s: string) => ReadableStream.from([new TextEncoder().encode(s)]);
+  const n = normalizeStream(text("[1, 2, 3]\n"));
+  assertEquals(await new Response(n.readable).text(), "[-1.2247357,0,1.2247357]\n");
+  assertEquals((await n.done).tokens_out, 1);
+  const r = runStream(text("[1, 2, 3, 4]\n".repeat(3)));
+  await new Response(r.readable).arrayBuffer();
+  assertEquals((await r.done).tokens_out, 3);
+});

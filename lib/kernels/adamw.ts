@@ -30,6 +30,13 @@ export interface AdamWStep {
  * reference: float64 arithmetic, stored in the arrays' precision; the WebAssembly backend runs
  * it in float32 SIMD, as PyTorch's float32 AdamW does (`createKernels("wasm", arena).adamw`).
  *
+ * @param p the parameters [N] (updated)
+ * @param g their gradient [N]
+ * @param m the first moments [N] (updated)
+ * @param v the second moments [N] (updated)
+ * @param N elements
+ * @param o the step: learning rate, betas, eps, weight decay, step number, gradient scale
+ *
  * @example
  * ```ts
  * import { assertAlmostEquals } from "@std/assert";

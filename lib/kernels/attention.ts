@@ -23,6 +23,15 @@ const gradScratch = new Scratch();
  * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
  * OpenBLAS backends give the same through `createKernels(backend)`.
  *
+ * @param out the heads' outputs, concatenated [B,T,C] (written)
+ * @param att the attention weights [B,NH,T,T] (written)
+ * @param qkv queries, keys and values [B,T,3C]
+ * @param B sequences
+ * @param T tokens per sequence
+ * @param C channels
+ * @param NH heads (dividing C)
+ * @param causal each token attends to itself and earlier ones only (default true)
+ *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
@@ -90,6 +99,16 @@ export function attentionForward(
  *
  * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
  * OpenBLAS backends give the same through `createKernels(backend)`.
+ *
+ * @param dqkv ∂L/∂qkv [B,T,3C] (added to)
+ * @param dout ∂L/∂out [B,T,C]
+ * @param qkv the forward pass's queries, keys and values [B,T,3C]
+ * @param att the forward pass's weights [B,NH,T,T]
+ * @param B sequences
+ * @param T tokens per sequence
+ * @param C channels
+ * @param NH heads
+ * @param causal as in the forward pass (default true)
  *
  * @example
  * ```ts

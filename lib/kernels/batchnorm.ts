@@ -16,6 +16,16 @@ const acc = new Scratch();
  *
  * inp, out [N,C]; mean, rstd [C]; weight, bias [C]
  *
+ * @param out the normalized batch [N,C] (written)
+ * @param mean each feature's mean over the batch [C] (written)
+ * @param rstd each feature's 1/sqrt(var + eps) [C] (written)
+ * @param inp the batch [N,C]
+ * @param weight per-feature scale [C], or null for 1
+ * @param bias per-feature shift [C], or null for 0
+ * @param N rows (the batch)
+ * @param C features
+ * @param eps added to the variance (default 1e-5)
+ *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
@@ -74,6 +84,17 @@ export function batchNormForward(
  * may be null).
  *
  * dout, inp, dinp [N,C]; mean, rstd, weight, dweight, dbias [C]
+ *
+ * @param dinp ∂L/∂inp [N,C] (added to)
+ * @param dweight ∂L/∂weight [C] (added to), or null
+ * @param dbias ∂L/∂bias [C] (added to), or null
+ * @param dout ∂L/∂out [N,C]
+ * @param inp the forward pass's batch [N,C]
+ * @param weight the forward pass's scale [C], or null
+ * @param mean the forward pass's means [C]
+ * @param rstd the forward pass's rstd [C]
+ * @param N rows (the batch)
+ * @param C features
  *
  * @example
  * ```ts

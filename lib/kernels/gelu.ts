@@ -16,6 +16,10 @@ const A = 0.044715;
  * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
  * OpenBLAS backends give the same through `createKernels(backend)`.
  *
+ * @param out GELU of each element [n] (written)
+ * @param inp the elements [n]
+ * @param n elements
+ *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
@@ -38,6 +42,11 @@ export function geluForward(out: Floats, inp: Floats, n: number): void {
  *
  * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
  * OpenBLAS backends give the same through `createKernels(backend)`.
+ *
+ * @param dinp ∂L/∂inp [n] (added to)
+ * @param inp the forward pass's elements [n]
+ * @param dout ∂L/∂out [n]
+ * @param n elements
  *
  * @example
  * ```ts

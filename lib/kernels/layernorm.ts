@@ -22,6 +22,16 @@ const acc = new Scratch();
  * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
  * OpenBLAS backends give the same through `createKernels(backend)`.
  *
+ * @param out the normalized rows [N,C] (written)
+ * @param mean each row's mean [N] (written)
+ * @param rstd each row's 1/sqrt(var + eps) [N] (written)
+ * @param inp the rows [N,C]
+ * @param weight per-channel scale [C], or null for 1
+ * @param bias per-channel shift [C], or null for 0
+ * @param N rows
+ * @param C channels per row
+ * @param eps added to the variance (default 1e-5)
+ *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
@@ -104,6 +114,17 @@ export function layerNormForward(
  *
  * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
  * OpenBLAS backends give the same through `createKernels(backend)`.
+ *
+ * @param dinp ∂L/∂inp [N,C] (added to)
+ * @param dweight ∂L/∂weight [C] (added to), or null
+ * @param dbias ∂L/∂bias [C] (added to), or null
+ * @param dout ∂L/∂out [N,C]
+ * @param inp the forward pass's rows [N,C]
+ * @param weight the forward pass's scale [C], or null
+ * @param mean the forward pass's means [N]
+ * @param rstd the forward pass's 1/sqrt(var + eps) [N]
+ * @param N rows
+ * @param C channels per row
  *
  * @example
  * ```ts

@@ -44,6 +44,15 @@ function transpose(dst: Floats, src: Floats, rows: number, cols: number) {
  *
  * A [M,K]; B [N,K]; out [M,N]; bias [N]
  *
+ * @param out A @ Bᵀ (+ bias) [M,N] (written, or added to)
+ * @param A [M,K]
+ * @param B [N,K]
+ * @param M rows of A
+ * @param N rows of B
+ * @param K the shared length
+ * @param bias [N], or null
+ * @param accumulate add to `out` rather than overwrite it
+ *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
@@ -128,6 +137,14 @@ export function gemmNT(
  * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
  * OpenBLAS backends give the same through `createKernels(backend)`.
  *
+ * @param out inp @ weight + bias [N,Cout] (written)
+ * @param inp the rows [N,Cin]
+ * @param weight the matrix [Cin,Cout]
+ * @param bias [Cout], or null
+ * @param N rows
+ * @param Cin input channels
+ * @param Cout output channels
+ *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
@@ -159,6 +176,16 @@ export function matmulForward(
  *
  * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
  * OpenBLAS backends give the same through `createKernels(backend)`.
+ *
+ * @param dinp ∂L/∂inp [N,Cin] (added to)
+ * @param dweight ∂L/∂weight [Cin,Cout] (added to)
+ * @param dbias ∂L/∂bias [Cout] (added to), or null
+ * @param dout ∂L/∂out [N,Cout]
+ * @param inp the forward pass's rows [N,Cin]
+ * @param weight the matrix [Cin,Cout]
+ * @param N rows
+ * @param Cin input channels
+ * @param Cout output channels
  *
  * @example
  * ```ts

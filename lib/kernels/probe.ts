@@ -60,6 +60,12 @@ export function probeKey(seed: number, token: number): number {
  * kernel `probeFill` gives the same numbers. A token's row never depends on how the stream was
  * batched.
  *
+ * @param out where the direction goes
+ * @param off its offset in `out`
+ * @param seed the stream's seed
+ * @param token the token's global index
+ * @param C channels
+ *
  * @example
  * ```ts
  * import { assert, assertEquals } from "@std/assert";
@@ -89,6 +95,12 @@ export function probeRow(
 /**
  * The probe directions of tokens `first … first+N−1` of stream `seed` into out [N,C] (row by
  * row, `probeRow`).
+ *
+ * @param out the directions [N,C] (written)
+ * @param seed the stream's seed
+ * @param first the global index of the first token
+ * @param N tokens
+ * @param C channels
  *
  * @example
  * ```ts

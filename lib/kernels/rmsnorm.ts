@@ -18,6 +18,14 @@ const acc = new Scratch();
  * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
  * OpenBLAS backends give the same through `createKernels(backend)`.
  *
+ * @param out the normalized rows [N,C] (written)
+ * @param rstd each row's 1/sqrt(mean(x²) + eps) [N] (written)
+ * @param inp the rows [N,C]
+ * @param weight per-channel scale [C], or null for 1
+ * @param N rows
+ * @param C channels per row
+ * @param eps added to the mean square (default 1e-5)
+ *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
@@ -56,6 +64,15 @@ export function rmsNormForward(
  *
  * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
  * OpenBLAS backends give the same through `createKernels(backend)`.
+ *
+ * @param dinp ∂L/∂inp [N,C] (added to)
+ * @param dweight ∂L/∂weight [C] (added to), or null
+ * @param dout ∂L/∂out [N,C]
+ * @param inp the forward pass's rows [N,C]
+ * @param weight the forward pass's scale [C], or null
+ * @param rstd the forward pass's rstd [N]
+ * @param N rows
+ * @param C channels per row
  *
  * @example
  * ```ts

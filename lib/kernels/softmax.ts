@@ -14,6 +14,12 @@ import type { Floats } from "./types.ts";
  * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
  * OpenBLAS backends give the same through `createKernels(backend)`.
  *
+ * @param out the probabilities [N,C] (written; past `len` 0)
+ * @param inp the logits [N,C]
+ * @param N rows
+ * @param C the row stride
+ * @param len entries of each row taken (default C)
+ *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
@@ -53,6 +59,13 @@ export function softmaxForward(
  *
  * The TypeScript reference (float64 accumulation, either precision); the WebAssembly and
  * OpenBLAS backends give the same through `createKernels(backend)`.
+ *
+ * @param dinp ∂L/∂inp [N,C] (added to)
+ * @param dout ∂L/∂out [N,C]
+ * @param out the forward pass's probabilities [N,C]
+ * @param N rows
+ * @param C the row stride
+ * @param len entries of each row taken (default C)
  *
  * @example
  * ```ts
