@@ -176,3 +176,24 @@ Deno.test("normalizeStream and runStream take no options at all", async () => {
   await new Response(r.readable).arrayBuffer();
   assertEquals((await r.done).tokens_out, 3);
 });
+
+Deno.test("NDJSON without a token for 64 MiB is refused (C unknown), not kept in memory; with format and dim it streams", async () => {
+  const chunk = new TextEncoder().encode("[]\n".repeat(1 << 18)); // 768 KiB of lines without tokens
+  const lines = (n: number, tail = "") =>
+    ReadableStream.from((function* () {
+      for (let i = 0; i < n; i++) yield chunk;
+      if (tail) yield new TextEncoder().encode(tail);
+    })());
+  const s = normalizeStream(lines(90, "[1, 2, 3]\n"), { workers: 1 });
+  const closed = new Response(s.readable).arrayBuffer().catch(() => null);
+  const e = await assertRejects(() => s.done);
+  assert((e as Error).message.includes("no token in the first 64 MiB"), (e as Error).message);
+  assert(flagMessage(e as Error).includes("--format ndjson with --dim C"), flagMessage(e as Error));
+  await closed;
+  // C given: the same lines stream through, `[]` for `[]`
+  const t = normalizeStream(lines(90, "[1, 2, 3]\n"), { workers: 1, format: "ndjson", dim: 3 });
+  let bytes = 0;
+  for await (const c of t.readable) bytes += c.length;
+  assertEquals(bytes, 90 * chunk.length + "[-1.2247357,0,1.2247357]\n".length);
+  assertEquals((await t.done).tokens_out, 1);
+});

@@ -226,6 +226,11 @@ function textWriter(info: InputInfo) {
     const line = (l: LineInfo) => {
       const seq = l.kind === "seq" || (l.kind === "obj" && l.inner === "seq");
       const end = l.crlf ? CRLF : LF;
+      if (l.n === 0 && l.kind === "seq") {
+        // `[]`: one constant (files of millions of them)
+        parts.push(l.crlf ? EMPTY_CRLF : EMPTY_LF);
+        return;
+      }
       const value = seq ? joined(rows) : rows[0];
       if (l.kind !== "obj") parts.push(value, end);
       else if (l.raw !== undefined && l.span) {
@@ -260,6 +265,7 @@ function textWriter(info: InputInfo) {
 }
 
 const LF = Uint8Array.of(10), CRLF = Uint8Array.of(13, 10);
+const EMPTY_LF = Uint8Array.of(91, 93, 10), EMPTY_CRLF = Uint8Array.of(91, 93, 13, 10);
 const COMMA = Uint8Array.of(44), OPEN = Uint8Array.of(91), CLOSE = Uint8Array.of(93);
 const latin1 = new TextDecoder("latin1");
 const TOKEN_LINE: LineInfo = Object.freeze({ kind: "token", n: 1 });
@@ -279,7 +285,9 @@ function concat(parts: Uint8Array[]): Uint8Array {
   const all = new Uint8Array(total);
   total = 0;
   for (const p of parts) {
-    all.set(p, total);
+    // a few bytes by hand: set() costs more than it copies for them
+    if (p.length <= 8) { for (let i = 0; i < p.length; i++) all[total + i] = p[i]; }
+    else all.set(p, total);
     total += p.length;
   }
   return all;

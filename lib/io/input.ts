@@ -11,7 +11,7 @@ import { DataError, OptionError, UsageError } from "./errors.ts";
 import { itemSize, type NpyDtype, parseNpyHeader } from "./npy.ts";
 import { firstTokenLength, parseLine } from "./ndjson.ts";
 import { ReadAhead, readHead } from "./sniff.ts";
-import { isBlankLine } from "./lines.ts";
+import { isBlankLine, isEmptyArray, nextNewline } from "./lines.ts";
 
 /** What is known of an input once it is open. */
 export interface InputInfo {
@@ -37,6 +37,8 @@ export interface InputInfo {
 
 /** The longest NDJSON line read ahead while looking for the first token. */
 const MAX_LINE = 256 * 2 ** 20;
+/** The most bytes of lines without tokens read ahead for the first token (C). */
+const MAX_HEAD = 64 * 2 ** 20;
 
 /**
  * Opens an input (see the module doc). `dim` is checked against a `.npy` shape; raw input
@@ -109,7 +111,7 @@ async function firstToken(
   ahead: ReadAhead,
   field: string,
 ): Promise<{ C: number; head: Uint8Array; firstLine: number }> {
-  let lineStart = 0, scan = 0, lineNo = 1, kept = -1, keptLine = 1;
+  let lineStart = 0, scan = 0, lineNo = 1, kept = -1, keptLine = 1, view = ahead.bytes;
   const dec = new TextDecoder();
   const result = (C: number) => {
     // a long blank prefix is let go (a copy of what follows it); a short one stays
@@ -118,13 +120,14 @@ async function firstToken(
     return { C, head, firstLine: kept < 0 ? lineNo : keptLine };
   };
   for (;;) {
-    const nl = ahead.buf.subarray(scan, ahead.got).indexOf(0x0a);
+    const found = nextNewline(view, scan), nl = found < 0 ? -1 : found - scan;
     if (nl < 0 && !ahead.eof) {
       if (ahead.got - lineStart > MAX_LINE) {
         throw new DataError(`a line longer than ${MAX_LINE / 2 ** 20} MiB before the first token`);
       }
       scan = ahead.got;
       await ahead.more(ahead.got + 1);
+      view = ahead.bytes; // the bytes read so far, one view until more come
       continue;
     }
     const end = nl < 0 ? ahead.got : scan + nl;
@@ -133,7 +136,10 @@ async function firstToken(
         ahead.buf[2] === 0xbf
       ? 3
       : 0;
-    if (!isBlankLine(ahead.buf, lineStart + bom, end)) {
+    if (isEmptyArray(ahead.buf, lineStart + bom, end)) {
+      // `[]`: no token, and nothing to decode
+      if (kept < 0) [kept, keptLine] = [lineStart, lineNo];
+    } else if (!isBlankLine(ahead.buf, lineStart + bom, end)) {
       if (kept < 0) [kept, keptLine] = [lineStart, lineNo];
       const line = dec.decode(ahead.buf.subarray(lineStart + bom, end));
       let C: number | null;
@@ -148,5 +154,13 @@ async function firstToken(
     if (nl < 0) return result(0); // the end: no token at all
     lineStart = scan = end + 1;
     lineNo++;
+    if (kept >= 0 && lineStart - kept > MAX_HEAD) {
+      // lines without tokens are kept until C is known: so far, and no farther
+      throw new UsageError(
+        `no token in the first ${MAX_HEAD / 2 ** 20} MiB of NDJSON (${lineNo - 1} lines): ` +
+          "C comes from the first token; to stream lines without tokens, say C: " +
+          "`format: ndjson` with `dim: C`",
+      );
+    }
   }
 }

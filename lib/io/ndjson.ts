@@ -9,7 +9,7 @@
  */
 import type { Batch, LineInfo, SlotSink } from "./batch.ts";
 import { DataError } from "./errors.ts";
-import { isBlankLine, type LineChunk, LineCursor } from "./lines.ts";
+import { isBlankLine, isEmptyArray, type LineChunk, LineCursor } from "./lines.ts";
 
 /** Options of `ndjsonDecoder`. */
 export interface NdjsonOptions {
@@ -159,6 +159,12 @@ export function ndjsonDecoder(
         lineNo = cur.line;
         const a = cur.start, e = cur.end, crlf = cur.crlf;
         if (isBlankLine(bytes, a, e)) continue;
+        if (isEmptyArray(bytes, a, e)) {
+          // `[]`: a line of no tokens, as parsing it would find (without parsing it)
+          lines.push(crlf ? EMPTY_LINE_CRLF : EMPTY_LINE);
+          if (lines.length >= LINES_PER_BATCH && rows % align === 0) ctrl.enqueue(cut());
+          continue;
+        }
         let v: unknown;
         try {
           v = parseLine(text.decode(bytes.subarray(a, e)));
