@@ -7,6 +7,7 @@
 // write the output text (formatRows); the main thread cuts and parses lines.
 import { genStream } from "../lib/io/gen.ts";
 import { python } from "./torch.ts";
+import { pipeFile } from "./pipe.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const C = 768, N = 20000;
@@ -16,17 +17,6 @@ const file = await Deno.makeTempFile({ prefix: "lnstream-bench-", suffix: ".ndjs
   await genStream({ tokens: N, dim: C, seed: 1, format: "ndjson" }).pipeTo(f.writable);
 }
 const mb = (await Deno.stat(file)).size / 1e6;
-
-/** Runs a command with the file on stdin (a shell redirect) and stdout to /dev/null. */
-async function pipeFile(cmd: string[]) {
-  const quoted = cmd.map((a) => `'${a.replaceAll("'", "'\\''")}'`);
-  const out = await new Deno.Command("bash", {
-    args: ["-c", `${quoted.join(" ")} < '${file}' > /dev/null`],
-    cwd: ROOT,
-    stderr: "piped",
-  }).output();
-  if (out.code !== 0) throw new Error(new TextDecoder().decode(out.stderr));
-}
 
 const hasNumpy = await new Deno.Command(python, { args: ["-c", "import numpy"] }).output()
   .then((o) => o.success, () => false);
@@ -38,7 +28,7 @@ Deno.bench({
   n: 5,
   warmup: 1,
   async fn() {
-    await pipeFile([Deno.execPath(), "run", `--allow-read=${ROOT}`, "bench/ndjson_naive.ts"]);
+    await pipeFile(file, [Deno.execPath(), "run", `--allow-read=${ROOT}`, "bench/ndjson_naive.ts"]);
   },
 });
 for (const flags of [["--quiet"], ["--quiet", "--stats", "/dev/null"]]) {
@@ -48,7 +38,7 @@ for (const flags of [["--quiet"], ["--quiet", "--stats", "/dev/null"]]) {
     n: 5,
     warmup: 1,
     async fn() {
-      await pipeFile([
+      await pipeFile(file, [
         Deno.execPath(),
         "run",
         `--allow-read=${ROOT}`,
@@ -67,7 +57,7 @@ Deno.bench({
   n: 2,
   warmup: 0,
   async fn() {
-    await pipeFile([python, "bench/ndjson_python.py"]);
+    await pipeFile(file, [python, "bench/ndjson_python.py"]);
   },
 });
 addEventListener("unload", () => Deno.removeSync(file));
