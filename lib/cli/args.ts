@@ -186,7 +186,7 @@ export function seedFlag(f: Record<string, unknown>, fallback = 0): number {
 export function flagMessage(e: Error): string {
   const msg = e instanceof OptionError ? flagOf(e) + e.message.slice(e.field.length) : e.message;
   return msg.replace(/`([a-z][A-Za-z0-9]*)(?:: ([^`]+))?`/g, (_m, name: string, value?: string) => {
-    const flag = flagOf(new OptionError(name, ""));
+    const flag = flagOf(name);
     return value === undefined ? flag : `${flag} ${value.replace(/^"(.*)"$/, "$1")}`;
   });
 }

@@ -8,9 +8,9 @@
 import type { Batch, Format, InputInfo, LineInfo } from "./batch.ts";
 import { npyHeader } from "./npy.ts";
 import { UsageError } from "./errors.ts";
-import { f32ToString, formatRows, rowTextBytes } from "../kernels/format.ts";
+import { f32ToString, formatRows, rowTextBytes, tokenToJson } from "../kernels/format.ts";
 
-export { f32ToString };
+export { f32ToString, tokenToJson };
 
 /** A batch with its computed rows (`output` holds `batch.tokens` × C floats). */
 export interface Encodable {
@@ -94,21 +94,6 @@ export class Lender {
 // cost a third of normalize's time on a 268 MB file
 const CHUNK = 1024 * 1024;
 const utf8 = new TextEncoder();
-
-/**
- * One token as an NDJSON array: `[x0,x1,…]` in shortest float32 decimals.
- *
- * @example
- * ```ts
- * import { assert } from "@std/assert";
- * assert(tokenToJson(Float32Array.of(9, 0.5, -1), 1, 2) === "[0.5,-1]");
- * ```
- */
-export function tokenToJson(x: Float32Array, off: number, C: number): string {
-  const parts = new Array<string>(C);
-  for (let c = 0; c < C; c++) parts[c] = f32ToString(x[off + c]);
-  return `[${parts.join(",")}]`;
-}
 
 /**
  * A `TransformStream` from computed batches to bytes.

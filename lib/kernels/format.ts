@@ -27,6 +27,21 @@ export function f32ToString(x: number): string {
 }
 
 /**
+ * One token as an NDJSON array: `[x0,x1,…]` in shortest float32 decimals.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(tokenToJson(Float32Array.of(9, 0.5, -1), 1, 2) === "[0.5,-1]");
+ * ```
+ */
+export function tokenToJson(x: Float32Array, off: number, C: number): string {
+  const parts = new Array<string>(C);
+  for (let c = 0; c < C; c++) parts[c] = f32ToString(x[off + c]);
+  return `[${parts.join(",")}]`;
+}
+
+/**
  * The most bytes `formatRows` writes for one row of C values (a value takes at most 15
  * characters, `-1.17549435e-38`, and a comma), plus 16 bytes of room the WebAssembly kernel
  * may write past a row's end before the next row overwrites them.
@@ -72,10 +87,8 @@ export function formatRows(
   from = 0,
 ): void {
   let at = from > 0 ? ends[from - 1] : 0;
-  const parts = new Array<string>(C);
   for (let r = from; r < N; r++) {
-    for (let c = 0; c < C; c++) parts[c] = f32ToString(x[r * C + c]);
-    at += utf8.encodeInto(`[${parts.join(",")}]\n`, text.subarray(at)).written;
+    at += utf8.encodeInto(tokenToJson(x, r * C, C) + "\n", text.subarray(at)).written;
     ends[r] = at;
   }
 }

@@ -44,7 +44,7 @@ export {
 } from "./stats.ts";
 export { normRows, normStats } from "./normalize.ts";
 export { probeFill } from "./probe.ts";
-export { f32ToString, formatRows, rowTextBytes } from "./format.ts";
+export { f32ToString, formatRows, rowTextBytes, tokenToJson } from "./format.ts";
 export {
   BLAS_SEARCH_PATHS,
   BLAS_SYMBOLS,

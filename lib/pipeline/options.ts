@@ -14,16 +14,18 @@ import type { Placement } from "../model/config.ts";
 import type { BatchRecord } from "./collect.ts";
 
 /**
- * The command-line flag of an option field (`outFormat` → `--out-format`).
+ * The command-line flag of an option field (`outFormat` → `--out-format`), from the field or
+ * an `OptionError` naming it.
  *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
- * assert(flagOf(new OptionError("blasLib", "x")) === "--blas-lib");
+ * assert(flagOf(new OptionError("blasLib", "x")) === "--blas-lib" && flagOf("dim") === "--dim");
  * ```
  */
-export function flagOf(e: OptionError): string {
-  return "--" + e.field.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+export function flagOf(e: OptionError | string): string {
+  const field = typeof e === "string" ? e : e.field;
+  return "--" + field.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 }
 
 /** The most worker threads a stream starts (each holds its own buffers). */

@@ -114,7 +114,7 @@ export function runPipeline(plan: StreamPlan, input: Input): Lnstream {
       gradRing: inFlight,
       arena: setup?.arena ?? null,
       overwrite: setup?.overwrite ?? false,
-      text: work.text,
+      text: work.outFormat === "ndjson",
     });
     if (setup !== null) {
       slots.open(info.C);
@@ -136,7 +136,7 @@ export function runPipeline(plan: StreamPlan, input: Input): Lnstream {
         onSummary: (s: Summary) => state.summarize(s),
       }))
       .pipeThrough(encoder({
-        format: o.outFormat ?? info.format ?? "raw",
+        format: work.outFormat,
         info,
         release: (s) => slots.release(s),
         onFault: (e) => state.fault(e),

@@ -6,6 +6,7 @@
  * @module
  */
 import type { InputInfo } from "../io/input.ts";
+import type { Format } from "../io/batch.ts";
 import { UsageError } from "../io/errors.ts";
 import { GPT } from "../model/gpt.ts";
 import type { ParamSpec } from "../model/params.ts";
@@ -51,8 +52,8 @@ export interface StreamWork {
   config: Record<string, unknown>;
   /** what the workers compute; null for an input without tokens (C = 0) */
   task: TaskSetup | null;
-  /** the output is NDJSON: the workers also write the outputs as text */
-  text: boolean;
+  /** the output format (`outFormat`, else the input's); NDJSON: the workers write the text */
+  outFormat: Format;
 }
 
 /** What the workers compute, and where. */
@@ -149,13 +150,13 @@ export function normalizePlan(o: NormalizeOptions = {}): StreamPlan {
     // by default one worker starts and more join only a stream still running after 250 ms
     growWorkersAfterMs: o.workers === undefined ? GROW_WORKERS_AFTER_MS : 0,
     forInput(info) {
-      const C = info.C, text = textOut(r, info);
+      const C = info.C, outFormat = outFormatOf(r, info), text = outFormat === "ndjson";
       // the default batch shrinks for tokens so wide that 2048 of them would pass the limit
       const row = slotLayout(1, C, false, text).slotBytes;
       const batchTokens = o.batch !== undefined || C === 0
         ? r.batch
         : Math.max(1, Math.min(r.batch, Math.floor(BATCH_LIMIT_BYTES / row)));
-      const work = { batchTokens, config: config(C > 0 ? C : null), text };
+      const work = { batchTokens, config: config(C > 0 ? C : null), outFormat };
       return { ...work, task: C > 0 ? task(C) : null };
     },
   };
@@ -265,15 +266,15 @@ export function runPlan(o: RunOptions = {}): StreamPlan {
         batchTokens: batchSeqs * seq,
         config: config(C > 0 ? C : null, seq),
         task: C > 0 ? task(C, seq) : null,
-        text: textOut(r, info),
+        outFormat: outFormatOf(r, info),
       };
     },
   };
 }
 
-/** Whether the output is NDJSON (the input's format unless `outFormat` says otherwise). */
-function textOut(r: ResolvedStreamOptions, info: InputInfo): boolean {
-  return (r.outFormat ?? info.format ?? "raw") === "ndjson";
+/** The output format: `outFormat`, else the input's (raw for an empty input). */
+function outFormatOf(r: ResolvedStreamOptions, info: InputInfo): Format {
+  return r.outFormat ?? info.format ?? "raw";
 }
 
 /** The plan's fields every stream shares. */
