@@ -78,6 +78,54 @@ const OPS: Op[] = [
     },
   },
   {
+    name: "dyt forward and backward",
+    tol: 2e-5,
+    run(p, { N, C }) {
+      const [x, X] = p.input(N * C, 3), [w, W] = p.input(C, 0.5, 1), [b, B] = p.input(C);
+      const [a, A] = p.input(1, 0.2, 0.6), [dy, DY] = p.input(N * C);
+      const [y, Y] = p.zeros(N * C), [dx, DX] = p.zeros(N * C), [da, DA] = p.zeros(1);
+      const [dw, DW] = p.zeros(C), [db, DB] = p.zeros(C);
+      p.k.dytForward(y, x, a, w, b, N, C);
+      tsKernels.dytForward(Y, X, A, W, B, N, C);
+      p.k.dytBackward(dx, da, dw, db, dy, x, a, w, N, C);
+      tsKernels.dytBackward(DX, DA, DW, DB, DY, X, A, W, N, C);
+      // and without weight and bias
+      const [y2, Y2] = p.zeros(N * C), [dx2, DX2] = p.zeros(N * C);
+      p.k.dytForward(y2, x, a, null, null, N, C);
+      tsKernels.dytForward(Y2, X, A, null, null, N, C);
+      p.k.dytBackward(dx2, null, null, null, dy, x, a, null, N, C);
+      tsKernels.dytBackward(DX2, null, null, null, DY, X, A, null, N, C);
+      return [[y, dx, da, dw, db, y2, dx2], [Y, DX, DA, DW, DB, Y2, DX2]];
+    },
+  },
+  {
+    name: "qkNorm forward and backward",
+    tol: 2e-5,
+    run(p, { N, C, H }) {
+      const hC = H * Math.max(1, C % 7), n = N * 3 * hC;
+      const [x, X] = p.input(n, 2, 0.5), [dy, DY] = p.input(n);
+      const [y, Y] = p.zeros(n), [r, R] = p.zeros(N * 2 * H), [dx, DX] = p.zeros(n);
+      p.k.qkNormForward(y, r, x, N, hC, H, 1e-5);
+      tsKernels.qkNormForward(Y, R, X, N, hC, H, 1e-5);
+      p.k.qkNormBackward(dx, dy, x, r, N, hC, H);
+      tsKernels.qkNormBackward(DX, DY, X, R, N, hC, H);
+      return [[y, r, dx], [Y, R, DX]];
+    },
+  },
+  {
+    name: "scaleAdd and scale",
+    tol: 1e-6,
+    run(p, { N, C }) {
+      const n = N * C, [a, A] = p.input(n), [b, B] = p.input(n);
+      const [s, S] = p.zeros(n), [t, T] = p.zeros(n);
+      p.k.scaleAdd(s, a, 1.6817928305074292, b, n);
+      tsKernels.scaleAdd(S, A, 1.6817928305074292, B, n);
+      p.k.scale(t, a, 0.40824829046386296, n);
+      tsKernels.scale(T, A, 0.40824829046386296, n);
+      return [[s, t], [S, T]];
+    },
+  },
+  {
     name: "batchNorm forward and backward",
     tol: 2e-5,
     run(p, { N, C }) {

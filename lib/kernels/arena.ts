@@ -46,7 +46,7 @@ const MAX_PAGES = 65536;
  * The first bytes hold the allocator's state (bytes 0–7) and the kernels' constant table
  * (from byte 64, `reservedBytes()` long); pointer 0 stays free to mean "none".
  */
-const HEADER = 512;
+const HEADER = 1024;
 
 let compiled: WebAssembly.Module | null = null;
 

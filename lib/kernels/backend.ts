@@ -13,6 +13,8 @@
 import type { Floats } from "./types.ts";
 import { layerNormBackward, layerNormForward } from "./layernorm.ts";
 import { rmsNormBackward, rmsNormForward } from "./rmsnorm.ts";
+import { dytBackward, dytForward } from "./dyt.ts";
+import { qkNormBackward, qkNormForward } from "./qknorm.ts";
 import { batchNormBackward, batchNormForward } from "./batchnorm.ts";
 import { geluBackward, geluForward } from "./gelu.ts";
 import { matmulBackward, matmulForward } from "./matmul.ts";
@@ -71,6 +73,14 @@ export interface Kernels {
   rmsNormForward: typeof rmsNormForward;
   /** `rmsNormBackward` */
   rmsNormBackward: typeof rmsNormBackward;
+  /** `dytForward` */
+  dytForward: typeof dytForward;
+  /** `dytBackward` */
+  dytBackward: typeof dytBackward;
+  /** `qkNormForward` */
+  qkNormForward: typeof qkNormForward;
+  /** `qkNormBackward` */
+  qkNormBackward: typeof qkNormBackward;
   /** `batchNormForward` (TypeScript on every backend: it is per feature over the batch) */
   batchNormForward: typeof batchNormForward;
   /** `batchNormBackward` */
@@ -95,6 +105,10 @@ export interface Kernels {
   adamw: typeof adamwUpdate;
   /** out = a + b (n elements): the shard sum */
   add(out: Floats, a: Floats, b: Floats, n: number): void;
+  /** out = alpha·a + b (n elements): a residual scaled by DeepNorm's α */
+  scaleAdd(out: Floats, a: Floats, alpha: number, b: Floats, n: number): void;
+  /** out = alpha·a (n elements) */
+  scale(out: Floats, a: Floats, alpha: number, n: number): void;
   /** Σ a² over the first n elements, in float64: the global norm */
   sumSq(a: Floats, n: number): number;
   /** max |a| over the first n elements */
@@ -136,6 +150,10 @@ export const tsKernels: Kernels = Object.freeze(
     layerNormBackward,
     rmsNormForward,
     rmsNormBackward,
+    dytForward,
+    dytBackward,
+    qkNormForward,
+    qkNormBackward,
     batchNormForward,
     batchNormBackward,
     geluForward,
@@ -149,6 +167,12 @@ export const tsKernels: Kernels = Object.freeze(
     adamw: adamwUpdate,
     add(out: Floats, a: Floats, b: Floats, n: number) {
       for (let i = 0; i < n; i++) out[i] = a[i] + b[i];
+    },
+    scaleAdd(out: Floats, a: Floats, alpha: number, b: Floats, n: number) {
+      for (let i = 0; i < n; i++) out[i] = alpha * a[i] + b[i];
+    },
+    scale(out: Floats, a: Floats, alpha: number, n: number) {
+      for (let i = 0; i < n; i++) out[i] = alpha * a[i];
     },
     sumSq(a: Floats, n: number) {
       let s = 0;

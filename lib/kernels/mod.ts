@@ -17,6 +17,8 @@
 export type { Floats } from "./types.ts";
 export { layerNormBackward, layerNormForward } from "./layernorm.ts";
 export { rmsNormBackward, rmsNormForward } from "./rmsnorm.ts";
+export { dytBackward, dytForward } from "./dyt.ts";
+export { qkNormBackward, qkNormForward } from "./qknorm.ts";
 export { batchNormBackward, batchNormForward } from "./batchnorm.ts";
 export { geluBackward, geluForward } from "./gelu.ts";
 export { matmulBackward, matmulForward } from "./matmul.ts";

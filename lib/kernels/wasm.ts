@@ -300,6 +300,99 @@ export class WasmKernels {
     );
   }
 
+  /** As `dytForward`. inp, out [N,C]; alpha [1]; weight, bias [C] */
+  dytForward(
+    out: F32,
+    inp: F32,
+    alpha: F32,
+    weight: F32 | null,
+    bias: F32 | null,
+    N: number,
+    C: number,
+  ): void {
+    this.x.dytForward(
+      out.byteOffset,
+      inp.byteOffset,
+      alpha.byteOffset,
+      ptr(weight),
+      ptr(bias),
+      N,
+      C,
+    );
+  }
+
+  /** As `dytBackward` (accumulates). */
+  dytBackward(
+    dinp: F32,
+    dalpha: F32 | null,
+    dweight: F32 | null,
+    dbias: F32 | null,
+    dout: F32,
+    inp: F32,
+    alpha: F32,
+    weight: F32 | null,
+    N: number,
+    C: number,
+  ): void {
+    this.x.dytBackward(
+      dinp.byteOffset,
+      ptr(dalpha),
+      ptr(dweight),
+      ptr(dbias),
+      dout.byteOffset,
+      inp.byteOffset,
+      alpha.byteOffset,
+      ptr(weight),
+      N,
+      C,
+      this.scratch(16 * C),
+    );
+  }
+
+  /** As `qkNormForward`. qkv, out [BT,3C]; rstd [BT,2NH] */
+  qkNormForward(
+    out: F32,
+    rstd: F32,
+    qkv: F32,
+    BT: number,
+    C: number,
+    NH: number,
+    eps = 1e-5,
+  ): void {
+    this.x.qkNormForward(out.byteOffset, rstd.byteOffset, qkv.byteOffset, BT, C, NH, eps);
+  }
+
+  /** As `qkNormBackward` (accumulates). */
+  qkNormBackward(
+    dqkv: F32,
+    dout: F32,
+    qkv: F32,
+    rstd: F32,
+    BT: number,
+    C: number,
+    NH: number,
+  ): void {
+    this.x.qkNormBackward(
+      dqkv.byteOffset,
+      dout.byteOffset,
+      qkv.byteOffset,
+      rstd.byteOffset,
+      BT,
+      C,
+      NH,
+    );
+  }
+
+  /** out = alpha·a + b (n elements): a residual branch scaled by DeepNorm's α. */
+  scaleAdd(out: F32, a: F32, alpha: number, b: F32, n: number): void {
+    this.x.scaleAdd(out.byteOffset, a.byteOffset, alpha, b.byteOffset, n);
+  }
+
+  /** out = alpha·a (n elements). */
+  scale(out: F32, a: F32, alpha: number, n: number): void {
+    this.x.scale(out.byteOffset, a.byteOffset, alpha, n);
+  }
+
   /** As `geluForward`. */
   geluForward(out: F32, inp: F32, n: number): void {
     this.x.geluForward(out.byteOffset, inp.byteOffset, n);

@@ -10,7 +10,7 @@
 // rows; the bulk arithmetic is f32x4, and matrix products use a fused multiply-add. Helpers
 // meant to be inlined are static methods with @inline (a decorator TypeScript tools accept).
 
-// Vector constants live in a table in the arena's header (bytes 64–511), written by `init`
+// Vector constants live in a table in the arena's header (bytes 64–1023), written by `init`
 // when an instance starts. Written inline, V8 would rebuild each v128 constant on every loop
 // iteration (the optimizer folds constants held in locals back into their uses), which made
 // exp-heavy loops 3× slower.
@@ -18,7 +18,9 @@ export const CT: usize = 64;
 export const C_HI = 0, C_LO = 1, C_LOG2E = 2, C_LN2HI = 3, C_LN2LO = 4;
 export const C_P0 = 5, C_P1 = 6, C_P2 = 7, C_P3 = 8, C_P4 = 9, C_P5 = 10;
 export const C_ONE = 11, C_BIAS = 12, C_GK = 13, C_GA = 14, C_GA3 = 15, C_INF = 16, C_CUT = 17;
-export const C_COUNT = 18;
+export const C_TCLAMP = 18, C_TTINY = 19, C_TA1 = 20, C_TA3 = 21, C_TA5 = 22, C_TA7 = 23;
+export const C_TA9 = 24, C_TA11 = 25, C_TA13 = 26, C_TB0 = 27, C_TB2 = 28, C_TB4 = 29, C_TB6 = 30;
+export const C_COUNT = 31;
 export const GK: f32 = 0.7978845608028654; // √(2/π), GELU's constant
 export const GA: f32 = 0.044715; // GELU's cubic coefficient
 
@@ -62,6 +64,26 @@ export class V {
     const n = i32x4.relaxed_trunc_f32x4_s(fx); // fx is a whole number in [−126, 127]
     const pow2 = i32x4.shl(i32x4.add(n, V.K(C_BIAS)), 23);
     return f32x4.mul(p, pow2);
+  }
+
+  // tanh lane-wise: a rational approximation p(x)/q(x) on x clamped to ±7.905 (where tanh is 1
+  // in float32), x itself below 4e-4 (Eigen's float tanh; ≲ 2 ulp against the float64 tanh,
+  // checked in tests/dyt_test.ts); NaN stays NaN.
+  @inline
+  static tanh4(a: v128): v128 {
+    const x = f32x4.pmax(f32x4.pmin(a, V.K(C_TCLAMP)), f32x4.neg(V.K(C_TCLAMP)));
+    const x2 = f32x4.mul(x, x);
+    let p = f32x4.add(f32x4.mul(x2, V.K(C_TA13)), V.K(C_TA11));
+    p = f32x4.add(f32x4.mul(x2, p), V.K(C_TA9));
+    p = f32x4.add(f32x4.mul(x2, p), V.K(C_TA7));
+    p = f32x4.add(f32x4.mul(x2, p), V.K(C_TA5));
+    p = f32x4.add(f32x4.mul(x2, p), V.K(C_TA3));
+    p = f32x4.add(f32x4.mul(x2, p), V.K(C_TA1));
+    p = f32x4.mul(x, p);
+    let q = f32x4.add(f32x4.mul(x2, V.K(C_TB6)), V.K(C_TB4));
+    q = f32x4.add(f32x4.mul(x2, q), V.K(C_TB2));
+    q = f32x4.add(f32x4.mul(x2, q), V.K(C_TB0));
+    return v128.bitselect(a, f32x4.div(p, q), f32x4.lt(f32x4.abs(a), V.K(C_TTINY)));
   }
 
   @inline
@@ -109,6 +131,19 @@ export function init(): void {
   setK(C_GA3, 3 * GA);
   setK(C_INF, Infinity);
   setK(C_CUT, 86.6);
+  setK(C_TCLAMP, 7.90531110763549805);
+  setK(C_TTINY, 0.0004);
+  setK(C_TA1, 4.89352455891786e-3);
+  setK(C_TA3, 6.37261928875436e-4);
+  setK(C_TA5, 1.48572235717979e-5);
+  setK(C_TA7, 5.12229709037114e-8);
+  setK(C_TA9, -8.60467152213735e-11);
+  setK(C_TA11, 2.00018790482477e-13);
+  setK(C_TA13, -2.76076847742355e-16);
+  setK(C_TB0, 4.89352518554385e-3);
+  setK(C_TB2, 2.268434632439e-3);
+  setK(C_TB4, 1.18534705686654e-4);
+  setK(C_TB6, 1.19825839466702e-6);
 }
 
 function setK(i: i32, v: f32): void {
@@ -118,6 +153,11 @@ function setK(i: i32, v: f32): void {
 /** Bytes from the start of the arena that the kernels use (the constant table's end). */
 export function reservedBytes(): i32 {
   return <i32> CT + (C_COUNT << 4);
+}
+
+// tanh of one float
+export function tanhScalar(x: f32): f32 {
+  return f32x4.extract_lane(V.tanh4(f32x4.splat(x)), 0);
 }
 
 // e^x for one float

@@ -16,6 +16,34 @@ export function add(out: usize, a: usize, b: usize, n: i32): void {
   }
 }
 
+// out [n] = alpha·a [n] + b [n]
+export function scaleAdd(out: usize, a: usize, alpha: f32, b: usize, n: i32): void {
+  const av = f32x4.splat(alpha);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize> i << 2;
+    v128.store(out + o, f32x4.add(f32x4.mul(av, v128.load(a + o)), v128.load(b + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize> i << 2;
+    store<f32>(out + o, alpha * V.f32at(a + o) + V.f32at(b + o));
+  }
+}
+
+// out [n] = alpha·a [n]
+export function scale(out: usize, a: usize, alpha: f32, n: i32): void {
+  const av = f32x4.splat(alpha);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize> i << 2;
+    v128.store(out + o, f32x4.mul(av, v128.load(a + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize> i << 2;
+    store<f32>(out + o, alpha * V.f32at(a + o));
+  }
+}
+
 // Σ a² over [n], in float64
 export function sumSq(a: usize, n: i32): f64 {
   let s0 = f64x2.splat(0), s1 = f64x2.splat(0);

@@ -5,10 +5,13 @@
 // the declarations the compiler emits) into ../kernels.generated.ts.
 
 export { init, reservedBytes } from "./common.ts";
-export { add, colSumAcc, fillRows, maxAbs, sumSq } from "./elementwise.ts";
+export { add, colSumAcc, fillRows, maxAbs, scale, scaleAdd, sumSq } from "./elementwise.ts";
 export { adamw } from "./adamw.ts";
 export { layerNormBackward, layerNormRows } from "./layernorm.ts";
 export { rmsNormBackward, rmsNormRows } from "./rmsnorm.ts";
+export { dytBackward, dytForward } from "./dyt.ts";
+export { qkNormBackward, qkNormForward } from "./qknorm.ts";
+export { tanhScalar } from "./common.ts";
 export { geluBackward, geluForward } from "./gelu.ts";
 export { softmaxBackward, softmaxForward } from "./softmax.ts";
 export { gemm, gemmScratchBytes } from "./matmul.ts";
