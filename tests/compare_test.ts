@@ -44,7 +44,7 @@ Deno.test("compare's per-layer norms equal layerStats() of each stack run alone"
       new XentLoss({ vocab: 256, nEmbd: 32, seed: k, scheme: run.init }).lossAndGrad(y, dy, 32, 32);
       model.zeroGrad();
       model.backward(dy);
-      const want = model.layerStats().layer_stats.map((l) => l.grad[run.param].l2);
+      const want = model.layerStats().layer_stats.map((l) => l.grad[run.param]!.l2);
       assertEquals(run.samples[k], want, `${run.placement} L=${run.layers} seed ${k}`);
     }
     const m = run.samples[0].map((_, l) => run.samples.reduce((a, s) => a + s[l], 0) / small.seeds);

@@ -153,17 +153,18 @@ function assertStats(got: StackStats, exp: StackStats, tol: number, label: strin
     close(g.dh_l2, e.dh_l2, `layer ${e.layer} dh_l2`);
     for (const [name, s] of Object.entries(e.grad)) {
       const gs = g.grad[name as keyof typeof g.grad];
-      assertEquals(gs.numel, s.numel);
+      assert(gs !== undefined, `layer ${e.layer}: no statistics of ${name}`);
+      assertEquals(gs.numel, s!.numel);
       for (const k of ["l2", "rms", "max_abs"] as const) {
-        close(gs[k], s[k], `layer ${e.layer} ${name}.${k}`);
+        close(gs[k], s![k], `layer ${e.layer} ${name}.${k}`);
       }
     }
   }
   close(got.dx_l2, exp.dx_l2, "dx_l2");
   if (exp.ln_f_grad) {
-    for (const k of ["ln_f_g", "ln_f_b"] as const) {
-      close(got.ln_f_grad![k].l2, exp.ln_f_grad[k].l2, `${k}.l2`);
-      close(got.ln_f_grad![k].max_abs, exp.ln_f_grad[k].max_abs, `${k}.max_abs`);
+    for (const k of Object.keys(exp.ln_f_grad) as (keyof typeof exp.ln_f_grad)[]) {
+      close(got.ln_f_grad![k]!.l2, exp.ln_f_grad[k]!.l2, `${k}.l2`);
+      close(got.ln_f_grad![k]!.max_abs, exp.ln_f_grad[k]!.max_abs, `${k}.max_abs`);
     }
   } else assertEquals(got.ln_f_grad, undefined);
 }

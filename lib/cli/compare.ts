@@ -236,7 +236,7 @@ export async function compare(args: string[]): Promise<number> {
   const params: BlockParam[] = f.param === "all"
     ? [...BLOCK_PARAMS]
     : list(f.param ?? "W_fc", "param").map((p) => {
-      if (!BLOCK_PARAMS.includes(p as BlockParam)) {
+      if (!(BLOCK_PARAMS as readonly string[]).includes(p)) {
         throw new UsageError(`--param: '${p}' is not one of ${BLOCK_PARAMS.join(", ")}, all`);
       }
       return p as BlockParam;

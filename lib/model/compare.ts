@@ -7,7 +7,7 @@
  */
 import type { Backend } from "../kernels/backend.ts";
 import { GPT } from "./gpt.ts";
-import { BLOCK_PARAMS, type BlockParam } from "./params.ts";
+import { ALL_BLOCK_PARAMS, type BlockParam } from "./params.ts";
 import type { Placement } from "./config.ts";
 import { L2Loss, type Loss, ProbeLoss, XentLoss } from "./loss.ts";
 import { Rng } from "./rng.ts";
@@ -178,7 +178,7 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
     throw new RangeError(`the input holds ${o.input.length / C} tokens, ${B}×${T} are needed`);
   }
   for (const p of params) {
-    if (!BLOCK_PARAMS.includes(p)) throw new RangeError(`no block parameter named '${p}'`);
+    if (!ALL_BLOCK_PARAMS.includes(p)) throw new RangeError(`no block parameter named '${p}'`);
   }
   const total = layers.length * inits.length * masks.length * seeds * 2;
   let done = 0;
@@ -236,7 +236,7 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
             for (const p of params) {
               const key = `${placement}/${p}`;
               if (!samples.has(key)) samples.set(key, []);
-              samples.get(key)!.push(st.layer_stats.map((l) => l.grad[p].l2));
+              samples.get(key)!.push(st.layer_stats.map((l) => l.grad[p]!.l2));
             }
             o.onProgress?.(++done, total);
           }

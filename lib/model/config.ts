@@ -4,8 +4,45 @@
  * @module
  */
 
-/** Where LayerNorm sits: `pre` (GPT-2, `x + f(LN(x))`) or `post` (`LN(x + f(x))`). */
-export type Placement = "pre" | "post";
+/**
+ * Where the norms sit in a block, per sublayer f (attention, then MLP):
+ * - `pre` (GPT-2): x ← x + f(N(x)), and a final norm;
+ * - `post` (the original Transformer): x ← N(x + f(x));
+ * - `peri` (Peri-LN, sandwich-LN): x ← x + Nₒ(f(N(x))), output norms with their own parameters,
+ *   and a final norm;
+ * - `deepnorm` (DeepNorm): x ← N(α·x + f(x)), α = (2L)^¼, and β = (8L)^−¼ on the value and
+ *   output projections at init;
+ * - `mix` (Mix-LN): blocks before `mixPost` post-LN, the rest pre-LN, and a final norm.
+ */
+export type Placement = "pre" | "post" | "peri" | "deepnorm" | "mix";
+
+/**
+ * The placements, in the order `--help` lists them.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(PLACEMENTS.includes("peri") && PLACEMENTS.length === 5);
+ * ```
+ */
+export const PLACEMENTS: readonly Placement[] = ["pre", "post", "peri", "deepnorm", "mix"];
+
+/**
+ * Which norm every norm of the model is: `layer` γ⊙(x−μ)/√(σ²+ε)+β; `rms` γ⊙x/√(mean(x²)+ε)
+ * (no β); `dyt` γ⊙tanh(a·x)+β with a learnable scalar `a` per norm (Dynamic Tanh).
+ */
+export type NormKind = "layer" | "rms" | "dyt";
+
+/**
+ * The norms, in the order `--help` lists them.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(NORM_KINDS.join() === "layer,rms,dyt");
+ * ```
+ */
+export const NORM_KINDS: readonly NormKind[] = ["layer", "rms", "dyt"];
 
 /** Working precision of parameters, activations and gradients. */
 export type DType = "float32" | "float64";
@@ -28,11 +65,22 @@ export interface GPTConfig {
   nHead: number;
   /** channels C */
   nEmbd: number;
-  /** LayerNorm placement */
+  /** where the norms sit (see `Placement`) */
   placement: Placement;
-  /** LayerNorm epsilon (default 1e-5) */
+  /** every norm of the model: `layer` (default), `rms` or `dyt` */
+  norm?: NormKind;
+  /** RMS-normalize each head's q and k (no parameters, ε = `eps`) before q·kᵀ (default false) */
+  qkNorm?: boolean;
+  /** with `mix`: blocks `l < mixPost` are post-LN, the rest pre-LN (default ⌊nLayer/4⌋) */
+  mixPost?: number;
+  /** with `dyt`: the initial value of each norm's scalar `a` (default 0.5) */
+  dytAlpha?: number;
+  /** norm epsilon (default 1e-5; `layer`, `rms` and QK-norm) */
   eps?: number;
-  /** a final LayerNorm `ln_f` after the last block (default: true for pre, false for post) */
+  /**
+   * a final norm `ln_f` after the last block (default: true for pre, peri and mix, false for
+   * post and deepnorm)
+   */
   finalNorm?: boolean;
   /** causal attention mask (default true); false is encoder-style attention */
   causal?: boolean;
@@ -50,7 +98,10 @@ export interface GPTConfig {
   blasLib?: string;
 }
 
-/** A config with every default filled in (`blasLib` stays optional). */
+/**
+ * A config with every default filled in (`blasLib` stays optional). `mixPost` is 0 unless the
+ * placement is `mix`.
+ */
 export type ResolvedConfig = Required<Omit<GPTConfig, "blasLib">> & { blasLib?: string };
 
 /**
@@ -71,8 +122,24 @@ export function resolveConfig(c: GPTConfig): ResolvedConfig {
   if (c.nEmbd % c.nHead !== 0) {
     throw new RangeError(`nHead (${c.nHead}) must divide nEmbd (${c.nEmbd})`);
   }
-  if (c.placement !== "pre" && c.placement !== "post") {
-    throw new RangeError(`placement must be "pre" or "post", got ${c.placement}`);
+  const placement = checkChoice("placement", c.placement, PLACEMENTS);
+  const norm = checkChoice("norm", c.norm ?? "layer", NORM_KINDS);
+  const L = c.nLayer;
+  const mixPost = c.mixPost ?? (placement === "mix" ? Math.floor(L / 4) : 0);
+  if (!(Number.isInteger(mixPost) && mixPost >= 0 && mixPost <= L)) {
+    throw new RangeError(
+      `mixPost must be a whole number from 0 to nLayer (${L}), got ${c.mixPost}`,
+    );
+  }
+  if (placement !== "mix" && mixPost !== 0) {
+    throw new RangeError(`mixPost is for placement "mix", not "${placement}"`);
+  }
+  const dytAlpha = c.dytAlpha ?? 0.5;
+  if (!(typeof dytAlpha === "number" && Number.isFinite(dytAlpha))) {
+    throw new RangeError(`dytAlpha must be a finite number, got ${c.dytAlpha}`);
+  }
+  if (c.qkNorm !== undefined && typeof c.qkNorm !== "boolean") {
+    throw new RangeError(`qkNorm must be true or false, got ${JSON.stringify(c.qkNorm)}`);
   }
   const eps = c.eps ?? 1e-5;
   if (!(typeof eps === "number" && Number.isFinite(eps) && eps > 0)) {
@@ -90,13 +157,53 @@ export function resolveConfig(c: GPTConfig): ResolvedConfig {
     nLayer: c.nLayer,
     nHead: c.nHead,
     nEmbd: c.nEmbd,
-    placement: c.placement,
+    placement,
+    norm,
+    qkNorm: c.qkNorm ?? false,
+    mixPost,
+    dytAlpha,
     eps,
-    finalNorm: c.finalNorm ?? c.placement === "pre",
+    finalNorm: c.finalNorm ?? (placement !== "post" && placement !== "deepnorm"),
     causal: c.causal ?? true,
     dtype,
     shared: c.shared ?? false,
     backend,
     ...(c.blasLib === undefined ? {} : { blasLib: c.blasLib }),
   };
+}
+
+/**
+ * `value` when it is one of `allowed`; else a `RangeError` naming the option and the choices.
+ *
+ * @example
+ * ```ts
+ * import { assertThrows } from "@std/assert";
+ * assertThrows(() => checkChoice("norm", "batch", NORM_KINDS), RangeError, '"layer", "rms" or "dyt"');
+ * ```
+ */
+export function checkChoice<T extends string>(
+  option: string,
+  value: unknown,
+  allowed: readonly T[],
+): T {
+  if (allowed.includes(value as T)) return value as T;
+  const names = allowed.map((a) => JSON.stringify(a));
+  const list = `${names.slice(0, -1).join(", ")} or ${names.at(-1)}`;
+  throw new RangeError(`${option} must be ${list}, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * How block `l` of a resolved config places its norms: `mix` is post-LN before `mixPost` and
+ * pre-LN after; every other placement is the same for all blocks.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * const c = resolveConfig({ nLayer: 8, nHead: 1, nEmbd: 4, placement: "mix" });
+ * assert(blockPlacement(c, 1) === "post" && blockPlacement(c, 2) === "pre");
+ * ```
+ */
+export function blockPlacement(c: ResolvedConfig, l: number): Exclude<Placement, "mix"> {
+  if (c.placement !== "mix") return c.placement;
+  return l < c.mixPost ? "post" : "pre";
 }

@@ -8,8 +8,21 @@
 import type { Floats } from "../kernels/types.ts";
 import { Arena } from "../kernels/arena.ts";
 import { createKernels, type Kernels } from "../kernels/backend.ts";
-import { type GPTConfig, resolveConfig, type ResolvedConfig } from "./config.ts";
-import { BLOCK_PARAMS, type BlockParam, paramLayout, type ParamSpec } from "./params.ts";
+import {
+  blockPlacement,
+  type GPTConfig,
+  type NormKind,
+  type Placement,
+  resolveConfig,
+  type ResolvedConfig,
+} from "./config.ts";
+import {
+  absentBecause,
+  type BlockParam,
+  type CoreBlockParam,
+  paramLayout,
+  type ParamSpec,
+} from "./params.ts";
 import { Rng } from "./rng.ts";
 
 /** Statistics of one gradient tensor. */
@@ -28,8 +41,11 @@ export interface GradStat {
 export interface LayerStat {
   /** block index, 0 = input side */
   layer: number;
-  /** per parameter (short names: `W_fc`, `ln1_g`, …) */
-  grad: Record<BlockParam, GradStat>;
+  /**
+   * per parameter the block has (short names: `W_fc`, `ln1_g`, …; `ln1_b` unless RMSNorm,
+   * `ln1_a` with DyT, `ln1o_g` with Peri-LN)
+   */
+  grad: Record<CoreBlockParam, GradStat> & Partial<Record<BlockParam, GradStat>>;
   /** ‖h_l‖₂ of the block's output (summed over every backward since zeroGrad) */
   h_l2: number;
   /** ‖∂L/∂h_l‖₂ (summed likewise) */
@@ -42,8 +58,8 @@ export interface StackStats {
   layer_stats: LayerStat[];
   /** ‖∂L/∂x‖₂ of the stack input */
   dx_l2: number;
-  /** final LayerNorm gradients, when the stack has one */
-  ln_f_grad?: { ln_f_g: GradStat; ln_f_b: GradStat };
+  /** final norm gradients, when the stack has one (`ln_f_b` unless RMSNorm, `ln_f_a` with DyT) */
+  ln_f_grad?: { ln_f_g: GradStat; ln_f_b?: GradStat; ln_f_a?: GradStat };
 }
 
 /** Initialisation options for `GPT.init`. */
@@ -57,43 +73,135 @@ export interface InitOptions {
   seed: number;
 }
 
+/** One norm's parameters (or gradients): γ, and β and `a` where the norm has them. */
+interface NormViews {
+  g: Floats;
+  b: Floats | null;
+  a: Floats | null;
+}
+
 /** Views of one block's parameters (or gradients). */
-type BlockViews = Record<BlockParam, Floats>;
+interface BlockViews {
+  /** the norms of the attention (0) and MLP (1) sublayers: ln1, ln2 */
+  n: [NormViews, NormViews];
+  /** Peri-LN's output norms ln1o, ln2o */
+  o: [NormViews, NormViews] | null;
+  W_attn: Floats;
+  b_attn: Floats;
+  W_proj: Floats;
+  b_proj: Floats;
+  W_fc: Floats;
+  b_fc: Floats;
+  W_proj2: Floats;
+  b_proj2: Floats;
+}
+
+/** A norm's saved output and statistics (`mean` used by LayerNorm, `rstd` by it and RMSNorm). */
+interface NormActs {
+  out: Floats;
+  mean: Floats;
+  rstd: Floats;
+}
 
 /** One block's saved activations. */
 interface Acts {
-  ln1: Floats;
-  mean1: Floats;
-  rstd1: Floats;
+  /** ln1, ln2: of the sublayer's input (pre-like blocks) or of its residual sum (post-like) */
+  n: [NormActs, NormActs];
+  /** Peri-LN's output norms, of attnOut and mlpOut */
+  o: [NormActs, NormActs] | null;
   qkv: Floats;
+  /** qkv with q and k normalized per head (QK-norm), and their rstd */
+  qkvn: Floats | null;
+  qkr: Floats | null;
   att: Floats;
   yh: Floats;
   attnOut: Floats;
-  res1: Floats;
-  ln2: Floats;
-  mean2: Floats;
-  rstd2: Floats;
   fc: Floats;
   gelu: Floats;
   mlpOut: Floats;
-  res2: Floats;
+  /** the residual sums: α·x + f (attention, MLP) */
+  res: [Floats, Floats];
 }
+
+/** What a block's placement does around each sublayer f: the data behind `Placement`. */
+interface Recipe {
+  /** normalize f's input: x + f(N(x)) */
+  inNorm: boolean;
+  /** normalize f's output (Peri-LN): x + Nₒ(f(·)) */
+  outNorm: boolean;
+  /** normalize the residual sum: N(α·x + f(·)) */
+  sumNorm: boolean;
+}
+
+const RECIPES: Record<Exclude<Placement, "mix">, Recipe> = {
+  pre: { inNorm: true, outNorm: false, sumNorm: false },
+  post: { inNorm: false, outNorm: false, sumNorm: true },
+  peri: { inNorm: true, outNorm: true, sumNorm: false },
+  deepnorm: { inNorm: false, outNorm: false, sumNorm: true },
+};
+
+/** One norm kind's forward and backward over the kernels: the data behind `NormKind`. */
+interface NormOp {
+  forward(
+    k: Kernels,
+    a: NormActs,
+    p: NormViews,
+    inp: Floats,
+    N: number,
+    C: number,
+    eps: number,
+  ): void;
+  /** accumulates into `din` and the gradient views */
+  backward(
+    k: Kernels,
+    din: Floats,
+    g: NormViews,
+    dout: Floats,
+    inp: Floats,
+    p: NormViews,
+    a: NormActs,
+    N: number,
+    C: number,
+  ): void;
+}
+
+const NORM_OPS: Record<NormKind, NormOp> = {
+  layer: {
+    forward: (k, a, p, inp, N, C, eps) =>
+      k.layerNormForward(a.out, a.mean, a.rstd, inp, p.g, p.b, N, C, eps),
+    backward: (k, din, g, dout, inp, p, a, N, C) =>
+      k.layerNormBackward(din, g.g, g.b, dout, inp, p.g, a.mean, a.rstd, N, C),
+  },
+  rms: {
+    forward: (k, a, p, inp, N, C, eps) => k.rmsNormForward(a.out, a.rstd, inp, p.g, N, C, eps),
+    backward: (k, din, g, dout, inp, p, a, N, C) =>
+      k.rmsNormBackward(din, g.g, dout, inp, p.g, a.rstd, N, C),
+  },
+  dyt: {
+    forward: (k, a, p, inp, N, C) => k.dytForward(a.out, inp, p.a!, p.g, p.b, N, C),
+    backward: (k, din, g, dout, inp, p, _a, N, C) =>
+      k.dytBackward(din, g.a, g.g, g.b, dout, inp, p.a!, p.g, N, C),
+  },
+};
 
 /** Names accepted by `GPT.activation`. */
 export type ActivationName =
   | "ln1_out"
   | "attn_out"
+  | "ln1o_out"
   | "x_mid"
   | "ln2_out"
   | "mlp_hidden"
   | "mlp_out"
+  | "ln2o_out"
   | "att"
   | "h";
 
 /**
- * A GPT-2 stack: `L` blocks (ln1, attn, ln2, mlp) in pre-LN (`x + f(LN(x))`)
- * or post-LN (`LN(x + f(x))`) placement, with an optional final LayerNorm.
- * Parameters and gradients each live in one flat buffer with the layout of
+ * A GPT-2 stack: `L` blocks (ln1, attn, ln2, mlp) with the norms placed as `config.placement`
+ * says (pre-LN `x + f(LN(x))`, post-LN `LN(x + f(x))`, Peri-LN, DeepNorm or Mix-LN), each norm a
+ * LayerNorm, an RMSNorm or a Dynamic Tanh (`config.norm`), optional QK-norm, and an optional
+ * final norm. Parameters and gradients each live in one flat buffer with the layout of
  * `paramLayout`; matrices are `[in, out]`.
  *
  * @example
@@ -107,6 +215,8 @@ export type ActivationName =
  * model.zeroGrad();
  * const dx = model.backward(y); // the gradient of ½‖y‖²
  * assert(dx.length === x.length && model.layerStats().layer_stats.length === 2);
+ * const zoo = new GPT({ nLayer: 2, nHead: 2, nEmbd: 16, placement: "peri", norm: "dyt" });
+ * assert(zoo.param("blocks.1.ln2o_a").length === 1);
  * ```
  */
 export class GPT {
@@ -120,21 +230,26 @@ export class GPT {
   #byName = new Map<string, ParamSpec>();
   #p: BlockViews[] = [];
   #g: BlockViews[] = [];
+  #pf: NormViews | null = null;
+  #gf: NormViews | null = null;
+  #recipes: Recipe[];
+  #alpha: number;
+  #norm: NormOp;
   #acts: Acts[] = [];
   #cap = 0; // tokens the activation buffers hold
   #capT = 0; // sequence length the attention buffers hold
   #B = 0;
   #T = 0;
   #x: Floats;
-  #lnf: Floats;
-  #meanf: Floats;
-  #rstdf: Floats;
+  #lnf: NormActs;
   // backward scratch
   #dA: Floats;
   #dB: Floats;
   #dC: Floats;
+  #dT: Floats;
   #dyh: Floats;
   #dqkv: Floats;
+  #dqkvn: Floats;
   #dfc: Floats;
   #dgelu: Floats;
   #hSq: Float64Array;
@@ -215,29 +330,58 @@ export class GPT {
     }
     this.kernels = createKernels(c.backend, this.arena, c.blasLib);
     for (const s of this.layout) this.#byName.set(s.name, s);
-    for (let l = 0; l < c.nLayer; l++) {
-      const p = {} as BlockViews;
-      for (const name of BLOCK_PARAMS) p[name] = this.param(`blocks.${l}.${name}`);
-      this.#p.push(p);
-    }
+    this.#recipes = Array.from({ length: c.nLayer }, (_, l) => RECIPES[blockPlacement(c, l)]);
+    this.#alpha = c.placement === "deepnorm" ? (2 * c.nLayer) ** 0.25 : 1;
+    this.#norm = NORM_OPS[c.norm];
+    this.#p = this.#views((n) => this.param(n));
+    this.#pf = c.finalNorm ? this.#normViews("ln_f", (n) => this.param(n)) : null;
     this.#bindGrads();
     const none = this.#alloc(0);
-    this.#x =
-      this.#lnf =
-      this.#meanf =
-      this.#rstdf =
-        none;
+    this.#x = none;
+    this.#lnf = { out: none, mean: none, rstd: none };
     this.#dA =
       this.#dB =
       this.#dC =
+      this.#dT =
       this.#dyh =
       this.#dqkv =
+      this.#dqkvn =
       this.#dfc =
       this.#dgelu =
         none;
     this.#dy = none;
     this.#hSq = new Float64Array(c.nLayer);
     this.#dhSq = new Float64Array(c.nLayer);
+  }
+
+  #normViews(prefix: string, get: (name: string) => Floats): NormViews {
+    const has = (s: string) => this.#byName.has(`${prefix}${s}`);
+    return {
+      g: get(`${prefix}_g`),
+      b: has("_b") ? get(`${prefix}_b`) : null,
+      a: has("_a") ? get(`${prefix}_a`) : null,
+    };
+  }
+
+  /** Every block's views through `get` (parameters or gradients). */
+  #views(get: (name: string) => Floats): BlockViews[] {
+    const peri = this.config.placement === "peri";
+    return Array.from({ length: this.config.nLayer }, (_, l) => {
+      const at = (p: string) => get(`blocks.${l}.${p}`);
+      const norm = (p: string) => this.#normViews(`blocks.${l}.${p}`, get);
+      return {
+        n: [norm("ln1"), norm("ln2")],
+        o: peri ? [norm("ln1o"), norm("ln2o")] : null,
+        W_attn: at("W_attn"),
+        b_attn: at("b_attn"),
+        W_proj: at("W_proj"),
+        b_proj: at("b_proj"),
+        W_fc: at("W_fc"),
+        b_fc: at("b_fc"),
+        W_proj2: at("W_proj2"),
+        b_proj2: at("b_proj2"),
+      };
+    });
   }
 
   #alloc(n: number): Floats {
@@ -247,7 +391,10 @@ export class GPT {
 
   #spec(name: string): ParamSpec {
     const s = this.#byName.get(name);
-    if (!s) throw new RangeError(`no parameter named '${name}'`);
+    if (!s) {
+      const why = absentBecause(name, this.config);
+      throw new RangeError(`no parameter named '${name}'${why === null ? "" : `: ${why}`}`);
+    }
     return s;
   }
 
@@ -280,12 +427,8 @@ export class GPT {
   }
 
   #bindGrads() {
-    this.#g = [];
-    for (let l = 0; l < this.config.nLayer; l++) {
-      const g = {} as BlockViews;
-      for (const name of BLOCK_PARAMS) g[name] = this.grad(`blocks.${l}.${name}`);
-      this.#g.push(g);
-    }
+    this.#g = this.#views((n) => this.grad(n));
+    this.#gf = this.config.finalNorm ? this.#normViews("ln_f", (n) => this.grad(n)) : null;
   }
 
   /** A view into the flat gradient buffer, same names as `param`. */
@@ -294,9 +437,14 @@ export class GPT {
     return this.grads.subarray(s.offset, s.offset + s.size);
   }
 
-  /** Draws every parameter, deterministically from `seed` (see `InitOptions`). */
+  /**
+   * Draws every parameter, deterministically from `seed` (see `InitOptions`): the matrices in
+   * layout order, so a model's weights do not depend on its norm. Norm gains are 1, biases 0,
+   * DyT's scalars `dytAlpha`; DeepNorm then scales `W_fc`, `W_proj2`, `W_proj` and the value
+   * third of `W_attn` by β = (8L)^−¼.
+   */
   init(opts: InitOptions): void {
-    const L = this.config.nLayer, rng = new Rng(opts.seed);
+    const c = this.config, L = c.nLayer, C = c.nEmbd, rng = new Rng(opts.seed);
     if (opts.scheme !== "gpt2" && opts.scheme !== "xavier") {
       throw new RangeError(`init scheme must be "gpt2" or "xavier", got ${opts.scheme}`);
     }
@@ -311,7 +459,18 @@ export class GPT {
           : 0.02;
         rng.fillNormal(v, std);
       } else {
-        v.fill(short.endsWith("_g") ? 1 : 0);
+        v.fill(short.endsWith("_g") ? 1 : short.endsWith("_a") ? c.dytAlpha : 0);
+      }
+    }
+    if (c.placement === "deepnorm") {
+      const beta = (8 * L) ** -0.25;
+      for (const p of this.#p) {
+        for (const w of [p.W_fc, p.W_proj2, p.W_proj]) {
+          for (let i = 0; i < w.length; i++) w[i] *= beta;
+        }
+        for (let r = 0; r < C; r++) {
+          for (let j = 2 * C; j < 3 * C; j++) p.W_attn[r * 3 * C + j] *= beta;
+        }
       }
     }
   }
@@ -320,13 +479,16 @@ export class GPT {
    * Bytes a model of `config` holds for a forward and backward pass of B sequences of T tokens:
    * parameters, gradients, activations and backward scratch (float32; the arena's per-buffer
    * alignment and the kernels' scratch included). `run` checks a stream fits the 4 GiB arena with
-   * it before any worker starts.
+   * it before any worker starts. Peri-LN stores two more norm outputs per block (2C + 4 floats a
+   * token), QK-norm the normalized q, k and v (3C + 2·heads).
    *
    * @example
    * ```ts
    * import { assert } from "@std/assert";
    * const c = { nLayer: 12, nHead: 12, nEmbd: 768, placement: "pre" as const };
    * assert(GPT.bytesFor(c, 4, 256).activations > 500e6); // GPT-2 at 1024 tokens: ~0.8 GB
+   * const peri = GPT.bytesFor({ ...c, placement: "peri" }, 4, 256).activations;
+   * assert(peri > GPT.bytesFor(c, 4, 256).activations);
    * ```
    */
   static bytesFor(
@@ -334,12 +496,10 @@ export class GPT {
     B: number,
     T: number,
   ): { params: number; activations: number } {
-    const c = resolveConfig(config), C = c.nEmbd, BT = B * T;
+    const c = resolveConfig(config), BT = B * T;
     const params = paramLayout(c).reduce((a, s) => a + s.size, 0) * 4;
-    // per layer: ln1, qkv, yh, attnOut, res1, ln2, fc, gelu, mlpOut, res2 (18C per token), two
-    // means and rstds, att [B,NH,T,T]; then input, ln_f, and the backward scratch (16C + 2)
-    const floats = c.nLayer * (BT * (18 * C + 4) + B * T * T * c.nHead) + BT * (16 * C + 2);
-    const slack = (16 * c.nLayer + 16) * 64 + (2 << 20) + T * T * 4 + 24 * 4 * C;
+    const floats = actFloats(c, BT, B * T * T);
+    const slack = (20 * c.nLayer + 16) * 64 + (2 << 20) + T * T * 4 + 24 * 4 * c.nEmbd;
     return { params, activations: floats * 4 + slack };
   }
 
@@ -354,10 +514,11 @@ export class GPT {
       return;
     }
     const cap = Math.max(BT, this.#cap), capT = Math.max(T, this.#capT);
-    const attSize = Math.max(B * T * T, this.#cap * this.#capT) * c.nHead;
-    const floats = c.nLayer * (cap * 18 * C + 4 * cap + attSize) + cap * 17 * C + 2 * cap;
+    const attTokens = Math.max(B * T * T, this.#cap * this.#capT);
+    const attSize = attTokens * c.nHead;
+    const floats = actFloats(c, cap, attTokens);
     if (this.arena !== null) {
-      const end = this.arena.used + floats * 4 + (16 * c.nLayer + 16) * 64;
+      const end = this.arena.used + floats * 4 + (20 * c.nLayer + 16) * 64;
       if (end > 2 ** 32) {
         throw new RangeError(
           `B·T = ${BT} tokens (T = ${T}) need ${(floats * 4 / 2 ** 20).toFixed(1)} MiB of ` +
@@ -367,35 +528,34 @@ export class GPT {
       }
     }
     const a = (n: number) => this.#alloc(n);
+    const norm = (): NormActs => ({ out: a(cap * C), mean: a(cap), rstd: a(cap) });
     const acts: Acts[] = [];
     for (let l = 0; l < c.nLayer; l++) {
       acts.push({
-        ln1: a(cap * C),
-        mean1: a(cap),
-        rstd1: a(cap),
+        n: [norm(), norm()],
+        o: c.placement === "peri" ? [norm(), norm()] : null,
         qkv: a(cap * 3 * C),
+        qkvn: c.qkNorm ? a(cap * 3 * C) : null,
+        qkr: c.qkNorm ? a(cap * 2 * c.nHead) : null,
         att: a(attSize),
         yh: a(cap * C),
         attnOut: a(cap * C),
-        res1: a(cap * C),
-        ln2: a(cap * C),
-        mean2: a(cap),
-        rstd2: a(cap),
         fc: a(cap * 4 * C),
         gelu: a(cap * 4 * C),
         mlpOut: a(cap * C),
-        res2: a(cap * C),
+        res: [a(cap * C), a(cap * C)],
       });
     }
-    const x = a(cap * C), lnf = a(cap * C), meanf = a(cap), rstdf = a(cap);
-    const dA = a(cap * C), dB = a(cap * C), dC = a(cap * C), dyh = a(cap * C);
+    const x = a(cap * C), lnf = norm();
+    const dA = a(cap * C), dB = a(cap * C), dC = a(cap * C), dT = a(cap * C), dyh = a(cap * C);
     const dqkv = a(cap * 3 * C), dfc = a(cap * 4 * C), dgelu = a(cap * 4 * C);
+    const dqkvn = c.qkNorm ? a(cap * 3 * C) : a(0);
     const dy = this.arena === null ? this.#alloc(0) : a(cap * C);
     // every buffer is there: only now do they replace the old ones
     this.#acts = acts;
-    [this.#x, this.#lnf, this.#meanf, this.#rstdf] = [x, lnf, meanf, rstdf];
-    [this.#dA, this.#dB, this.#dC, this.#dyh] = [dA, dB, dC, dyh];
-    [this.#dqkv, this.#dfc, this.#dgelu, this.#dy] = [dqkv, dfc, dgelu, dy];
+    [this.#x, this.#lnf] = [x, lnf];
+    [this.#dA, this.#dB, this.#dC, this.#dT, this.#dyh] = [dA, dB, dC, dT, dyh];
+    [this.#dqkv, this.#dqkvn, this.#dfc, this.#dgelu, this.#dy] = [dqkv, dqkvn, dfc, dgelu, dy];
     this.#cap = cap;
     this.#capT = capT;
   }
@@ -403,7 +563,7 @@ export class GPT {
   /** The output of block l (a view valid until the next forward). */
   #h(l: number): Floats {
     const a = this.#acts[l];
-    return this.config.placement === "pre" ? a.res2 : a.ln2;
+    return this.#recipes[l].sumNorm ? a.n[1].out : a.res[1];
   }
 
   /**
@@ -423,54 +583,47 @@ export class GPT {
     input.set(x.subarray(0, n));
     let h: Floats = input;
     for (let l = 0; l < c.nLayer; l++) {
-      this.#blockForward(l, h, B, T);
-      h = this.#h(l);
+      const mid = this.#subForward(l, 0, h, B, T);
+      h = this.#subForward(l, 1, mid, B, T);
       this.onBlock?.(l + 1, 2 * c.nLayer);
     }
-    if (!c.finalNorm) return h.subarray(0, n);
-    const f = this.#lnf.subarray(0, n);
-    this.kernels.layerNormForward(
-      f,
-      this.#meanf,
-      this.#rstdf,
-      h,
-      this.param("ln_f_g"),
-      this.param("ln_f_b"),
-      BT,
-      C,
-      c.eps,
-    );
-    return f;
+    if (this.#pf === null) return h.subarray(0, n);
+    this.#norm.forward(this.kernels, this.#lnf, this.#pf, h, BT, C, c.eps);
+    return this.#lnf.out.subarray(0, n);
   }
 
-  #blockForward(l: number, x: Floats, B: number, T: number) {
-    const { nEmbd: C, nHead: NH, eps, causal } = this.config;
-    const BT = B * T, n = BT * C, p = this.#p[l], a = this.#acts[l], k = this.kernels;
-    if (this.config.placement === "pre") {
-      k.layerNormForward(a.ln1, a.mean1, a.rstd1, x, p.ln1_g, p.ln1_b, BT, C, eps);
-      k.matmulForward(a.qkv, a.ln1, p.W_attn, p.b_attn, BT, C, 3 * C);
-    } else {
-      k.matmulForward(a.qkv, x, p.W_attn, p.b_attn, BT, C, 3 * C);
-    }
-    k.attentionForward(a.yh, a.att, a.qkv, B, T, C, NH, causal);
+  /** Sublayer s (0 attention, 1 MLP) of block l on x; returns its output. */
+  #subForward(l: number, s: 0 | 1, x: Floats, B: number, T: number): Floats {
+    const { nEmbd: C, eps } = this.config, BT = B * T, n = BT * C, k = this.kernels;
+    const r = this.#recipes[l], p = this.#p[l], a = this.#acts[l];
+    if (r.inNorm) this.#norm.forward(k, a.n[s], p.n[s], x, BT, C, eps);
+    const u = r.inNorm ? a.n[s].out : x;
+    const f = s === 0 ? this.#attnForward(l, u, B, T) : this.#mlpForward(l, u, BT);
+    if (r.outNorm) this.#norm.forward(k, a.o![s], p.o![s], f, BT, C, eps);
+    const v = r.outNorm ? a.o![s].out : f;
+    if (this.#alpha === 1) k.add(a.res[s], x, v, n);
+    else k.scaleAdd(a.res[s], x, this.#alpha, v, n);
+    if (!r.sumNorm) return a.res[s];
+    this.#norm.forward(k, a.n[s], p.n[s], a.res[s], BT, C, eps);
+    return a.n[s].out;
+  }
+
+  #attnForward(l: number, u: Floats, B: number, T: number): Floats {
+    const { nEmbd: C, nHead: NH, causal, eps } = this.config, BT = B * T;
+    const p = this.#p[l], a = this.#acts[l], k = this.kernels;
+    k.matmulForward(a.qkv, u, p.W_attn, p.b_attn, BT, C, 3 * C);
+    if (a.qkvn !== null) k.qkNormForward(a.qkvn, a.qkr!, a.qkv, BT, C, NH, eps);
+    k.attentionForward(a.yh, a.att, a.qkvn ?? a.qkv, B, T, C, NH, causal);
     k.matmulForward(a.attnOut, a.yh, p.W_proj, p.b_proj, BT, C, C);
-    k.add(a.res1, x, a.attnOut, n);
-    let mid: Floats;
-    if (this.config.placement === "pre") {
-      mid = a.res1;
-      k.layerNormForward(a.ln2, a.mean2, a.rstd2, mid, p.ln2_g, p.ln2_b, BT, C, eps);
-      k.matmulForward(a.fc, a.ln2, p.W_fc, p.b_fc, BT, C, 4 * C);
-    } else {
-      k.layerNormForward(a.ln1, a.mean1, a.rstd1, a.res1, p.ln1_g, p.ln1_b, BT, C, eps);
-      mid = a.ln1;
-      k.matmulForward(a.fc, mid, p.W_fc, p.b_fc, BT, C, 4 * C);
-    }
+    return a.attnOut;
+  }
+
+  #mlpForward(l: number, u: Floats, BT: number): Floats {
+    const C = this.config.nEmbd, p = this.#p[l], a = this.#acts[l], k = this.kernels;
+    k.matmulForward(a.fc, u, p.W_fc, p.b_fc, BT, C, 4 * C);
     k.geluForward(a.gelu, a.fc, BT * 4 * C);
     k.matmulForward(a.mlpOut, a.gelu, p.W_proj2, p.b_proj2, BT, 4 * C, C);
-    k.add(a.res2, mid, a.mlpOut, n);
-    if (this.config.placement === "post") {
-      k.layerNormForward(a.ln2, a.mean2, a.rstd2, a.res2, p.ln2_g, p.ln2_b, BT, C, eps);
-    }
+    return a.mlpOut;
   }
 
   /** Sets every gradient and the accumulated h/dh/dx norms to zero. */
@@ -496,28 +649,21 @@ export class GPT {
       dy = this.#dy;
     }
     let dOut = this.#dA.subarray(0, n), dIn = this.#dC.subarray(0, n);
-    if (c.finalNorm) {
+    if (this.#pf !== null) {
       dOut.fill(0);
-      this.kernels.layerNormBackward(
-        dOut,
-        this.grad("ln_f_g"),
-        this.grad("ln_f_b"),
-        dy,
-        this.#h(c.nLayer - 1),
-        this.param("ln_f_g"),
-        this.#meanf,
-        this.#rstdf,
-        BT,
-        C,
-      );
+      const h = this.#h(c.nLayer - 1);
+      this.#norm.backward(this.kernels, dOut, this.#gf!, dy, h, this.#pf, this.#lnf, BT, C);
     } else {
       dOut.set(dy.subarray(0, n));
     }
+    const dMid = this.#dB.subarray(0, n);
     for (let l = c.nLayer - 1; l >= 0; l--) {
       this.#hSq[l] += this.kernels.sumSq(this.#h(l), n);
       this.#dhSq[l] += this.kernels.sumSq(dOut, n);
-      const x = l === 0 ? this.#x : this.#h(l - 1);
-      this.#blockBackward(l, dIn, dOut, x, B, T);
+      const x = l === 0 ? this.#x : this.#h(l - 1), a = this.#acts[l];
+      const mid = this.#recipes[l].sumNorm ? a.n[0].out : a.res[0];
+      this.#subBackward(l, 1, dMid, dOut, mid, B, T);
+      this.#subBackward(l, 0, dIn, dMid, x, B, T);
       [dOut, dIn] = [dIn, dOut];
       this.onBlock?.(2 * c.nLayer - l, 2 * c.nLayer);
     }
@@ -525,72 +671,109 @@ export class GPT {
     return dOut;
   }
 
-  /** dIn = ∂L/∂(block input) from dOut = ∂L/∂(block output); dOut is consumed. */
-  #blockBackward(l: number, dIn: Floats, dOut: Floats, x: Floats, B: number, T: number) {
-    const { nEmbd: C, nHead: NH, causal } = this.config;
-    const BT = B * T, n = BT * C, p = this.#p[l], g = this.#g[l], a = this.#acts[l];
-    const dB = this.#dB.subarray(0, n), dyh = this.#dyh.subarray(0, n);
-    const dqkv = this.#dqkv.subarray(0, 3 * n), dfc = this.#dfc.subarray(0, 4 * n);
-    const dgelu = this.#dgelu.subarray(0, 4 * n);
-    const pre = this.config.placement === "pre", k = this.kernels;
-    let dRes2 = dOut;
-    if (!pre) {
-      dB.fill(0);
-      k.layerNormBackward(dB, g.ln2_g, g.ln2_b, dOut, a.res2, p.ln2_g, a.mean2, a.rstd2, BT, C);
-      dRes2 = dB;
+  /**
+   * dX = ∂L/∂x of sublayer s of block l (written) from dO = ∂L/∂(its output), x its input.
+   * The residual path's part of dX is α·∂L/∂(sum); f's part is added after its backward.
+   */
+  #subBackward(l: number, s: 0 | 1, dX: Floats, dO: Floats, x: Floats, B: number, T: number) {
+    const C = this.config.nEmbd, BT = B * T, n = BT * C, k = this.kernels;
+    const r = this.#recipes[l], p = this.#p[l], g = this.#g[l], a = this.#acts[l];
+    const dT = this.#dT.subarray(0, n), norm = this.#norm;
+    // ∂L/∂(the residual sum)
+    let dR = dO;
+    if (r.sumNorm) {
+      dX.fill(0);
+      norm.backward(k, dX, g.n[s], dO, a.res[s], p.n[s], a.n[s], BT, C);
+      dR = dX;
     }
-    // res2 = mid + mlp(mid') with mid' = ln2(mid) (pre) or mid (post)
-    dgelu.fill(0);
-    k.matmulBackward(dgelu, g.W_proj2, g.b_proj2, dRes2, a.gelu, p.W_proj2, BT, 4 * C, C);
-    dfc.fill(0);
-    k.geluBackward(dfc, a.fc, dgelu, 4 * n);
-    if (pre) {
-      dB.fill(0);
-      k.matmulBackward(dB, g.W_fc, g.b_fc, dfc, a.ln2, p.W_fc, BT, C, 4 * C);
-      dIn.set(dRes2); // ∂L/∂res1 so far: the residual path
-      k.layerNormBackward(dIn, g.ln2_g, g.ln2_b, dB, a.res1, p.ln2_g, a.mean2, a.rstd2, BT, C);
+    // ∂L/∂f
+    let dF = dR;
+    if (r.outNorm) {
+      dT.fill(0);
+      norm.backward(k, dT, g.o![s], dR, s === 0 ? a.attnOut : a.mlpOut, p.o![s], a.o![s], BT, C);
+      dF = dT;
+    }
+    if (s === 0) this.#attnBackOut(l, dF, B, T);
+    else this.#mlpBackOut(l, dF, BT);
+    // dR is read for the last time above: the residual path
+    if (dR !== dX) dX.set(dR);
+    if (this.#alpha !== 1) k.scale(dX, dX, this.#alpha, n);
+    // f's input projection, through the input norm when there is one
+    if (r.inNorm) {
+      dT.fill(0);
+      this.#backIn(l, s, dT, a.n[s].out, BT);
+      norm.backward(k, dX, g.n[s], dT, x, p.n[s], a.n[s], BT, C);
     } else {
-      // dB holds ∂L/∂res2 = the residual part of ∂L/∂mid; add the MLP path
-      k.matmulBackward(dB, g.W_fc, g.b_fc, dfc, a.ln1, p.W_fc, BT, C, 4 * C);
-      dIn.fill(0);
-      k.layerNormBackward(dIn, g.ln1_g, g.ln1_b, dB, a.res1, p.ln1_g, a.mean1, a.rstd1, BT, C);
+      this.#backIn(l, s, dX, x, BT);
     }
-    // dIn = ∂L/∂res1; res1 = x + attn(x') with x' = ln1(x) (pre) or x (post)
+  }
+
+  /** From ∂L/∂attnOut to ∂L/∂qkv (in #dqkv), with W_proj's and b_proj's gradients. */
+  #attnBackOut(l: number, dF: Floats, B: number, T: number) {
+    const { nEmbd: C, nHead: NH, causal } = this.config, BT = B * T, n = BT * C;
+    const p = this.#p[l], g = this.#g[l], a = this.#acts[l], k = this.kernels;
+    const dyh = this.#dyh.subarray(0, n), dqkv = this.#dqkv.subarray(0, 3 * n);
     dyh.fill(0);
-    k.matmulBackward(dyh, g.W_proj, g.b_proj, dIn, a.yh, p.W_proj, BT, C, C);
+    k.matmulBackward(dyh, g.W_proj, g.b_proj, dF, a.yh, p.W_proj, BT, C, C);
     dqkv.fill(0);
-    k.attentionBackward(dqkv, dyh, a.qkv, a.att, B, T, C, NH, causal);
-    if (pre) {
-      dB.fill(0);
-      k.matmulBackward(dB, g.W_attn, g.b_attn, dqkv, a.ln1, p.W_attn, BT, C, 3 * C);
-      k.layerNormBackward(dIn, g.ln1_g, g.ln1_b, dB, x, p.ln1_g, a.mean1, a.rstd1, BT, C);
+    if (a.qkvn === null) {
+      k.attentionBackward(dqkv, dyh, a.qkv, a.att, B, T, C, NH, causal);
     } else {
-      k.matmulBackward(dIn, g.W_attn, g.b_attn, dqkv, x, p.W_attn, BT, C, 3 * C);
+      const dqkvn = this.#dqkvn.subarray(0, 3 * n);
+      dqkvn.fill(0);
+      k.attentionBackward(dqkvn, dyh, a.qkvn, a.att, B, T, C, NH, causal);
+      k.qkNormBackward(dqkv, dqkvn, a.qkv, a.qkr!, BT, C, NH);
+    }
+  }
+
+  /** From ∂L/∂mlpOut to ∂L/∂fc (in #dfc), with W_proj2's and b_proj2's gradients. */
+  #mlpBackOut(l: number, dF: Floats, BT: number) {
+    const C = this.config.nEmbd, n = BT * C, p = this.#p[l], g = this.#g[l], a = this.#acts[l];
+    const dfc = this.#dfc.subarray(0, 4 * n), dgelu = this.#dgelu.subarray(0, 4 * n);
+    dgelu.fill(0);
+    this.kernels.matmulBackward(dgelu, g.W_proj2, g.b_proj2, dF, a.gelu, p.W_proj2, BT, 4 * C, C);
+    dfc.fill(0);
+    this.kernels.geluBackward(dfc, a.fc, dgelu, 4 * n);
+  }
+
+  /** Adds ∂L/∂u of sublayer s's input projection (u its input) into dU, with W's, b's grads. */
+  #backIn(l: number, s: 0 | 1, dU: Floats, u: Floats, BT: number) {
+    const C = this.config.nEmbd, n = BT * C, p = this.#p[l], g = this.#g[l], k = this.kernels;
+    if (s === 0) {
+      const dqkv = this.#dqkv.subarray(0, 3 * n);
+      k.matmulBackward(dU, g.W_attn, g.b_attn, dqkv, u, p.W_attn, BT, C, 3 * C);
+    } else {
+      const dfc = this.#dfc.subarray(0, 4 * n);
+      k.matmulBackward(dU, g.W_fc, g.b_fc, dfc, u, p.W_fc, BT, C, 4 * C);
     }
   }
 
   /**
-   * A saved activation of block `layer` from the last forward: `ln1_out`,
-   * `ln2_out` (pre-LN), `attn_out`, `x_mid`, `mlp_hidden` (GELU output),
-   * `mlp_out`, `att [B,NH,T,T]`, `h` (the block output).
+   * A saved activation of block `layer` from the last forward: `ln1_out`, `ln2_out` (the norm of
+   * a sublayer's input: pre-LN, Peri-LN and Mix-LN's pre-LN blocks), `attn_out`, `ln1o_out`,
+   * `ln2o_out` (Peri-LN's output norms), `x_mid` (the attention sublayer's output), `mlp_hidden`
+   * (GELU output), `mlp_out`, `att [B,NH,T,T]`, `h` (the block output).
    */
   activation(layer: number, name: ActivationName): Floats {
     const a = this.#acts[layer], n = this.#B * this.#T * this.config.nEmbd;
     if (!a) throw new RangeError(`no activations for layer ${layer}; run forward first`);
-    const pre = this.config.placement === "pre";
+    const r = this.#recipes[layer];
     const pick: Record<ActivationName, [Floats | null, number]> = {
-      ln1_out: [pre ? a.ln1 : null, n],
-      ln2_out: [pre ? a.ln2 : null, n],
+      ln1_out: [r.inNorm ? a.n[0].out : null, n],
+      ln2_out: [r.inNorm ? a.n[1].out : null, n],
       attn_out: [a.attnOut, n],
-      x_mid: [pre ? a.res1 : a.ln1, n],
+      ln1o_out: [a.o?.[0].out ?? null, n],
+      x_mid: [r.sumNorm ? a.n[0].out : a.res[0], n],
       mlp_hidden: [a.gelu, 4 * n],
       mlp_out: [a.mlpOut, n],
+      ln2o_out: [a.o?.[1].out ?? null, n],
       att: [a.att, this.#B * this.config.nHead * this.#T * this.#T],
       h: [this.#h(layer), n],
     };
     const [buf, len] = pick[name] ?? [null, 0];
     if (buf === null) {
-      throw new RangeError(`no activation '${name}' in a ${this.config.placement}-LN block`);
+      const kind = blockPlacement(this.config, layer);
+      throw new RangeError(`no activation '${name}' in a ${kind}-LN block`);
     }
     return buf.subarray(0, len);
   }
@@ -640,18 +823,22 @@ export function stackStats(
   sums: NormSums,
   finalNorm: boolean,
 ): StackStats {
-  const at = (name: string): GradStat => {
-    const s = layout.find((p) => p.name === name);
-    if (!s) throw new RangeError(`no parameter named '${name}' in the layout`);
-    return gradStat(grads.subarray(s.offset, s.offset + s.size));
-  };
+  const stat = (sp: ParamSpec) => gradStat(grads.subarray(sp.offset, sp.offset + sp.size));
   const layer_stats: LayerStat[] = sums.h_sq.map((h, l) => {
-    const grad = {} as Record<BlockParam, GradStat>;
-    for (const p of BLOCK_PARAMS) grad[p] = at(`blocks.${l}.${p}`);
+    const grad = {} as LayerStat["grad"], prefix = `blocks.${l}.`;
+    for (const sp of layout) {
+      if (sp.name.startsWith(prefix)) grad[sp.name.slice(prefix.length) as BlockParam] = stat(sp);
+    }
+    if (!grad.W_attn) throw new RangeError(`no block ${l} in the layout`);
     return { layer: l, grad, h_l2: Math.sqrt(h), dh_l2: Math.sqrt(sums.dh_sq[l]) };
   });
   const out: StackStats = { layer_stats, dx_l2: Math.sqrt(sums.dx_sq) };
-  if (finalNorm) out.ln_f_grad = { ln_f_g: at("ln_f_g"), ln_f_b: at("ln_f_b") };
+  if (finalNorm) {
+    const f = {} as Record<string, GradStat>;
+    for (const sp of layout) if (sp.name.startsWith("ln_f_")) f[sp.name] = stat(sp);
+    if (!f.ln_f_g) throw new RangeError("no parameter named 'ln_f_g' in the layout");
+    out.ln_f_grad = f as StackStats["ln_f_grad"];
+  }
   return out;
 }
 
@@ -675,4 +862,15 @@ export function gradStat(g: Floats): GradStat {
   }
   const l2 = Math.sqrt(s);
   return { l2, rms: g.length ? l2 / Math.sqrt(g.length) : 0, max_abs: m, numel: g.length };
+}
+
+/** Activation floats of a model of `c` for `BT` tokens and `attTokens` = B·T² attention cells. */
+function actFloats(c: ResolvedConfig, BT: number, attTokens: number): number {
+  const C = c.nEmbd, peri = c.placement === "peri";
+  // per layer: two norms (C + 2 each), qkv, yh, attnOut, fc, gelu, mlpOut and the two residual
+  // sums (18C + 4 a token), Peri-LN's output norms, QK-norm's normalized qkv and rstd; att
+  const perToken = 18 * C + 4 + (peri ? 2 * C + 4 : 0) + (c.qkNorm ? 3 * C + 2 * c.nHead : 0);
+  // then the input, ln_f and the backward scratch
+  const rest = 19 * C + 2 + (c.qkNorm ? 3 * C : 0);
+  return c.nLayer * (BT * perToken + attTokens * c.nHead) + BT * rest;
 }
