@@ -9,6 +9,8 @@ import type { Summary } from "../pipeline/collect.ts";
 import type { StackStats } from "../model/mod.ts";
 import { choiceFlag, intFlag, numFlag, optIntFlag, seedFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
+import { variantName } from "../model/config.ts";
+import { ZOO_BOOLEANS, ZOO_STRINGS, zooFlags, zooHelp, zooOptions } from "./zoo_flags.ts";
 import { layerChart, nonfiniteLine, num } from "./report.ts";
 import { inputReader, runCommand, STREAM_HELP, STREAM_STRINGS, streamOptions } from "./stream.ts";
 
@@ -30,10 +32,10 @@ pre-LN's fall as ~1/√L while post-LN's stay flat.
 Model:
   --layers L                  blocks (default: 6)
   --heads H                   attention heads, must divide C (default: 4)
-  --placement pre|post        pre-LN x + f(LN(x)) (GPT-2, default) or post-LN LN(x + f(x))
+${zooHelp(false)}
   --init gpt2|xavier          initialisation (default: gpt2)
   --seed S                    init and probe seed (default: 0)
-  --eps E                     LayerNorm epsilon (default: 1e-5)
+  --eps E                     norm epsilon (default: 1e-5)
   --causal true|false         causal attention (default: true)
   --loss probe|l2             L = Σ y·R (R: ±1 entries per token) or ½Σy² (default: probe)
   --seq T                     tokens per sequence (default: T of a [B, T, C] .npy, else 64)
@@ -43,17 +45,22 @@ ${STREAM_HELP}
 
 Examples:
   deno run mod.ts gen --tokens 4096 --dim 64 | deno run --allow-read=. mod.ts run --layers 6
-  deno run --allow-read=. mod.ts run --placement post --init xavier --stats - < x.npy > /dev/null`;
+  deno run --allow-read=. mod.ts run --placement post --init xavier --stats - < x.npy > /dev/null
+  deno run --allow-read=. mod.ts run --placement peri --norm dyt --qk-norm --stats - < x.npy > y.npy`;
 
 /** Human summary of a run, with the per-layer chart. */
 export function runReport(s: Summary): string {
   const c = s.config;
   const g = s.grad as StackStats;
   if (s.tokens_in === 0) {
-    return `run: ${c.layers} × ${c.placement}-LN blocks: the input was empty; nothing to run`;
+    return `run: ${c.layers} × ${
+      variantName(c as Parameters<typeof variantName>[0])
+    } blocks: the input was empty; nothing to run`;
   }
   return [
-    `run: ${c.layers} × ${c.placement}-LN blocks (C ${c.C}, ${c.heads} heads, ${c.init} init, seq ${c.seq}), ` +
+    `run: ${c.layers} × ${
+      variantName(c as Parameters<typeof variantName>[0])
+    } blocks (C ${c.C}, ${c.heads} heads, ${c.init} init, seq ${c.seq}), ` +
     `${s.tokens_out} tokens in ${s.batches} batches, loss (${c.loss}) ${num(s.loss)}`,
     `  output mean ${num(s.output.mean)} std ${num(s.output.std)}; ‖dL/dx‖ ${num(g.dx_l2)}`,
     ...nonfiniteLine(s),
@@ -69,14 +76,14 @@ export async function run(args: string[]): Promise<number> {
       ...STREAM_STRINGS,
       "layers",
       "heads",
-      "placement",
+      ...ZOO_STRINGS,
       "init",
       "eps",
       "causal",
       "loss",
       "seq",
     ],
-    booleans: ["quiet", "progress"],
+    booleans: ["quiet", "progress", ...ZOO_BOOLEANS],
     alias: { o: "output" },
     positionals: 1,
     help: RUN_HELP,
@@ -85,10 +92,12 @@ export async function run(args: string[]): Promise<number> {
   const path = f._.length ? String(f._[0]) : "-";
   const input = inputReader(path);
   const base = streamOptions(f);
+  const layers = intFlag(f, "layers", 6);
+  const zoo = zooFlags(f, false, layers);
   const opts = {
-    layers: intFlag(f, "layers", 6),
+    layers,
     heads: intFlag(f, "heads", 4),
-    placement: choiceFlag(f, "placement", ["pre", "post"] as const, "pre"),
+    ...zooOptions(zoo.placements[0], zoo.norms[0], zoo.options),
     init: choiceFlag(f, "init", ["gpt2", "xavier"] as const, "gpt2"),
     seed: seedFlag(f),
     eps: numFlag(f, "eps", 1e-5),

@@ -13,6 +13,7 @@ import {
   checkConfig,
   defaultText,
   type EvalRecord,
+  fillConfig,
   train as trainModel,
   TRAIN_DEFAULTS,
   type TrainConfig,
@@ -419,10 +420,10 @@ async function runGrid(
   }
   // check every combination before the first run starts
   const settings = combos.map((c) => settingsOf({ ...base, ...c }));
-  for (const c of settings) checkConfig({ ...TRAIN_DEFAULTS, ...c });
+  for (const c of settings) checkConfig(fillConfig(c));
   const runs: GridRun[] = [];
   for (let i = 0; i < settings.length && !signal.aborted; i++) {
-    log.write({ type: "run", run: i, config: { ...TRAIN_DEFAULTS, ...settings[i] } });
+    log.write({ type: "run", run: i, config: fillConfig(settings[i]) });
     const prog = show ? trainProgress(terminal, `run ${i + 1}/${settings.length}  `) : null;
     let ev: EvalRecord | null = null;
     const { trainer: t, summary: s } = await trainModel({

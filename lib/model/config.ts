@@ -207,3 +207,21 @@ export function blockPlacement(c: ResolvedConfig, l: number): Exclude<Placement,
   if (c.placement !== "mix") return c.placement;
   return l < c.mixPost ? "post" : "pre";
 }
+
+/**
+ * A short name of a model variant, for tables, legends, JSON and CSV: the placement, then
+ * `-rms`/`-dyt` unless LayerNorm, then `+qk` with QK-norm — `pre`, `peri-dyt`, `post+qk`.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(variantName({ placement: "pre" }) === "pre");
+ * assert(variantName({ placement: "peri", norm: "dyt", qkNorm: true }) === "peri-dyt+qk");
+ * ```
+ */
+export function variantName(
+  c: { placement: Placement; norm?: NormKind; qkNorm?: boolean },
+): string {
+  const norm = c.norm === undefined || c.norm === "layer" ? "" : `-${c.norm}`;
+  return `${c.placement}${norm}${c.qkNorm ? "+qk" : ""}`;
+}

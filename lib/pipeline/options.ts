@@ -10,7 +10,7 @@ import { OptionError } from "../io/errors.ts";
 export { OptionError };
 import { type Backend, checkBackend } from "../kernels/backend.ts";
 import type { Format } from "../io/batch.ts";
-import type { Placement } from "../model/config.ts";
+import type { NormKind, Placement } from "../model/config.ts";
 import type { BatchRecord } from "./collect.ts";
 
 /**
@@ -200,8 +200,16 @@ export interface RunOptions extends StreamOptions {
   layers?: number;
   /** attention heads (default 4); must divide the input's C */
   heads?: number;
-  /** pre (default) or post */
+  /** where the norms sit: pre (default), post, peri, deepnorm or mix (see `Placement`) */
   placement?: Placement;
+  /** every norm of the stack: layer (default), rms or dyt */
+  norm?: NormKind;
+  /** RMS-normalize each head's q and k before q·kᵀ (default false) */
+  qkNorm?: boolean;
+  /** with mix: post-LN blocks (default ⌊layers/4⌋) */
+  mixPost?: number;
+  /** with dyt: the initial scalar a of every norm (default 0.5) */
+  dytAlpha?: number;
   /** tokens per sequence (default: T of a `[B, T, C]` .npy input, else 64) */
   seq?: number;
   /** gpt2 (default) or xavier */
@@ -214,6 +222,6 @@ export interface RunOptions extends StreamOptions {
   eps?: number;
   /** causal attention (default true) */
   causal?: boolean;
-  /** final LayerNorm (default: pre true, post false) */
+  /** a final norm (default: true for pre, peri and mix; false for post and deepnorm) */
   finalNorm?: boolean;
 }

@@ -9,6 +9,7 @@ import type { InputInfo } from "../io/input.ts";
 import type { Format } from "../io/batch.ts";
 import { UsageError } from "../io/errors.ts";
 import { GPT } from "../model/gpt.ts";
+import { resolveConfig } from "../model/config.ts";
 import type { ParamSpec } from "../model/params.ts";
 import { PROBE_DIRECTION } from "../kernels/probe.ts";
 import { Arena } from "../kernels/arena.ts";
@@ -190,6 +191,25 @@ export function runPlan(o: RunOptions = {}): StreamPlan {
     throw new OptionError("init", `must be gpt2 or xavier, got ${JSON.stringify(init)}`);
   }
   if (o.eps !== undefined) positive("eps", o.eps);
+  for (const [name, v] of [["layers", layers], ["heads", heads]] as const) {
+    if (!(Number.isInteger(v) && v >= 1)) {
+      throw new OptionError(name, `must be a whole number ≥ 1, got ${v}`);
+    }
+  }
+  // the stack's config without its width: the zoo's options are checked (RangeErrors naming
+  // the allowed values) and defaulted here, before any input is read
+  const zoo = resolveConfig({
+    nLayer: layers,
+    nHead: 1,
+    nEmbd: 1,
+    placement,
+    ...(o.norm === undefined ? {} : { norm: o.norm }),
+    ...(o.qkNorm === undefined ? {} : { qkNorm: o.qkNorm }),
+    ...(o.mixPost === undefined ? {} : { mixPost: o.mixPost }),
+    ...(o.dytAlpha === undefined ? {} : { dytAlpha: o.dytAlpha }),
+    ...(o.finalNorm === undefined ? {} : { finalNorm: o.finalNorm }),
+    backend: "ts",
+  });
   const batchSeqs = r.batch;
   if (backend === "blas") openBlas(r.blasLib);
   // the summary's config, also for an empty input (C null); the defaults are resolveConfig's
@@ -198,9 +218,13 @@ export function runPlan(o: RunOptions = {}): StreamPlan {
     heads,
     C,
     placement,
+    norm: zoo.norm,
+    qkNorm: zoo.qkNorm,
+    ...(placement === "mix" ? { mixPost: zoo.mixPost } : {}),
+    ...(zoo.norm === "dyt" ? { dytAlpha: zoo.dytAlpha } : {}),
     eps: o.eps ?? 1e-5,
     causal: o.causal ?? true,
-    finalNorm: o.finalNorm ?? placement === "pre",
+    finalNorm: zoo.finalNorm,
     seq,
     init,
     seed,
@@ -216,6 +240,10 @@ export function runPlan(o: RunOptions = {}): StreamPlan {
         nHead: heads,
         nEmbd: C,
         placement,
+        norm: zoo.norm,
+        qkNorm: zoo.qkNorm,
+        mixPost: zoo.mixPost,
+        dytAlpha: zoo.dytAlpha,
         eps: o.eps,
         causal: o.causal,
         finalNorm: o.finalNorm,

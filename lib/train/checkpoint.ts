@@ -24,6 +24,9 @@ import {
 /** The `format` value of the metadata. */
 export const CHECKPOINT_FORMAT = "lnstream.train.v1";
 
+/** What a checkpoint written before the zoo's fields existed was trained with. */
+const LEGACY_ZOO = { norm: "layer", qkNorm: false, mixPost: 0, dytAlpha: 0.5 } as const;
+
 function layoutOf(config: TrainConfig, vocab: number): ParamSpec[] {
   return lmLayout(modelShape(config, vocab));
 }
@@ -125,6 +128,10 @@ export function decodeCheckpoint(bytes: Uint8Array, what = "the checkpoint"): Tr
   const history = parse("history");
   const step = Number(meta.step);
   if (typeof config !== "object" || config === null) throw bad("config is not an object");
+  // checkpoints from before the normalization zoo are pre- or post-LN with LayerNorm
+  for (const [k, v] of Object.entries(LEGACY_ZOO)) {
+    (config as unknown as Record<string, unknown>)[k] ??= v;
+  }
   for (const k of Object.keys(TRAIN_DEFAULTS) as (keyof TrainConfig)[]) {
     if (typeof config[k] !== typeof TRAIN_DEFAULTS[k]) throw bad(`config.${k} is missing`);
   }

@@ -23,6 +23,7 @@ export {
   defaultText,
   divergedAt,
   type EvalRecord,
+  fillConfig,
   type LayerGrad,
   modelShape,
   type StepRecord,

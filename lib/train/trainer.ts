@@ -8,7 +8,13 @@
  * @module
  */
 import { OptionError, UsageError } from "../io/errors.ts";
-import type { Placement } from "../model/config.ts";
+import {
+  checkChoice,
+  NORM_KINDS,
+  type NormKind,
+  type Placement,
+  PLACEMENTS,
+} from "../model/config.ts";
 import { hashAt, Rng } from "../model/rng.ts";
 import { GPT } from "../model/gpt.ts";
 import { kernelModule } from "../kernels/arena.ts";
@@ -34,8 +40,16 @@ export interface TrainConfig {
   block: number;
   /** sequences per step B */
   batch: number;
-  /** pre-LN (GPT-2) or post-LN (original Transformer) */
+  /** where the norms sit: pre (GPT-2), post, peri, deepnorm or mix (see `Placement`) */
   placement: Placement;
+  /** every norm of the model: layer, rms or dyt */
+  norm: NormKind;
+  /** RMS-normalize each head's q and k before q·kᵀ */
+  qkNorm: boolean;
+  /** with `mix`: blocks before this one are post-LN (0 otherwise; `fillConfig` gives ⌊L/4⌋) */
+  mixPost: number;
+  /** with `dyt`: the initial scalar `a` of every norm */
+  dytAlpha: number;
   /** initialization: GPT-2 (N(0, 0.02), residual projections / √(2L)) or Xavier */
   init: "gpt2" | "xavier";
   /** peak learning rate */
@@ -80,6 +94,10 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   block: 64,
   batch: 12,
   placement: "pre",
+  norm: "layer",
+  qkNorm: false,
+  mixPost: 0,
+  dytAlpha: 0.5,
   init: "gpt2",
   lr: 1e-3,
   minLr: 1e-4,
@@ -261,7 +279,7 @@ export class Trainer {
     runtime: TrainRuntime = {},
     state?: TrainState,
   ): Promise<Trainer> {
-    const config = checkConfig({ ...TRAIN_DEFAULTS, ...settings });
+    const config = checkConfig(fillConfig(settings));
     data.checkBlock(config.block);
     if (state) {
       if (state.vocab.length !== data.size || state.vocab.some((ch, i) => data.vocab[i] !== ch)) {
@@ -512,7 +530,28 @@ export function modelShape(c: TrainConfig, vocab: number): CharLMConfig {
     nHead: c.heads,
     nEmbd: c.dim,
     placement: c.placement,
+    norm: c.norm,
+    qkNorm: c.qkNorm,
+    mixPost: c.mixPost,
+    dytAlpha: c.dytAlpha,
   };
+}
+
+/**
+ * Settings with the defaults filled in: `TRAIN_DEFAULTS`, and for `mix` without `mixPost`
+ * Mix-LN's ⌊layers/4⌋ post-LN blocks.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(fillConfig({ placement: "mix", layers: 8 }).mixPost === 2);
+ * assert(fillConfig({}).norm === "layer");
+ * ```
+ */
+export function fillConfig(settings: Partial<TrainConfig>): TrainConfig {
+  const c = { ...TRAIN_DEFAULTS, ...settings };
+  if (settings.mixPost === undefined && c.placement === "mix") c.mixPost = Math.floor(c.layers / 4);
+  return c;
 }
 
 /**
@@ -574,8 +613,24 @@ export function checkConfig(c: TrainConfig): TrainConfig {
       throw new OptionError(name, `must be a number in [0, 1), got ${c[name]}`);
     }
   }
-  if (c.placement !== "pre" && c.placement !== "post") {
-    throw new OptionError("placement", `must be pre or post, got ${JSON.stringify(c.placement)}`);
+  const choice = <T extends string>(name: keyof TrainConfig, allowed: readonly T[]) => {
+    try {
+      checkChoice(name, c[name], allowed);
+    } catch (e) {
+      throw new OptionError(name, (e as Error).message.replace(/^\S+ /, ""));
+    }
+  };
+  choice("placement", PLACEMENTS);
+  choice("norm", NORM_KINDS);
+  if (typeof c.qkNorm !== "boolean") {
+    throw new OptionError("qkNorm", `must be true or false, got ${JSON.stringify(c.qkNorm)}`);
+  }
+  whole("mixPost", 0, c.layers);
+  if (c.placement !== "mix" && c.mixPost !== 0) {
+    throw new OptionError("mixPost", `is for placement mix, not ${c.placement}`);
+  }
+  if (!Number.isFinite(c.dytAlpha)) {
+    throw new OptionError("dytAlpha", `must be a finite number, got ${c.dytAlpha}`);
   }
   if (c.init !== "gpt2" && c.init !== "xavier") {
     throw new OptionError("init", `must be gpt2 or xavier, got ${JSON.stringify(c.init)}`);
