@@ -151,11 +151,13 @@ Deno.test("compare CLI: --json and the table agree; the SVG has a line per place
     .map((m) => `${m[1]}/${m[2]}`).sort();
   assertEquals(lines2, ["post/2", "post/4", "post/8", "pre/2", "pre/4", "pre/8"]);
   for (const label of ["pre L=8", "post L=2"]) assert(text.includes(label), label);
-  // placements differ by dash and marker too, seeds show as bands, the settings as a caption
+  // placements differ by dash too (norms by marker), seeds show as bands, the settings as a
+  // caption
   assert(/data-placement="post"[^>]*stroke-dasharray/.test(text), "post-LN lines are dashed");
   assert(!/data-placement="pre"[^>]*stroke-dasharray/.test(text), "pre-LN lines are solid");
   assertEquals((text.match(/<polygon/g) ?? []).length, 6); // a band per line
-  assert(text.includes("<circle") && text.includes("<rect x="), "markers");
+  // LayerNorm's marker at every layer of every line: (2 + 4 + 8) × 2, and one in each legend item
+  assertEquals((text.match(/<circle/g) ?? []).length, 28 + 2, "markers");
   assert(text.includes("heads, T=") && text.includes("over 256 classes"), "caption");
   // --csv: tidy rows that equal the JSON runs
   const csvPath = `${tmp}/g.csv`;
@@ -165,7 +167,7 @@ Deno.test("compare CLI: --json and the table agree; the SVG has a line per place
   ]);
   assertEquals(csv.code, 0, csv.stderr);
   const rows = (await Deno.readTextFile(csvPath)).trim().split("\n");
-  assertEquals(rows[0], "init,causal,layers,placement,param,layer,mean,std");
+  assertEquals(rows[0], "init,causal,layers,placement,param,layer,mean,std,norm,variant");
   assertEquals(
     rows.length - 1,
     doc.runs.reduce((a: number, r: { layers: number }) => a + r.layers, 0),

@@ -6,6 +6,7 @@
  * @module
  */
 import { type CompareResult, findRun, type RunKey } from "../model/compare.ts";
+import type { NormKind, Placement } from "../model/config.ts";
 
 const esc = (s: string) =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -29,23 +30,39 @@ export function compareSvg(r: CompareResult): string {
   for (const init of r.config.inits) {
     for (const causal of r.config.causal) panels.push({ init, causal });
   }
-  const W = 620, H = 440, m = { l: 72, r: 130, t: 62, b: 88 };
+  const variants: { placement: Placement; norm: NormKind; variant: string }[] = [];
+  for (const x of r.runs) {
+    if (!variants.some((v) => v.variant === x.variant)) variants.push(x);
+  }
+  // the legend's items, wrapped into rows above the plot
+  const W = 620, itemW = (v: string) => 44 + 7 * nameOf(v).length;
+  const legendAt: [number, number][] = [];
+  let lx = 0, lrow = 0;
+  for (const v of variants) {
+    if (lx > 0 && 72 + lx + itemW(v.variant) > W - 20) [lx, lrow] = [0, lrow + 1];
+    legendAt.push([lx, lrow]);
+    lx += itemW(v.variant);
+  }
+  const H = 440 + 18 * lrow, m = { l: 72, r: 130, t: 62 + 18 * lrow, b: 88 };
   const pw = W - m.l - m.r, ph = H - m.t - m.b;
   const runs = r.runs.filter((x) => x.param === param);
   const maxL = Math.max(...r.config.layers);
   const depths = r.config.layers;
-  // placements told apart by hue, dash and marker (legible in grey too); depth by lightness
-  const shade = (placement: string, i: number) => {
+  // placements told apart by hue and dash, norms by marker (legible in grey too); depth by
+  // lightness
+  const shade = (placement: Placement, i: number) => {
     const t = depths.length > 1 ? i / (depths.length - 1) : 1;
     const light = Math.round(62 - 32 * t);
-    return placement === "pre" ? `hsl(215, 75%, ${light}%)` : `hsl(15, 80%, ${light}%)`;
+    return `hsl(${HUE[placement]}, 75%, ${light}%)`;
   };
-  const dash = (placement: string) => (placement === "pre" ? "" : ` stroke-dasharray="6 4"`);
-  const marker = (placement: string, x: number, y: number, color: string) =>
-    placement === "pre"
+  const dash = (placement: Placement) => DASH[placement];
+  const marker = (norm: NormKind, x: number, y: number, color: string) =>
+    norm === "layer"
       ? `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="3" fill="${color}"/>`
-      : `<rect x="${(x - 3).toFixed(1)}" y="${(y - 3).toFixed(1)}" width="6" height="6" ` +
-        `fill="white" stroke="${color}" stroke-width="1.5"/>`;
+      : norm === "rms"
+      ? `<rect x="${(x - 3).toFixed(1)}" y="${(y - 3).toFixed(1)}" width="6" height="6" ` +
+        `fill="white" stroke="${color}" stroke-width="1.5"/>`
+      : `<path d="M${x.toFixed(1)},${(y - 4).toFixed(1)}l4,7h-8z" fill="${color}"/>`;
   const c = r.config;
   const caption = [
     `C=${c.dim}, ${c.heads} heads, T=${c.seq}, B=${c.batch}, loss ${c.loss}` +
@@ -75,16 +92,19 @@ export function compareSvg(r: CompareResult): string {
         esc(`‖∂L/∂${param}‖ per layer — ${pn.init} init, ${pn.causal ? "causal" : "non-causal"}`)
       }</text>`,
     );
-    // legend: line style per placement; lightness per depth
-    const legend = (placement: string, x: number) => {
-      const color = shade(placement, depths.length - 1);
-      return `<line x1="${x}" x2="${x + 28}" y1="38" y2="38" stroke="${color}" stroke-width="2"` +
-        `${dash(placement)}/>${marker(placement, x + 14, 38, color)}` +
-        `<text x="${x + 34}" y="42">${placement}-LN</text>`;
-    };
-    out.push(legend("pre", ox + m.l) + legend("post", ox + m.l + 100));
+    // legend: line style per variant; lightness per depth
+    variants.forEach((v, i) => {
+      const color = shade(v.placement, depths.length - 1);
+      const x = ox + m.l + legendAt[i][0], y = 38 + 18 * legendAt[i][1];
+      out.push(
+        `<line x1="${x}" x2="${x + 28}" y1="${y}" y2="${y}" stroke="${color}" stroke-width="2"` +
+          `${dash(v.placement)}/>${marker(v.norm, x + 14, y, color)}` +
+          `<text x="${x + 34}" y="${y + 4}">${esc(nameOf(v.variant))}</text>`,
+      );
+    });
     out.push(
-      `<text x="${ox + m.l + 200}" y="42" fill="#555">lighter = shallower stack</text>`,
+      `<text x="${ox + m.l + pw + m.r - 10}" y="22" fill="#555" text-anchor="end">` +
+        `lighter = shallower stack</text>`,
     );
     // y ticks at 1, 2, 5 × 10^e inside the range, labelled (every digit when the range is
     // too narrow for three of those)
@@ -131,9 +151,9 @@ export function compareSvg(r: CompareResult): string {
       )
     );
     const labels: { y: number; text: string; color: string; x: number }[] = [];
-    for (const placement of ["pre", "post"] as const) {
+    for (const { placement, norm, variant } of variants) {
       depths.forEach((L, i) => {
-        const run = findRun(runs, { layers: L, ...pn, placement, param });
+        const run = findRun(runs, { layers: L, ...pn, placement, norm, param });
         if (!run) return;
         const color = shade(placement, i);
         // the seed spread as a band: mean ± std
@@ -147,11 +167,12 @@ export function compareSvg(r: CompareResult): string {
         );
         const pts = run.mean.map((v, l) => `${X(l).toFixed(1)},${Y(v).toFixed(1)}`).join(" ");
         out.push(
-          `<polyline data-placement="${placement}" data-layers="${L}" fill="none" ` +
+          `<polyline data-placement="${placement}" data-layers="${L}" data-norm="${norm}" ` +
+            `fill="none" ` +
             `stroke="${color}" stroke-width="2"${dash(placement)} points="${pts}"/>`,
         );
-        run.mean.forEach((v, l) => out.push(marker(placement, X(l), Y(v), color)));
-        labels.push({ x: X(L - 1), y: Y(run.mean[L - 1]), text: `${placement} L=${L}`, color });
+        run.mean.forEach((v, l) => out.push(marker(norm, X(l), Y(v), color)));
+        labels.push({ x: X(L - 1), y: Y(run.mean[L - 1]), text: `${variant} L=${L}`, color });
       });
     }
     // labels in the right margin, in the order of the lines' ends, pushed apart so none sits
@@ -185,15 +206,36 @@ export function compareSvg(r: CompareResult): string {
  * import { compareRuns } from "../model/compare.ts";
  * const r = compareRuns({ layers: [2], dim: 8, heads: 2, seq: 2, batch: 1, inits: ["xavier"], seeds: 1 });
  * const rows = compareCsv(r).trim().split("\n");
- * assert(rows[0] === "init,causal,layers,placement,param,layer,mean,std" && rows.length === 1 + 2 * 2);
+ * assert(rows[0] === "init,causal,layers,placement,param,layer,mean,std,norm,variant");
+ * assert(rows.length === 1 + 2 * 2);
  * ```
  */
 export function compareCsv(r: CompareResult): string {
-  const rows = ["init,causal,layers,placement,param,layer,mean,std"];
+  // the zoo's columns at the end: scripts that read the first eight by position keep working
+  const rows = ["init,causal,layers,placement,param,layer,mean,std,norm,variant"];
   for (const x of r.runs) {
     x.mean.forEach((v, l) => {
-      rows.push([x.init, x.causal, x.layers, x.placement, x.param, l, v, x.std[l]].join(","));
+      rows.push(
+        [x.init, x.causal, x.layers, x.placement, x.param, l, v, x.std[l], x.norm, x.variant]
+          .join(","),
+      );
     });
   }
   return rows.join("\n") + "\n";
+}
+
+/** A hue per placement (pre blue and post red-orange as before). */
+const HUE: Record<Placement, number> = { pre: 215, post: 15, peri: 150, deepnorm: 290, mix: 40 };
+/** A dash per placement. */
+const DASH: Record<Placement, string> = {
+  pre: "",
+  post: ` stroke-dasharray="6 4"`,
+  peri: "",
+  deepnorm: ` stroke-dasharray="2 3"`,
+  mix: ` stroke-dasharray="8 3 2 3"`,
+};
+
+/** pre-LN and post-LN spelled out; the other variants by `variantName`. */
+function nameOf(variant: string): string {
+  return variant === "pre" || variant === "post" ? `${variant}-LN` : variant;
 }

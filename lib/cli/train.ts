@@ -23,6 +23,8 @@ import {
 } from "../train/trainer.ts";
 import { fileError, intFlag, numberFlag, numFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
+import { variantName } from "../model/config.ts";
+import { ZOO_BOOLEANS, ZOO_STRINGS, zooFlags, zooHelp } from "./zoo_flags.ts";
 import { onStopSignal } from "./signals.ts";
 import { fmtSeconds, progressLine } from "./progress.ts";
 import {
@@ -54,7 +56,7 @@ Model:
   --heads H                   attention heads, must divide C (default: 4)
   --dim C                     channels (default: 128)
   --block T                   context length in characters (default: 64)
-  --placement pre|post        pre-LN x + f(LN(x)) (GPT-2, default) or post-LN LN(x + f(x))
+${zooHelp(false)}
   --init gpt2|xavier          GPT-2 N(0, 0.02) with residual projections / √(2L) (default),
                               or Xavier
 Optimizer:
@@ -97,8 +99,8 @@ Work:
   --shards N                  gradient shards per batch, the unit of a worker's work; part of
                               the numbers, not of the speed only (default: 2)
 ${BACKEND_HELP}
-Grid (--grid): every combination of comma lists in --placement, --warmup, --lr and
---layers is trained in turn; one table (final val loss, the step where the loss
+Grid (--grid): every combination of comma lists in --placement, --norm, --warmup,
+--lr and --layers is trained in turn; one table (final val loss, the step where the loss
 diverged — not finite, or the mean of 10 steps above the loss at initialization by
 more than its noise: 4 standard errors and 1 % — and the first evaluation at or
 below --target) and, with --svg, one chart.
@@ -110,9 +112,11 @@ Examples:
   deno run --allow-read=. --allow-write=out mod.ts train --save out/ck.st --until 500
   deno run --allow-read=. --allow-write=out mod.ts train --resume out/ck.st --save out/ck.st
   deno run --allow-read=. --allow-write=out mod.ts train --grid --placement pre,post \\
-      --warmup 0,100 --lr 1e-3,3e-3 --layers 4,8 --iters 500 --eval-interval 50 --svg out/grid.svg`;
+      --warmup 0,100 --lr 1e-3,3e-3 --layers 4,8 --iters 500 --eval-interval 50 --svg out/grid.svg
+  deno run --allow-read=. mod.ts train --grid --placement pre,peri,deepnorm --norm layer,dyt \
+      --warmup 0 --iters 300 --eval-interval 50`;
 
-const LISTS = ["placement", "warmup", "lr", "layers"] as const;
+const LISTS = ["placement", "norm", "warmup", "lr", "layers"] as const;
 
 /** Runs `train`; returns the exit code. */
 export async function train(args: string[]): Promise<number> {
@@ -125,7 +129,7 @@ export async function train(args: string[]): Promise<number> {
       "dim",
       "block",
       "batch",
-      "placement",
+      ...ZOO_STRINGS,
       "init",
       "lr",
       "min-lr",
@@ -151,7 +155,7 @@ export async function train(args: string[]): Promise<number> {
       "temperature",
       "target",
     ],
-    booleans: ["grid", "progress", "quiet"],
+    booleans: ["grid", "progress", "quiet", ...ZOO_BOOLEANS],
     help: TRAIN_HELP,
   });
   if (f === null) return 0;
@@ -168,6 +172,15 @@ export async function train(args: string[]): Promise<number> {
   const logOnStderr = f.log === "-";
   const show = (terminal || f.progress === true) && !logOnStderr;
 
+  // the zoo's flags, checked once (--mix-post against the smallest --layers); a resumed run
+  // compares them with its checkpoint's instead
+  if (flags.resume === undefined) {
+    const layers = typeof flags.layers === "string"
+      ? flags.layers.split(",").map(Number).filter(Number.isInteger)
+      : [];
+    // (lists are told apart below: one needs --grid)
+    zooFlags(f, true, layers.length ? Math.min(...layers) : TRAIN_DEFAULTS.layers);
+  }
   if (!f.grid) {
     for (const k of LISTS) {
       if (typeof flags[k] === "string" && (flags[k] as string).includes(",")) {
@@ -278,8 +291,17 @@ function settingsOf(f: Record<string, unknown>): Partial<TrainConfig> {
     const n = numberFlag(f, flag);
     if (n !== undefined) out[key] = n;
   }
-  for (const key of ["placement", "init"]) if (f[key] !== undefined) out[key] = String(f[key]);
-  return out as Partial<TrainConfig>;
+  for (const key of ["placement", "init", "norm"]) {
+    if (f[key] !== undefined) out[key] = String(f[key]);
+  }
+  const flags = out as Partial<TrainConfig>;
+  const mixPost = numberFlag(f, "mix-post"), dytAlpha = numberFlag(f, "dyt-alpha");
+  // a sweep gives --mix-post to its mix runs and --dyt-alpha to its dyt runs only
+  // (unset: a resume, compared with its checkpoint's)
+  if (mixPost !== undefined && (flags.placement ?? "mix") === "mix") flags.mixPost = mixPost;
+  if (dytAlpha !== undefined && (flags.norm ?? "dyt") === "dyt") flags.dytAlpha = dytAlpha;
+  if (f["qk-norm"] === true) flags.qkNorm = true;
+  return flags;
 }
 
 /** A checkpoint's settings, with the flags a resume may change; others must agree. */
@@ -287,7 +309,15 @@ function resumeConfig(saved: TrainConfig, step: number, f: Record<string, unknow
   const given = settingsOf(f);
   const free: (keyof TrainConfig)[] = ["iters", "evalInterval", "evalIters"];
   const out = { ...saved };
-  for (const [flag, key] of [...NUM_FLAGS, ["placement", "placement"], ["init", "init"]]) {
+  const zoo: [string, keyof TrainConfig][] = [
+    ["placement", "placement"],
+    ["norm", "norm"],
+    ["qk-norm", "qkNorm"],
+    ["mix-post", "mixPost"],
+    ["dyt-alpha", "dytAlpha"],
+    ["init", "init"],
+  ];
+  for (const [flag, key] of [...NUM_FLAGS, ...zoo]) {
     const v = given[key as keyof TrainConfig];
     if (v === undefined) continue;
     if (free.includes(key as keyof TrainConfig)) {
@@ -361,7 +391,7 @@ function trainProgress(terminal: boolean, prefix = "") {
 export function trainReport(s: TrainSummary, stopped = false, saved?: string): string {
   const c = s.config;
   const lines = [
-    `train: ${c.layers} × ${c.placement}-LN blocks (C ${c.dim}, ${c.heads} heads, T ${c.block}, ` +
+    `train: ${c.layers} × ${variantName(c)} blocks (C ${c.dim}, ${c.heads} heads, T ${c.block}, ` +
     `${c.init} init), ${s.params.toLocaleString("en-US")} parameters, batch ${c.batch}, ` +
     `lr ${c.lr} (warm-up ${c.warmup}, cosine to ${c.minLr} at ${c.iters})`,
   ];
@@ -410,7 +440,7 @@ async function runGrid(
   const base = { ...flags };
   for (const k of LISTS) delete base[k];
   const combos: Record<string, string>[] = [{}];
-  for (const k of ["layers", "lr", "warmup", "placement"] as const) {
+  for (const k of ["layers", "lr", "warmup", "placement", "norm"] as const) {
     const vals = lists[k].length ? lists[k] : [undefined];
     const next: Record<string, string>[] = [];
     for (const c of combos) {
@@ -472,7 +502,7 @@ export function gridTable(runs: GridRun[], target: number): string {
   for (const r of runs) {
     const c = r.config;
     out.push(
-      `| ${c.layers} | ${c.lr} | ${c.warmup} | ${c.placement} | ${
+      `| ${c.layers} | ${c.lr} | ${c.warmup} | ${variantName(c)} | ${
         r.final_val_loss === null || !Number.isFinite(r.final_val_loss)
           ? "—"
           : r.final_val_loss.toFixed(3)

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { type NormKind, type Placement, variantName } from "../model/config.ts";
 import type { EvalRecord, StepRecord, TrainConfig, TrainRecord } from "../train/trainer.ts";
 
 /** One trained configuration of a grid. */
@@ -105,7 +106,7 @@ export function trainSvg(history: TrainRecord[], c: TrainConfig): string {
   ];
   const { X, Y } = axes(
     p,
-    `Loss — ${c.layers} × ${c.placement}-LN, C ${c.dim}, lr ${c.lr}, warm-up ${c.warmup}`,
+    `Loss — ${c.layers} × ${variantName(c)}, C ${c.dim}, lr ${c.lr}, warm-up ${c.warmup}`,
     out,
   );
   const line = (pts: [number, number][], color: string, width: number, extra = "") =>
@@ -184,7 +185,33 @@ export function gridSvg(runs: GridRun[], target: number): string {
   const key = (c: TrainConfig) => `${c.lr}|${c.layers}`;
   const panels = [...new Set(runs.map((r) => key(r.config)))];
   const cols = Math.min(panels.length, 2), rows = Math.ceil(panels.length / cols);
-  const PW = 460, PH = 300, W = PW * cols, H = PH * rows + 70;
+  const PW = 460, PH = 300, W = PW * cols;
+  // the legend: a colour per placement, a marker per norm, dashes for no warm-up
+  const placements = PLACEMENT_ORDER.filter((p) => runs.some((r) => r.config.placement === p));
+  const norms = NORM_ORDER.filter((n) => runs.some((r) => r.config.norm === n));
+  const warm = [...new Set(runs.map((r) => r.config.warmup > 0))].sort().reverse();
+  const items: { text: string; color: string; dash: string; norm?: NormKind }[] = [
+    ...placements.map((p) => ({ text: PLACEMENT_LABEL[p], color: PLACE_COLOR[p], dash: "" })),
+    ...(norms.length > 1 || norms[0] !== "layer"
+      ? norms.map((n) => ({ text: NORM_LABEL[n], color: "#444", dash: "", norm: n }))
+      : []),
+    ...(warm.length > 1
+      ? warm.map((w) => ({
+        text: w ? "warm-up" : "no warm-up",
+        color: "#444",
+        dash: w ? "" : ` stroke-dasharray="6 4"`,
+      }))
+      : []),
+  ];
+  const widthOf = (t: string) => 44 + 7 * t.length;
+  const at: [number, number][] = [];
+  let lx = 20, row = 0;
+  for (const it of items) {
+    if (lx + widthOf(it.text) > W - 10 && lx > 20) [lx, row] = [20, row + 1];
+    at.push([lx, row]);
+    lx += widthOf(it.text);
+  }
+  const legendRows = row + 1, H = PH * rows + 34 + 18 * legendRows;
   const all = runs.flatMap((r) => smooth(steps(r.history).map((s) => s.loss), 20));
   const start = Math.max(
     ...runs.map((r) => steps(r.history)[0]?.loss ?? 0).filter(Number.isFinite),
@@ -206,25 +233,29 @@ export function gridSvg(runs: GridRun[], target: number): string {
       lo,
       hi,
     };
-    const { X, Y } = axes(p, `lr ${c0.lr}, ${c0.layers} layers`, out);
+    const qk = c0.qkNorm ? ", QK-norm" : "";
+    const { X, Y } = axes(p, `lr ${c0.lr}, ${c0.layers} layers${qk}`, out);
     out.push(
       `<line x1="${p.x}" x2="${p.x + p.w}" y1="${Y(target).toFixed(1)}" y2="${
         Y(target).toFixed(1)
       }" stroke="#999" stroke-dasharray="2 3"/>`,
     );
-    for (const r of mine) {
+    mine.forEach((r, m) => {
       const c = r.config, st = steps(r.history);
-      const color = c.placement === "pre" ? "hsl(215, 75%, 45%)" : "hsl(15, 80%, 50%)";
+      const color = PLACE_COLOR[c.placement];
       const sm = smooth(st.map((s) => s.loss), 20);
+      const pts = sm.map((v, j) => [X(st[j].step), Y(clampY(p, v))] as [number, number]);
       out.push(
-        `<polyline data-placement="${c.placement}" data-warmup="${c.warmup}" fill="none" ` +
-          `stroke="${color}" stroke-width="1.8"${
+        `<polyline data-placement="${c.placement}" data-variant="${variantName(c)}" ` +
+          `data-warmup="${c.warmup}" fill="none" stroke="${color}" stroke-width="1.8"${
             c.warmup === 0 ? ` stroke-dasharray="6 4"` : ""
-          } ` +
-          `points="${
-            sm.map((v, j) => `${X(st[j].step).toFixed(1)},${Y(clampY(p, v)).toFixed(1)}`).join(" ")
-          }"/>`,
+          } points="${pts.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" ")}"/>`,
       );
+      // the norm's marker at six points of the line, offset per run so markers do not stack
+      for (let q = 0; q < 6 && pts.length > 1; q++) {
+        const j = Math.floor(((q + 0.25 + (m % 3) / 4) / 6) * (pts.length - 1));
+        out.push(marker(c.norm, pts[j][0], pts[j][1], color));
+      }
       if (r.diverged_step !== null) {
         const j = Math.min(sm.length, st.length) - 1, x = X(r.diverged_step);
         const y = Y(clampY(p, j >= 0 ? sm[j] : hi));
@@ -233,25 +264,52 @@ export function gridSvg(runs: GridRun[], target: number): string {
             `stroke="${color}" stroke-width="2"/>`,
         );
       }
-    }
+    });
   });
-  const ly = H - 22;
-  const items: [string, string, string][] = [
-    ["hsl(215, 75%, 45%)", "", "pre-LN, warm-up"],
-    ["hsl(215, 75%, 45%)", ` stroke-dasharray="6 4"`, "pre-LN, no warm-up"],
-    ["hsl(15, 80%, 50%)", "", "post-LN, warm-up"],
-    ["hsl(15, 80%, 50%)", ` stroke-dasharray="6 4"`, "post-LN, no warm-up"],
-  ];
-  items.forEach(([color, dash, text], i) =>
+  items.forEach((it, i) => {
+    const [x, r] = at[i], ly = PH * rows + 14 + 18 * r;
     out.push(
-      `<line x1="${20 + 170 * i}" x2="${48 + 170 * i}" y1="${ly}" y2="${ly}" stroke="${color}" ` +
-        `stroke-width="2"${dash}/><text x="${54 + 170 * i}" y="${ly + 4}">${text}</text>`,
-    )
-  );
+      `<line x1="${x}" x2="${x + 28}" y1="${ly}" y2="${ly}" stroke="${it.color}" ` +
+        `stroke-width="2"${it.dash}/>` + (it.norm ? marker(it.norm, x + 14, ly, it.color) : "") +
+        `<text x="${x + 34}" y="${ly + 4}">${it.text}</text>`,
+    );
+  });
   out.push(
     `<text x="20" y="${H - 4}" fill="#555" font-size="11">train loss, mean of 20 steps; × = ` +
       `diverged; dotted line = target val loss ${target}</text>`,
     "</svg>",
   );
   return out.join("\n") + "\n";
+}
+
+/** Okabe–Ito colours (told apart with colour-vision deficiencies), one per placement. */
+const PLACE_COLOR: Record<Placement, string> = {
+  pre: "#0072B2",
+  post: "#D55E00",
+  peri: "#009E73",
+  deepnorm: "#CC79A7",
+  mix: "#E69F00",
+};
+const PLACEMENT_ORDER: Placement[] = ["pre", "post", "peri", "deepnorm", "mix"];
+const PLACEMENT_LABEL: Record<Placement, string> = {
+  pre: "pre-LN",
+  post: "post-LN",
+  peri: "Peri-LN",
+  deepnorm: "DeepNorm",
+  mix: "Mix-LN",
+};
+const NORM_ORDER: NormKind[] = ["layer", "rms", "dyt"];
+const NORM_LABEL: Record<NormKind, string> = { layer: "LayerNorm", rms: "RMSNorm", dyt: "DyT" };
+
+/** A norm's marker: none for LayerNorm, a square for RMSNorm, a triangle for DyT. */
+function marker(norm: NormKind, x: number, y: number, color: string): string {
+  if (norm === "rms") {
+    return `<rect x="${(x - 3.5).toFixed(1)}" y="${
+      (y - 3.5).toFixed(1)
+    }" width="7" height="7" fill="${color}"/>`;
+  }
+  if (norm === "dyt") {
+    return `<path d="M${x.toFixed(1)},${(y - 4.5).toFixed(1)}l4.5,8h-9z" fill="${color}"/>`;
+  }
+  return "";
 }

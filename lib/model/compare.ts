@@ -1,14 +1,14 @@
 /**
- * Pre-LN against post-LN: the same weights (one init draw), the same input and
- * the same loss through both placements, per-layer gradient norms, swept over
- * depth, init and attention mask, averaged over seeds.
+ * Pre-LN against post-LN, and every other variant of the normalization zoo: the same weights
+ * (one init draw), the same input and the same loss through each placement and norm,
+ * per-layer gradient norms, swept over depth, init and attention mask, averaged over seeds.
  *
  * @module
  */
 import type { Backend } from "../kernels/backend.ts";
 import { GPT } from "./gpt.ts";
 import { ALL_BLOCK_PARAMS, type BlockParam } from "./params.ts";
-import type { Placement } from "./config.ts";
+import { type NormKind, type Placement, variantName } from "./config.ts";
 import { L2Loss, type Loss, ProbeLoss, XentLoss } from "./loss.ts";
 import { Rng } from "./rng.ts";
 
@@ -40,8 +40,18 @@ export interface CompareOptions {
   seed?: number;
   /** input tokens [B·T, C] instead of N(0, 1) draws (reused for every seed) */
   input?: Float32Array;
-  /** LayerNorm epsilon (default 1e-5) */
+  /** norm epsilon (default 1e-5) */
   eps?: number;
+  /** placements to compare (default ["pre", "post"]) */
+  placements?: Placement[];
+  /** norms to compare, each with every placement (default ["layer"]) */
+  norms?: NormKind[];
+  /** QK-norm in every variant (default false) */
+  qkNorm?: boolean;
+  /** Mix-LN's post-LN blocks (default ⌊L/4⌋ of each depth) */
+  mixPost?: number;
+  /** DyT's initial scalar (default 0.5) */
+  dytAlpha?: number;
   /** kernels (default `wasm`; `blas` needs `--allow-ffi`, `ts` is the TypeScript reference) */
   backend?: Backend;
   /** OpenBLAS path for `blas` */
@@ -58,8 +68,12 @@ export interface CompareRun {
   init: "gpt2" | "xavier";
   /** causal mask */
   causal: boolean;
-  /** pre or post */
+  /** where the norms sit */
   placement: Placement;
+  /** which norm */
+  norm: NormKind;
+  /** `variantName` of placement, norm and QK-norm: `pre`, `peri-dyt`, … */
+  variant: string;
   /** the matrix reported */
   param: BlockParam;
   /** mean over seeds of ‖∂L/∂param‖ per layer, input side first */
@@ -76,8 +90,12 @@ export interface DepthFit {
   init: "gpt2" | "xavier";
   /** causal mask */
   causal: boolean;
-  /** pre or post */
+  /** where the norms sit */
   placement: Placement;
+  /** which norm */
+  norm: NormKind;
+  /** `variantName` */
+  variant: string;
   /** the matrix */
   param: BlockParam;
   /** depths, ascending */
@@ -88,10 +106,12 @@ export interface DepthFit {
   exponent: number | null;
 }
 
-/** Post/pre ratio of the last layer's norm at each depth. */
+/** Post/pre ratio of the last layer's norm at each depth (for each norm run both ways). */
 export interface DepthRatio {
   /** init scheme */
   init: "gpt2" | "xavier";
+  /** the norm of both */
+  norm: NormKind;
   /** causal mask */
   causal: boolean;
   /** the matrix */
@@ -105,17 +125,21 @@ export interface DepthRatio {
 /** Everything `compareRuns` measured. */
 export interface CompareResult {
   /** the settings used */
-  config: Required<Omit<CompareOptions, "input" | "onProgress" | "blasLib">> & { input: string };
-  /** one entry per depth × init × mask × placement × param */
+  config:
+    & Required<Omit<CompareOptions, "input" | "onProgress" | "blasLib" | "mixPost">>
+    & { input: string; mixPost: number | null };
+  /** one entry per depth × init × mask × variant × param */
   runs: CompareRun[];
-  /** per init × mask × placement × param */
+  /** per init × mask × variant × param */
   depth: DepthFit[];
-  /** per init × mask × param */
+  /** per init × mask × norm × param, when pre and post both ran */
   post_pre: DepthRatio[];
 }
 
-/** What tells one run from another: depth, init, mask, placement and parameter. */
-export type RunKey = Pick<CompareRun, "layers" | "init" | "causal" | "placement" | "param">;
+/** What tells one run from another: depth, init, mask, placement, norm (default layer), parameter. */
+export type RunKey =
+  & Pick<CompareRun, "layers" | "init" | "causal" | "placement" | "param">
+  & { norm?: NormKind };
 
 /**
  * The run of one setting among `runs`, if it was measured.
@@ -124,14 +148,16 @@ export type RunKey = Pick<CompareRun, "layers" | "init" | "causal" | "placement"
  * ```ts
  * import { assert } from "@std/assert";
  * const key = { layers: 2, init: "gpt2", causal: true, placement: "pre", param: "W_fc" } as const;
- * const runs = [{ ...key, mean: [1, 2], std: [0, 0], samples: [[1, 2]] }];
+ * const runs: CompareRun[] = [
+ *   { ...key, norm: "layer", variant: "pre", mean: [1, 2], std: [0, 0], samples: [[1, 2]] },
+ * ];
  * assert(findRun(runs, key) === runs[0] && findRun(runs, { ...key, layers: 4 }) === undefined);
  * ```
  */
-export function findRun(runs: readonly CompareRun[], k: RunKey): CompareRun | undefined {
+export function findRun<R extends CompareRun>(runs: readonly R[], k: RunKey): R | undefined {
   return runs.find((r) =>
     r.layers === k.layers && r.init === k.init && r.causal === k.causal &&
-    r.placement === k.placement && r.param === k.param
+    r.placement === k.placement && r.param === k.param && r.norm === (k.norm ?? "layer")
   );
 }
 
@@ -174,21 +200,25 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
   const lossName = o.loss ?? "xent", vocab = o.vocab ?? 256;
   const params = o.params ?? ["W_fc"], seeds = o.seeds ?? 5, seed0 = o.seed ?? 0;
   const eps = o.eps ?? 1e-5;
+  const placements = o.placements ?? ["pre", "post"], norms = o.norms ?? ["layer"];
+  const qkNorm = o.qkNorm ?? false;
+  const variants = placements.flatMap((placement) => norms.map((norm) => ({ placement, norm })));
+  if (variants.length === 0) throw new RangeError("placements and norms need a value each");
   if (o.input && o.input.length < B * T * C) {
     throw new RangeError(`the input holds ${o.input.length / C} tokens, ${B}×${T} are needed`);
   }
   for (const p of params) {
     if (!ALL_BLOCK_PARAMS.includes(p)) throw new RangeError(`no block parameter named '${p}'`);
   }
-  const total = layers.length * inits.length * masks.length * seeds * 2;
+  const total = layers.length * inits.length * masks.length * seeds * variants.length;
   let done = 0;
   const runs: CompareRun[] = [];
   const x = new Float32Array(B * T * C), dy = new Float32Array(B * T * C);
-  // one model per depth, mask and placement, re-initialised for every init and seed: a GPT-2
+  // one model per depth, mask and variant, re-initialised for every init and seed: a GPT-2
   // sized stack's buffers are hundreds of MB, and touching fresh memory costs more than a run
   const models = new Map<string, GPT>();
-  const modelFor = (L: number, causal: boolean, placement: Placement) => {
-    const key = `${causal}/${placement}`;
+  const modelFor = (L: number, causal: boolean, placement: Placement, norm: NormKind) => {
+    const key = `${causal}/${placement}/${norm}`;
     let m = models.get(key);
     if (m === undefined) {
       m = new GPT({
@@ -196,6 +226,12 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
         nHead: heads,
         nEmbd: C,
         placement,
+        norm,
+        qkNorm,
+        ...(placement === "mix" && o.mixPost !== undefined
+          ? { mixPost: Math.min(o.mixPost, L) }
+          : {}),
+        ...(o.dytAlpha === undefined ? {} : { dytAlpha: o.dytAlpha }),
         causal,
         eps,
         backend: o.backend ?? "wasm",
@@ -205,6 +241,8 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
     }
     return m;
   };
+  const keyOf = (v: { placement: Placement; norm: NormKind }, p: string) =>
+    `${v.placement}/${v.norm}/${p}`;
   for (const L of layers) {
     models.clear(); // a new depth: let the last depth's models go
     for (const init of inits) {
@@ -214,15 +252,11 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
           const seed = seed0 + k;
           if (o.input) x.set(o.input.subarray(0, B * T * C));
           else new Rng(seed ^ 0x1f2e3d).fillNormal(x);
-          for (const placement of ["pre", "post"] as const) {
-            const model = modelFor(L, causal, placement);
-            if (placement === "pre") model.init({ scheme: init, seed });
-            else {
-              // the same draw as pre-LN's: the blocks lead both layouts, drawn in the same order
-              // (pre-LN only adds ln_f after them), so copying is drawing again, at no cost
-              const pre = modelFor(L, causal, "pre").params;
-              model.params.set(pre.subarray(0, model.params.length));
-            }
+          for (const v of variants) {
+            const model = modelFor(L, causal, v.placement, v.norm);
+            // the same draw for every variant: init draws the matrices in layout order, whatever
+            // the norms around them (DeepNorm then scales its four by β, as its init says)
+            model.init({ scheme: init, seed });
             const loss: Loss = lossName === "xent"
               ? new XentLoss({ vocab, nEmbd: C, seed, scheme: init })
               : lossName === "probe"
@@ -234,21 +268,28 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
             model.backward(dy);
             const st = model.layerStats();
             for (const p of params) {
-              const key = `${placement}/${p}`;
+              const key = keyOf(v, p);
               if (!samples.has(key)) samples.set(key, []);
-              samples.get(key)!.push(st.layer_stats.map((l) => l.grad[p]!.l2));
+              samples.get(key)!.push(st.layer_stats.map((l) => {
+                const g = l.grad[p];
+                if (g === undefined) {
+                  throw new RangeError(`a ${variantName(v)} block has no parameter '${p}'`);
+                }
+                return g.l2;
+              }));
             }
             o.onProgress?.(++done, total);
           }
         }
-        for (const placement of ["pre", "post"] as const) {
+        for (const v of variants) {
+          const variant = variantName({ ...v, qkNorm });
           for (const p of params) {
-            const s = samples.get(`${placement}/${p}`)!;
+            const s = samples.get(keyOf(v, p))!;
             const mean = s[0].map((_, l) => s.reduce((a, r) => a + r[l], 0) / s.length);
             const std = mean.map((m, l) =>
               Math.sqrt(s.reduce((a, r) => a + (r[l] - m) ** 2, 0) / s.length)
             );
-            runs.push({ layers: L, init, causal, placement, param: p, mean, std, samples: s });
+            runs.push({ layers: L, init, causal, ...v, variant, param: p, mean, std, samples: s });
           }
         }
       }
@@ -258,23 +299,36 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
   for (const init of inits) {
     for (const causal of masks) {
       for (const param of params) {
-        const lastOf = (placement: Placement) =>
+        const lastOf = (placement: Placement, norm: NormKind) =>
           layers.map((L) =>
-            findRun(runs, { layers: L, init, causal, placement, param })!.mean.at(-1)!
+            findRun(runs, { layers: L, init, causal, placement, norm, param })!.mean.at(-1)!
           );
-        const pre = lastOf("pre"), post = lastOf("post");
-        for (const [placement, last] of [["pre", pre], ["post", post]] as const) {
+        for (const v of variants) {
+          const last = lastOf(v.placement, v.norm);
           depth.push({
             init,
             causal,
-            placement,
+            ...v,
+            variant: variantName({ ...v, qkNorm }),
             param,
             layers,
             last,
             exponent: layers.length > 1 ? logSlope(layers, last) : null,
           });
         }
-        post_pre.push({ init, causal, param, layers, ratio: post.map((v, i) => v / pre[i]) });
+        if (placements.includes("pre") && placements.includes("post")) {
+          for (const norm of norms) {
+            const pre = lastOf("pre", norm), post = lastOf("post", norm);
+            post_pre.push({
+              init,
+              norm,
+              causal,
+              param,
+              layers,
+              ratio: post.map((v, i) => v / pre[i]),
+            });
+          }
+        }
       }
     }
   }
@@ -293,6 +347,12 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
       seeds,
       seed: seed0,
       eps,
+      placements,
+      norms,
+      qkNorm,
+      // null: Mix-LN's ⌊L/4⌋ of each depth
+      mixPost: o.mixPost ?? null,
+      dytAlpha: o.dytAlpha ?? 0.5,
       input: o.input ? "stdin" : "N(0,1)",
       backend: o.backend ?? "wasm",
     },

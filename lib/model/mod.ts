@@ -12,16 +12,27 @@
  * @module
  */
 export {
+  blockPlacement,
+  checkChoice,
   type DType,
   type GPTConfig,
+  NORM_KINDS,
+  type NormKind,
   type Placement,
+  PLACEMENTS,
   resolveConfig,
   type ResolvedConfig,
+  variantName,
 } from "./config.ts";
 export {
+  absentBecause,
+  ALL_BLOCK_PARAMS,
   BLOCK_PARAMS,
   type BlockParam,
+  blockParams,
   blockParamShape,
+  type CoreBlockParam,
+  normSuffixes,
   paramLayout,
   type ParamSpec,
 } from "./params.ts";

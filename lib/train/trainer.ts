@@ -18,7 +18,7 @@ import {
 import { hashAt, Rng } from "../model/rng.ts";
 import { GPT } from "../model/gpt.ts";
 import { kernelModule } from "../kernels/arena.ts";
-import { BLOCK_PARAMS, type BlockParam } from "../model/params.ts";
+import type { BlockParam, CoreBlockParam } from "../model/params.ts";
 import type { Backend } from "../kernels/backend.ts";
 import type { Floats } from "../kernels/types.ts";
 import { canLoadWorkers, WorkerPool } from "../pipeline/workers.ts";
@@ -135,8 +135,8 @@ export interface LayerGrad {
   layer: number;
   /** ‖∂L/∂θ‖ over all the block's parameters */
   l2: number;
-  /** ‖∂L/∂W‖ of each parameter */
-  grad: Record<BlockParam, number>;
+  /** ‖∂L/∂W‖ of each parameter the block has (`ln1_b` unless RMSNorm, `ln1_a` with DyT, …) */
+  grad: Record<CoreBlockParam, number> & Partial<Record<BlockParam, number>>;
 }
 
 /** An evaluation: `{"type":"eval","step","train_loss","val_loss","layers":[…]}`. */
@@ -443,13 +443,13 @@ export class Trainer {
   #layerGrads(): LayerGrad[] {
     const g = this.#sum, out: LayerGrad[] = [];
     for (let l = 0; l < this.config.layers; l++) {
-      const grad = {} as Record<BlockParam, number>;
+      const grad = {} as LayerGrad["grad"], prefix = `blocks.${l}.`;
       let all = 0;
-      for (const name of BLOCK_PARAMS) {
-        const s = this.lm.layout.find((p) => p.name === `blocks.${l}.${name}`)!;
+      for (const s of this.lm.layout) {
+        if (!s.name.startsWith(prefix)) continue;
         let sq = 0;
         for (let i = s.offset; i < s.offset + s.size; i++) sq += g[i] * g[i];
-        grad[name] = Math.sqrt(sq);
+        grad[s.name.slice(prefix.length) as BlockParam] = Math.sqrt(sq);
         all += sq;
       }
       out.push({ layer: l, l2: Math.sqrt(all), grad });

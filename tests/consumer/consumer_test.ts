@@ -48,3 +48,15 @@ Deno.test("train from the ./train sub-path: the built-in text, two workers, a sa
   check(summary.final?.step === 3 && summary.workers === 2, JSON.stringify(summary));
   check(trainer.sample(10).length >= 10, "a sample");
 });
+
+Deno.test("a Peri-LN / DyT model from the ./model sub-path", async () => {
+  const { GPT: Model, PLACEMENTS, NORM_KINDS } = await import("@lnstream/lnstream/model");
+  check(PLACEMENTS.includes("peri") && NORM_KINDS.includes("dyt"), "the zoo's names");
+  const m = new Model({ nLayer: 2, nHead: 2, nEmbd: 8, placement: "peri", norm: "dyt", qkNorm: true });
+  m.init({ scheme: "gpt2", seed: 1 });
+  check(m.param("blocks.1.ln2o_a")[0] === 0.5, "DyT's a starts at dytAlpha");
+  const y = m.forward(new Float32Array(16).map((_, i) => Math.sin(i)), 1, 2);
+  m.zeroGrad();
+  m.backward(y);
+  check(m.layerStats().layer_stats[1].grad.ln1o_g!.numel === 8, "peri's output norms in layerStats");
+});
