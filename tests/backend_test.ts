@@ -182,12 +182,33 @@ Deno.test("run: a model too big for the 4 GiB arena is a usage error before any 
   assertStringIncludes(r.stderr, "limit 4 GiB");
   assertStringIncludes(r.stderr, "--backend ts");
   assertEquals(r.stdout.length, 0);
-  // the estimate is what a model really allocates for such a pass
-  const c = { nLayer: 2, nHead: 2, nEmbd: 16, placement: "post" as const };
-  const m = new GPT(c), before = m.arena!.used;
-  m.forward(new Float32Array(3 * 5 * 16), 3, 5);
-  m.zeroGrad();
-  m.backward(new Float32Array(3 * 5 * 16));
-  const used = m.arena!.used - before, est = GPT.bytesFor(c, 3, 5).activations;
-  assert(used <= est && est - used < (3 << 20), `allocated ${used}, estimated ${est}`);
+  // the estimate is what a model really allocates for such a pass, in every variant
+  for (
+    const v of [
+      { placement: "post" },
+      { placement: "peri", norm: "dyt" },
+      { placement: "pre", qkNorm: true, norm: "rms" },
+      { placement: "mix" },
+    ] as const
+  ) {
+    const c = { nLayer: 2, nHead: 2, nEmbd: 16, ...v };
+    const m = new GPT(c), before = m.arena!.used;
+    m.forward(new Float32Array(3 * 5 * 16), 3, 5);
+    m.zeroGrad();
+    m.backward(new Float32Array(3 * 5 * 16));
+    const used = m.arena!.used - before, est = GPT.bytesFor(c, 3, 5).activations;
+    assert(
+      used <= est && est - used < (3 << 20),
+      `${JSON.stringify(v)}: allocated ${used}, estimated ${est}`,
+    );
+    // and a pass 64× larger: the per-token terms are right, not only the slack
+    const big = new GPT(c), at = big.arena!.used;
+    big.forward(new Float32Array(3 * 320 * 16), 3, 320);
+    big.backward(new Float32Array(3 * 320 * 16));
+    const usedBig = big.arena!.used - at, estBig = GPT.bytesFor(c, 3, 320).activations;
+    assert(
+      usedBig <= estBig && estBig - usedBig < (3 << 20),
+      `${JSON.stringify(v)} T=320: ${usedBig} vs ${estBig}`,
+    );
+  }
 });

@@ -255,3 +255,30 @@ Deno.test("README's compare command reproduces docs/compare.svg byte for byte", 
   const checkedIn = await Deno.readTextFile(new URL("../docs/compare.svg", import.meta.url));
   assert(fresh === checkedIn, "docs/compare.svg differs from what README's command writes");
 });
+
+Deno.test("README's zoo command reproduces docs/zoo.svg byte for byte", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const r = await lnstream(
+      [
+        "compare",
+        "--layers",
+        "12",
+        "--placement",
+        "pre,post,peri,deepnorm,mix",
+        "--seeds",
+        "3",
+        "--svg",
+        `${tmp}/z.svg`,
+      ],
+      "",
+      [`--allow-read=${tmp}`, `--allow-write=${tmp}`],
+    );
+    assertEquals(r.code, 0, r.stderr);
+    const fresh = await Deno.readTextFile(`${tmp}/z.svg`);
+    const checkedIn = await Deno.readTextFile(new URL("../docs/zoo.svg", import.meta.url));
+    assert(fresh === checkedIn, "docs/zoo.svg differs from what README's command writes");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
