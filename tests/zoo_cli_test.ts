@@ -210,26 +210,34 @@ Deno.test("train: a zoo run saves its variant; --resume keeps it and refuses ano
   }
 });
 
-Deno.test("train: a checkpoint written before the zoo (0.4.0, post-LN) resumes to the same losses", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    // tests/fixtures/train/ck_before_zoo_post.st: `train --layers 2 --dim 8 --heads 2 --block 8
-    // --batch 2 --iters 6 --until 4 --eval-interval 2 --eval-iters 1 --placement post` on
-    // shakespeare_20k.txt by lnstream 0.4.0 before the zoo; resumed there, its run ended with
-    // val loss 4.053659154459158 at step 6
-    await Deno.copyFile(`${ROOT_PATH}/tests/fixtures/train/ck_before_zoo_post.st`, `${dir}/ck.st`);
-    const w = ["--no-read", `--allow-read=${ROOT_PATH},${dir}`, `--allow-write=${dir}`];
-    const r = await lnstream(
-      ["train", "--data", TRAIN_DATA, "--resume", `${dir}/ck.st`, "--log", "-", "--quiet"],
-      "",
-      w,
-    );
-    assertEquals(r.code, 0, r.stderr);
-    const summary = JSON.parse(r.stderr.trim().split("\n").at(-1)!);
-    assertEquals(summary.final.val_loss, 4.053659154459158);
-    assertEquals([summary.config.placement, summary.config.norm], ["post", "layer"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+Deno.test("train: checkpoints written before the zoo (0.3.0 pre-LN, 0.4.0 post-LN) resume to the same losses", async (t) => {
+  // `train --layers 2 --dim 8 --heads 2 --block 8 --batch 2 --iters 6 --until 4 --eval-interval 2
+  // --eval-iters 1 [--placement post]` on shakespeare_20k.txt by lnstream 0.3.0 (commit e0beb12)
+  // and 0.4.0 (870865c); resumed by the lnstream that wrote them, the runs ended at step 6 with
+  // these val losses
+  const cases: [string, string, number][] = [
+    ["ck_0.3.0_pre.st", "pre", 4.054212450092213],
+    ["ck_before_zoo_post.st", "post", 4.053659154459158],
+  ];
+  for (const [file, placement, val] of cases) {
+    await t.step(file, async () => {
+      const dir = await Deno.makeTempDir();
+      try {
+        await Deno.copyFile(`${ROOT_PATH}/tests/fixtures/train/${file}`, `${dir}/ck.st`);
+        const w = ["--no-read", `--allow-read=${ROOT_PATH},${dir}`, `--allow-write=${dir}`];
+        const r = await lnstream(
+          ["train", "--data", TRAIN_DATA, "--resume", `${dir}/ck.st`, "--log", "-", "--quiet"],
+          "",
+          w,
+        );
+        assertEquals(r.code, 0, r.stderr);
+        const summary = JSON.parse(r.stderr.trim().split("\n").at(-1)!);
+        assertEquals(summary.final.val_loss, val);
+        assertEquals([summary.config.placement, summary.config.norm], [placement, "layer"]);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
   }
 });
 

@@ -1,7 +1,7 @@
 // The normalization zoo in the model: every placement with every norm, and QK-norm, against
 // PyTorch's golden vectors (float64 on ts; float32 on every backend) and against finite
 // differences in float64; the parameter layout and config rules.
-import { assert, assertEquals, assertThrows } from "./std_assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "./std_assert.ts";
 import { GPT } from "../lib/model/gpt.ts";
 import { NORM_KINDS, PLACEMENTS, resolveConfig } from "../lib/model/config.ts";
 import {
@@ -187,4 +187,58 @@ Deno.test("zoo: DeepNorm's init scales W_fc, W_proj2, W_proj and the value third
       assert(Math.abs(a[r * 12 + j] - want) <= 1e-7 * Math.abs(want) + 1e-12, `W_attn[${r},${j}]`);
     }
   }
+});
+
+Deno.test("zoo: the library's entry points take the zoo's fields; unknown values are RangeErrors naming the choices", async () => {
+  const { train } = await import("../lib/train/trainer.ts");
+  const { runStream } = await import("../lib/pipeline/pipeline.ts");
+  const choices = '"pre", "post", "peri", "deepnorm" or "mix"';
+  assertThrows(
+    () => new GPT({ nLayer: 1, nHead: 1, nEmbd: 4, placement: "side" as never }),
+    RangeError,
+    choices,
+  );
+  const bad = { placement: "side" as never, workers: 1 };
+  await assertRejects(() => train({ data: "abcdefgh".repeat(20), ...bad }), RangeError, choices);
+  assertThrows(() => runStream(ReadableStream.from([]), bad), RangeError, choices);
+  assertThrows(
+    () => runStream(ReadableStream.from([]), { norm: "bn" as never }),
+    RangeError,
+    '"layer", "rms" or "dyt"',
+  );
+  // and a variant trains and streams
+  const { summary } = await train({
+    data: "the quick brown fox jumps over the lazy dog. ".repeat(20),
+    layers: 2,
+    heads: 2,
+    dim: 8,
+    block: 8,
+    batch: 2,
+    iters: 3,
+    evalIters: 1,
+    evalInterval: 3,
+    placement: "deepnorm",
+    norm: "rms",
+    qkNorm: true,
+    workers: 1,
+  });
+  assertEquals([summary.config.placement, summary.config.norm, summary.config.qkNorm], [
+    "deepnorm",
+    "rms",
+    true,
+  ]);
+  assert(Number.isFinite(summary.final!.val_loss));
+  const rows = new TextEncoder().encode("[1,2,3,4]\n[2,0,1,5]\n");
+  const { readable, done } = runStream(ReadableStream.from([rows]), {
+    workers: 1,
+    layers: 2,
+    heads: 2,
+    seq: 2,
+    placement: "peri",
+    norm: "dyt",
+    dytAlpha: 1,
+  });
+  await new Response(readable).arrayBuffer();
+  const s = await done;
+  assertEquals([s.config.placement, s.config.norm, s.config.dytAlpha], ["peri", "dyt", 1]);
 });

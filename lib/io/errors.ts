@@ -28,15 +28,17 @@ export const EXIT_CODES: readonly (readonly [number, string])[] = [
 ];
 
 /**
- * Bad arguments or an impossible combination of options (exit 64).
+ * Bad arguments or an impossible combination of options (exit 64). A `RangeError`: a library
+ * caller catches every bad option value as one, as from `new GPT(…)`.
  *
  * @example
  * ```ts
  * import { assert } from "@std/assert";
- * assert(new UsageError("--dim is required").exitCode === 64);
+ * const e = new UsageError("--dim is required");
+ * assert(e.exitCode === 64 && e instanceof RangeError);
  * ```
  */
-export class UsageError extends Error {
+export class UsageError extends RangeError {
   /** 64 */
   readonly exitCode = 64;
   /** A message that tells the user what to change. */
