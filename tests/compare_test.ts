@@ -243,42 +243,30 @@ Deno.test("compare CLI: one depth has no exponent (— and null); --layers , is 
   assert(more.stderr.includes("used the first 8 tokens"), more.stderr);
 });
 
-Deno.test("README's compare command reproduces docs/compare.svg byte for byte", async () => {
-  const tmp = await Deno.makeTempDir();
-  const r = await lnstream(
-    ["compare", "--init", "gpt2,xavier", "--seeds", "5", "--svg", `${tmp}/c.svg`],
-    "",
-    [`--allow-read=${tmp}`, `--allow-write=${tmp}`],
-  );
-  assertEquals(r.code, 0, r.stderr);
-  const fresh = await Deno.readTextFile(`${tmp}/c.svg`);
-  const checkedIn = await Deno.readTextFile(new URL("../docs/compare.svg", import.meta.url));
-  assert(fresh === checkedIn, "docs/compare.svg differs from what README's command writes");
-});
-
-Deno.test("README's zoo command reproduces docs/zoo.svg byte for byte", async () => {
+/** Runs a README compare command writing an SVG; asserts it equals the checked-in `docs/name`. */
+async function reproduces(args: string[], name: string) {
   const tmp = await Deno.makeTempDir();
   try {
-    const r = await lnstream(
-      [
-        "compare",
-        "--layers",
-        "12",
-        "--placement",
-        "pre,post,peri,deepnorm,mix",
-        "--seeds",
-        "3",
-        "--svg",
-        `${tmp}/z.svg`,
-      ],
-      "",
-      [`--allow-read=${tmp}`, `--allow-write=${tmp}`],
-    );
+    const r = await lnstream(["compare", ...args, "--svg", `${tmp}/c.svg`], "", [
+      `--allow-read=${tmp}`,
+      `--allow-write=${tmp}`,
+    ]);
     assertEquals(r.code, 0, r.stderr);
-    const fresh = await Deno.readTextFile(`${tmp}/z.svg`);
-    const checkedIn = await Deno.readTextFile(new URL("../docs/zoo.svg", import.meta.url));
-    assert(fresh === checkedIn, "docs/zoo.svg differs from what README's command writes");
+    const fresh = await Deno.readTextFile(`${tmp}/c.svg`);
+    const checkedIn = await Deno.readTextFile(new URL(`../docs/${name}`, import.meta.url));
+    assert(fresh === checkedIn, `docs/${name} differs from what README's command writes`);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
+}
+
+Deno.test("README's compare command reproduces docs/compare.svg byte for byte", async () => {
+  await reproduces(["--init", "gpt2,xavier", "--seeds", "5"], "compare.svg");
+});
+
+Deno.test("README's zoo command reproduces docs/zoo.svg byte for byte", async () => {
+  await reproduces(
+    ["--layers", "12", "--placement", "pre,post,peri,deepnorm,mix", "--seeds", "3"],
+    "zoo.svg",
+  );
 });

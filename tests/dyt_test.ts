@@ -5,27 +5,7 @@ import { dytBackward, dytForward } from "../lib/kernels/dyt.ts";
 import { qkNormBackward, qkNormForward } from "../lib/kernels/qknorm.ts";
 import { Arena } from "../lib/kernels/arena.ts";
 import { Rng } from "../lib/model/rng.ts";
-
-function randn(n: number, seed: number, std = 1, mean = 0): Float64Array {
-  const r = new Rng(seed), a = new Float64Array(n);
-  for (let i = 0; i < n; i++) a[i] = mean + std * r.normal();
-  return a;
-}
-
-/** central differences of f with respect to every element of v */
-function numeric(f: () => number, v: Float64Array, h = 1e-6): Float64Array {
-  const g = new Float64Array(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const keep = v[i];
-    v[i] = keep + h;
-    const up = f();
-    v[i] = keep - h;
-    const down = f();
-    v[i] = keep;
-    g[i] = (up - down) / (2 * h);
-  }
-  return g;
-}
+import { numericGrad as numeric, randn } from "./golden.ts";
 
 function near(a: Float64Array, b: Float64Array, tol: number, what: string) {
   for (let i = 0; i < a.length; i++) {
