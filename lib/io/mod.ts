@@ -23,3 +23,11 @@ export {
 export { type NpyDtype, type NpyHeader, npyHeader, parseNpyHeader, toFloat32 } from "./npy.ts";
 export { f32ToString, tokenToJson } from "./encode.ts";
 export { type GenOptions, genStream } from "./gen.ts";
+export {
+  FLOAT_DTYPES,
+  readSafetensorsHeader,
+  readTensor,
+  type SafetensorsHeader,
+  type TensorEntry,
+  type TensorSource,
+} from "./safetensors.ts";

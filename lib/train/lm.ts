@@ -18,6 +18,8 @@ export interface CharLMConfig extends GPTConfig {
   vocab: number;
   /** longest sequence T (rows of `wpe`) */
   block: number;
+  /** the LM head is `wte` (default true); false: a separate `lm_head [V,C]` after `wpe` */
+  tiedHead?: boolean;
 }
 
 /** How a model in another thread reaches a model's parameters (see `CharLM#share`). */
@@ -45,11 +47,15 @@ export function lmLayout(config: CharLMConfig): ParamSpec[] {
   const c = resolveConfig(config), stack = paramLayout(c), C = c.nEmbd;
   const { vocab: V, block: T } = config;
   const S = stack.reduce((a, s) => a + s.size, 0);
-  return [
+  const out = [
     ...stack,
     { name: "wte", offset: S, shape: [V, C], size: V * C },
     { name: "wpe", offset: S + V * C, shape: [T, C], size: T * C },
   ];
+  if (config.tiedHead === false) {
+    out.push({ name: "lm_head", offset: S + (V + T) * C, shape: [V, C], size: V * C });
+  }
+  return out;
 }
 
 /**
@@ -82,6 +88,10 @@ export class CharLM {
   readonly wpe: Floats;
   /** ∂L/∂wte, accumulated by `lossAndGrad` */
   readonly dwte: Floats;
+  /** the LM head [V,C]: `wte` itself when tied (the default), else `lm_head` */
+  readonly head: Floats;
+  /** ∂L/∂head (`dwte` when tied) */
+  readonly dhead: Floats;
   /** ∂L/∂wpe */
   readonly dwpe: Floats;
   /** vocabulary size */
@@ -128,13 +138,16 @@ export class CharLM {
     }
     this.vocab = V;
     this.block = T;
-    // the layout ends with wte, then wpe
-    const [te, pe] = this.layout.slice(-2);
+    // the layout ends with wte, wpe (and lm_head when untied)
+    const spec = (name: string) => this.layout.find((s) => s.name === name)!;
     const at = (a: Floats, s: ParamSpec) => a.subarray(s.offset, s.offset + s.size);
+    const te = spec("wte"), pe = spec("wpe"), he = config.tiedHead === false ? spec("lm_head") : te;
     this.wte = at(this.params, te);
     this.wpe = at(this.params, pe);
+    this.head = at(this.params, he);
     this.dwte = at(this.grads, te);
     this.dwpe = at(this.grads, pe);
+    this.dhead = at(this.grads, he);
     this.#emb =
       this.#logits =
       this.#dy =
@@ -212,14 +225,18 @@ export class CharLM {
     }
     if (x.length < B * T || y.length < B * T) throw new RangeError(`x and y need B·T ids`);
     for (let i = 0; i < B * T; i++) {
-      if (!(x[i] >= 0 && x[i] < this.vocab && y[i] >= 0 && y[i] < this.vocab)) {
+      // a target of −1 is no target (the last token of a sequence, as PyTorch's ignore_index)
+      if (!(x[i] >= 0 && x[i] < this.vocab && y[i] >= -1 && y[i] < this.vocab)) {
         throw new RangeError(`id ${i} is outside the vocabulary of ${this.vocab}`);
       }
     }
   }
 
-  /** Forward pass to the probabilities (in the logits buffer); returns the mean loss. */
-  #forward(x: Int32Array, y: Int32Array, B: number, T: number): number {
+  /**
+   * Forward pass to the probabilities (in the logits buffer; the logits themselves copied into
+   * `logits` first when given); returns the mean loss over the targets other than −1.
+   */
+  #forward(x: Int32Array, y: Int32Array, B: number, T: number, logits?: Floats): number {
     this.#check(x, y, B, T);
     const C = this.gpt.config.nEmbd, V = this.vocab, BT = B * T, k = this.gpt.kernels;
     this.#ensure(BT);
@@ -230,14 +247,19 @@ export class CharLM {
       for (let c = 0; c < C; c++) emb[o + c] = wte[ot + c] + wpe[op + c];
     }
     const h = this.#out = this.gpt.forward(emb.subarray(0, BT * C), B, T);
-    // logits [BT,V] = h·wteᵀ: the input gradient of out = inp·wte (wte as [V,C]) with dout = h
+    // logits [BT,V] = h·headᵀ: the input gradient of out = inp·head (head as [V,C]), dout = h
     const z = this.#logits.subarray(0, BT * V);
     z.fill(0);
-    k.matmulBackward(z, null, null, h, z, wte, BT, V, C);
+    k.matmulBackward(z, null, null, h, z, this.head, BT, V, C);
+    if (logits) logits.set(z);
     k.softmaxForward(z, z, BT, V);
-    let L = 0;
-    for (let i = 0; i < BT; i++) L -= Math.log(z[i * V + y[i]]);
-    return L / BT;
+    let L = 0, n = 0;
+    for (let i = 0; i < BT; i++) {
+      if (y[i] < 0) continue;
+      L -= Math.log(z[i * V + y[i]]);
+      n++;
+    }
+    return n === 0 ? 0 : L / n;
   }
 
   /**
@@ -253,8 +275,8 @@ export class CharLM {
    * assert(lm.loss(Int32Array.of(0, 1), Int32Array.of(1, 2), 1, 2) > 0);
    * ```
    */
-  loss(x: Int32Array, y: Int32Array, B: number, T: number): number {
-    return this.#forward(x, y, B, T);
+  loss(x: Int32Array, y: Int32Array, B: number, T: number, logits?: Floats): number {
+    return this.#forward(x, y, B, T, logits);
   }
 
   /**
@@ -280,23 +302,38 @@ export class CharLM {
   /**
    * Mean cross-entropy as `loss`, and its gradients added into the stack's gradients,
    * `dwte` (head and embedding) and `dwpe`. The gradient is that of the summed loss divided
-   * by `over` tokens (default B·T, the mean): a shard of a larger batch passes the batch's
-   * token count, so the shards' gradients add up to the batch mean's.
+   * by `over` tokens (default: the targets other than −1, the mean): a shard of a larger batch
+   * passes the batch's token count, so the shards' gradients add up to the batch mean's. With
+   * `logits [B·T, V]`, the logits are copied there.
    */
-  lossAndGrad(x: Int32Array, y: Int32Array, B: number, T: number, over = B * T): number {
-    const L = this.#forward(x, y, B, T);
+  lossAndGrad(
+    x: Int32Array,
+    y: Int32Array,
+    B: number,
+    T: number,
+    over?: number,
+    logits?: Floats,
+  ): number {
+    const L = this.#forward(x, y, B, T, logits);
+    let targets = 0;
+    for (let i = 0; i < B * T; i++) if (y[i] >= 0) targets++;
+    over ??= targets;
     const C = this.gpt.config.nEmbd, V = this.vocab, BT = B * T, k = this.gpt.kernels;
     const z = this.#logits.subarray(0, BT * V), h = this.#out;
-    // dlogits = (p − onehot)/BT, in place
-    const inv = 1 / over;
+    // dlogits = (p − onehot)/over, in place; 0 where there is no target
+    const inv = over > 0 ? 1 / over : 0;
     for (let i = 0; i < BT; i++) {
+      if (y[i] < 0) {
+        z.fill(0, i * V, (i + 1) * V);
+        continue;
+      }
       z[i * V + y[i]] -= 1;
       for (let v = 0; v < V; v++) z[i * V + v] *= inv;
     }
-    // dh [BT,C] = dlogits·wte; dwte += dlogitsᵀ·h
+    // dh [BT,C] = dlogits·head; dhead += dlogitsᵀ·h
     const dy = this.#dy.subarray(0, BT * C);
-    k.matmulForward(dy, z, this.wte, null, BT, V, C);
-    k.matmulBackward(null, this.dwte, null, h, z, this.wte, BT, V, C);
+    k.matmulForward(dy, z, this.head, null, BT, V, C);
+    k.matmulBackward(null, this.dhead, null, h, z, this.head, BT, V, C);
     const dx = this.gpt.backward(dy);
     // the embeddings' gradient
     for (let i = 0; i < BT; i++) {

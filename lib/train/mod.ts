@@ -39,5 +39,7 @@ export {
   type TrainSummary,
 } from "./trainer.ts";
 export { lrAt, type Schedule } from "./schedule.ts";
+export { type LoadedModel, loadModel, type LoadOptions, type ModelInfo } from "./load.ts";
+export { charTokenizer, GPT2_VOCAB, gpt2Tokenizer, type Tokenizer } from "./tokenizer.ts";
 // the types its API names, from the modules that define them
 export type * from "../model/mod.ts";
