@@ -167,7 +167,7 @@ Deno.test("train: a zoo run saves its variant; --resume keeps it and refuses ano
     const zoo = ["--placement", "peri", "--norm", "dyt", "--dyt-alpha", "0.8", "--qk-norm"];
     const whole = await lnstream(["train", ...TINY, ...zoo, "--log", `${dir}/w.ndjson`], "", w);
     assertEquals(whole.code, 0, whole.stderr);
-    assertStringIncludes(whole.stderr, "× peri-dyt+qk blocks");
+    assertStringIncludes(whole.stderr, "× Peri-LN DyT +QK-norm blocks");
     const first = await lnstream(
       ["train", ...TINY, ...zoo, "--until", "3", "--save", `${dir}/ck.st`],
       "",

@@ -10,6 +10,8 @@ import { run } from "./run.ts";
 import { stats } from "./stats.ts";
 import { split } from "./split.ts";
 import { train } from "./train.ts";
+import { trace } from "./trace.ts";
+import { embed } from "./embed.ts";
 import { isDenied } from "../io/errors.ts";
 import { OutputClosed, printOut, removeTemporaries } from "../io/files.ts";
 import { VERSION } from "../version.ts";
@@ -18,7 +20,7 @@ import { didYouMean, exitCodeTable } from "./command.ts";
 import { listenForSignals } from "./signals.ts";
 
 const USAGE = "usage: deno run --allow-read=<lnstream dir> mod.ts <command> [options]\n" +
-  "commands: normalize, run, compare, gen, stats merge, split, train " +
+  "commands: normalize, run, compare, gen, stats merge, split, train, trace, embed " +
   "(see: lnstream --help, lnstream <command> --help)";
 
 const HELP = `lnstream ${VERSION} — LayerNorm and GPT-2 blocks you can watch
@@ -28,14 +30,17 @@ Usage: deno run --allow-read=<lnstream dir> mod.ts <command> [options]
 Commands:
   normalize   per-token LayerNorm / RMSNorm (or BatchNorm) of a token stream, with
               probe-gradient statistics
-  run         a stack of GPT-2 blocks (pre-LN or post-LN) over a token stream, with
-              per-layer gradient norms
-  compare     pre-LN vs post-LN gradient norms by layer, depth and init (tables, JSON, SVG)
+  run         a stack of GPT-2 blocks (any placement and norm, or a real model's with
+              --model) over a token stream, with per-layer gradient norms
+  compare     pre-LN vs post-LN (and the zoo) gradient norms by layer, depth and init
   gen         synthetic GPT-like token embeddings (npy, ndjson, raw)
   stats merge merge stats files of separate runs exactly
   split       cut a file into shards of whole tokens, each with its --offset
   train       train a character-level GPT (tiny Shakespeare built in), pre-LN or post-LN,
               on worker threads; --grid trains both with and without warm-up
+  trace       text through a real model (GPT-2 safetensors, a trained checkpoint):
+              per-layer activations, LayerNorm's claims checked, gradients
+  embed       text → a model's input embeddings (npy or NDJSON), for normalize and run
 
 Data streams in on stdin (npy, NDJSON or raw float32, sniffed) and out on stdout in
 the same format; statistics go to --stats FILE (NDJSON) and a summary to stderr.
@@ -61,6 +66,8 @@ const COMMANDS: Record<string, (a: string[]) => Promise<number>> = {
   stats,
   split,
   train,
+  trace,
+  embed,
 };
 
 /**

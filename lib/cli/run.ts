@@ -9,7 +9,10 @@ import type { Summary } from "../pipeline/collect.ts";
 import type { StackStats } from "../model/mod.ts";
 import { choiceFlag, intFlag, numFlag, optIntFlag, seedFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
-import { variantName } from "../model/config.ts";
+import { modelOf } from "./model_input.ts";
+import { UsageError } from "../io/errors.ts";
+import type { RunOptions } from "../pipeline/options.ts";
+import { variantLabel } from "../model/config.ts";
 import { ZOO_BOOLEANS, ZOO_STRINGS, zooFlags, zooHelp, zooOptions } from "./zoo_flags.ts";
 import { layerChart, nonfiniteLine, num } from "./report.ts";
 import { inputReader, runCommand, STREAM_HELP, STREAM_STRINGS, streamOptions } from "./stream.ts";
@@ -32,6 +35,11 @@ pre-LN's fall as ~1/√L while post-LN's stay flat.
 Model:
   --layers L                  blocks (default: 6)
   --heads H                   attention heads, must divide C (default: 4)
+  --model FILE                the blocks of a real model (a GPT-2 model.safetensors, an
+                              lnstream checkpoint or --save-weights file) instead of a random
+                              init: its layers, placement and weights; the input must have its
+                              C (embed makes such input); --heads for a GPT-2 file without
+                              config.json
 ${zooHelp(false)}
   --init gpt2|xavier          initialisation (default: gpt2)
   --seed S                    init and probe seed (default: 0)
@@ -54,12 +62,12 @@ export function runReport(s: Summary): string {
   const g = s.grad as StackStats;
   if (s.tokens_in === 0) {
     return `run: ${c.layers} × ${
-      variantName(c as Parameters<typeof variantName>[0])
+      variantLabel(c as Parameters<typeof variantLabel>[0])
     } blocks: the input was empty; nothing to run`;
   }
   return [
     `run: ${c.layers} × ${
-      variantName(c as Parameters<typeof variantName>[0])
+      variantLabel(c as Parameters<typeof variantLabel>[0])
     } blocks (C ${c.C}, ${c.heads} heads, ${c.init} init, seq ${c.seq}), ` +
     `${s.tokens_out} tokens in ${s.batches} batches, loss (${c.loss}) ${num(s.loss)}`,
     `  output mean ${num(s.output.mean)} std ${num(s.output.std)}; ‖dL/dx‖ ${num(g.dx_l2)}`,
@@ -82,6 +90,7 @@ export async function run(args: string[]): Promise<number> {
       "causal",
       "loss",
       "seq",
+      "model",
     ],
     booleans: ["quiet", "progress", ...ZOO_BOOLEANS],
     alias: { o: "output" },
@@ -90,6 +99,23 @@ export async function run(args: string[]): Promise<number> {
   });
   if (f === null) return 0;
   const path = f._.length ? String(f._[0]) : "-";
+  // --model: the model decides the stack; the flags that would describe another are refused
+  let model: RunOptions["model"];
+  if (f.model !== undefined) {
+    for (
+      const k of ["layers", "placement", "norm", "qk-norm", "mix-post", "dyt-alpha", "init", "eps"]
+    ) {
+      if (f[k] !== undefined && f[k] !== false) {
+        throw new UsageError(`--${k}: the model's own is used with --model`);
+      }
+    }
+    const loaded = await modelOf(f);
+    model = {
+      config: loaded.model.gpt.config,
+      params: loaded.model.gpt.params,
+      name: String(f.model),
+    };
+  }
   const input = inputReader(path);
   const base = streamOptions(f);
   const layers = intFlag(f, "layers", 6);
@@ -104,10 +130,14 @@ export async function run(args: string[]): Promise<number> {
     causal: choiceFlag(f, "causal", ["true", "false"] as const, "true") === "true",
     loss: choiceFlag(f, "loss", ["probe", "l2"] as const, "probe"),
     seq: optIntFlag(f, "seq"),
+    ...(model ? { model } : {}),
   };
   return await runCommand(
     f,
-    [{ flag: "FILE", path }],
+    [
+      { flag: "FILE", path },
+      ...(f.model === undefined ? [] : [{ flag: "--model", path: String(f.model) }]),
+    ],
     (extra) => runStream(input, { ...base, ...extra, ...opts }),
     runReport,
   );

@@ -8,7 +8,7 @@
 import { IoError, UsageError } from "../io/errors.ts";
 import { checkFiles, type FileArg, OutputFile, printOut, writeFileSafely } from "../io/files.ts";
 import { CharData } from "../train/chardata.ts";
-import { decodeCheckpoint, encodeCheckpoint } from "../train/checkpoint.ts";
+import { decodeCheckpoint, encodeCheckpoint, encodeWeights } from "../train/checkpoint.ts";
 import {
   checkConfig,
   defaultText,
@@ -23,7 +23,7 @@ import {
 } from "../train/trainer.ts";
 import { fileError, intFlag, numberFlag, numFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
-import { variantName } from "../model/config.ts";
+import { variantLabel, variantName } from "../model/config.ts";
 import { ZOO_BOOLEANS, ZOO_STRINGS, zooFlags, zooHelp } from "./zoo_flags.ts";
 import { onStopSignal } from "./signals.ts";
 import { fmtSeconds, progressLine } from "./progress.ts";
@@ -82,6 +82,8 @@ Evaluation and output:
                               settings, vocabulary and log) at every evaluation, at the end
                               and on SIGINT/SIGTERM; each save replaces the last in one step
                               (a kill at any moment leaves a checkpoint that resumes)
+  --save-weights FILE         the weights alone at the end (and on a signal): a model for
+                              trace, embed and run --model, a quarter of a checkpoint
   --resume FILE               continue a checkpoint: the same curve as a run never stopped;
                               its settings are used (--iters, --eval-* may change); it may
                               be the --save file
@@ -149,6 +151,7 @@ export async function train(args: string[]): Promise<number> {
       "log",
       "svg",
       "save",
+      "save-weights",
       "resume",
       "until",
       "sample",
@@ -188,7 +191,7 @@ export async function train(args: string[]): Promise<number> {
       }
     }
   } else {
-    for (const k of ["resume", "save", "sample", "until"]) {
+    for (const k of ["resume", "save", "save-weights", "sample", "until"]) {
       if (flags[k] !== undefined) throw new UsageError(`--${k} does not go with --grid`);
     }
   }
@@ -200,7 +203,8 @@ export async function train(args: string[]): Promise<number> {
   if (typeof flags.resume === "string") inputs.push({ flag: "--resume", path: flags.resume });
   const logArg = recordFile(f, "log");
   const svgArg = recordFile(f, "svg", "stdout"), saveArg = recordFile(f, "save", "stdout");
-  const outputs = [logArg, svgArg, saveArg].filter((a): a is FileArg => a !== null);
+  const weightsArg = recordFile(f, "save-weights", "stdout");
+  const outputs = [logArg, svgArg, saveArg, weightsArg].filter((a): a is FileArg => a !== null);
   checkFiles(inputs, outputs, [["--resume", "--save"]]);
 
   const data = await loadData(flags.data as string | undefined);
@@ -244,6 +248,7 @@ export async function train(args: string[]): Promise<number> {
     });
     prog?.(t, lastEval, true);
     save(t);
+    if (weightsArg) writeFileSafely(weightsArg, encodeWeights(t.state()));
     log.write(summary);
     log.commit();
     if (svgArg) writeFileSafely(svgArg, trainSvg(t.history, t.config));
@@ -391,7 +396,7 @@ function trainProgress(terminal: boolean, prefix = "") {
 export function trainReport(s: TrainSummary, stopped = false, saved?: string): string {
   const c = s.config;
   const lines = [
-    `train: ${c.layers} × ${variantName(c)} blocks (C ${c.dim}, ${c.heads} heads, T ${c.block}, ` +
+    `train: ${c.layers} × ${variantLabel(c)} blocks (C ${c.dim}, ${c.heads} heads, T ${c.block}, ` +
     `${c.init} init), ${s.params.toLocaleString("en-US")} parameters, batch ${c.batch}, ` +
     `lr ${c.lr} (warm-up ${c.warmup}, cosine to ${c.minLr} at ${c.iters})`,
   ];

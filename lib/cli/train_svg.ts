@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type NormKind, type Placement, variantName } from "../model/config.ts";
+import { type NormKind, type Placement, variantLabel, variantName } from "../model/config.ts";
 import type { EvalRecord, StepRecord, TrainConfig, TrainRecord } from "../train/trainer.ts";
 
 /** One trained configuration of a grid. */
@@ -106,7 +106,7 @@ export function trainSvg(history: TrainRecord[], c: TrainConfig): string {
   ];
   const { X, Y } = axes(
     p,
-    `Loss — ${c.layers} × ${variantName(c)}, C ${c.dim}, lr ${c.lr}, warm-up ${c.warmup}`,
+    `Loss — ${c.layers} × ${variantLabel(c)}, C ${c.dim}, lr ${c.lr}, warm-up ${c.warmup}`,
     out,
   );
   const line = (pts: [number, number][], color: string, width: number, extra = "") =>

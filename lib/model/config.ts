@@ -225,3 +225,28 @@ export function variantName(
   const norm = c.norm === undefined || c.norm === "layer" ? "" : `-${c.norm}`;
   return `${c.placement}${norm}${c.qkNorm ? "+qk" : ""}`;
 }
+
+/**
+ * A variant's name for people: `pre-LN`, `post-LN`, `Peri-LN`, `DeepNorm`, `Mix-LN`, then the
+ * norm unless LayerNorm, then `+QK-norm`.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(variantLabel({ placement: "pre" }) === "pre-LN");
+ * assert(variantLabel({ placement: "peri", norm: "dyt", qkNorm: true }) === "Peri-LN DyT +QK-norm");
+ * ```
+ */
+export function variantLabel(
+  c: { placement: Placement; norm?: NormKind; qkNorm?: boolean },
+): string {
+  const place = {
+    pre: "pre-LN",
+    post: "post-LN",
+    peri: "Peri-LN",
+    deepnorm: "DeepNorm",
+    mix: "Mix-LN",
+  }[c.placement];
+  const norm = c.norm === "rms" ? " RMSNorm" : c.norm === "dyt" ? " DyT" : "";
+  return `${place}${norm}${c.qkNorm ? " +QK-norm" : ""}`;
+}

@@ -22,6 +22,7 @@ export {
   PLACEMENTS,
   resolveConfig,
   type ResolvedConfig,
+  variantLabel,
   variantName,
 } from "./config.ts";
 export {

@@ -10,7 +10,8 @@ import { OptionError } from "../io/errors.ts";
 export { OptionError };
 import { type Backend, checkBackend } from "../kernels/backend.ts";
 import type { Format } from "../io/batch.ts";
-import type { NormKind, Placement } from "../model/config.ts";
+import type { GPTConfig, NormKind, Placement } from "../model/config.ts";
+import type { Floats } from "../kernels/types.ts";
 import type { BatchRecord } from "./collect.ts";
 
 /**
@@ -222,6 +223,12 @@ export interface RunOptions extends StreamOptions {
   eps?: number;
   /** causal attention (default true) */
   causal?: boolean;
+  /**
+   * a trained or loaded model's blocks instead of a random init: its config decides layers,
+   * heads, placement, norms and eps; `params` holds its stack's parameters in `paramLayout`
+   * order (a `CharLM`'s first ones: `lm.gpt.params`); `name` goes into the summary
+   */
+  model?: { config: GPTConfig; params: Floats; name?: string };
   /** a final norm (default: true for pre, peri and mix; false for post and deepnorm) */
   finalNorm?: boolean;
 }

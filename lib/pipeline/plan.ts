@@ -176,7 +176,21 @@ export function normalizePlan(o: NormalizeOptions = {}): StreamPlan {
  * assert(work.batchTokens === 8 * 3 && work.config.seq === 3 && work.task!.align === 3);
  * ```
  */
-export function runPlan(o: RunOptions = {}): StreamPlan {
+export function runPlan(options: RunOptions = {}): StreamPlan {
+  // a model's blocks: its config decides the stack (its placement, norms, width and depth)
+  const mc = options.model?.config;
+  const o: RunOptions = mc === undefined ? options : {
+    ...options,
+    layers: mc.nLayer,
+    heads: mc.nHead,
+    placement: mc.placement,
+    ...(mc.norm === undefined ? {} : { norm: mc.norm }),
+    ...(mc.qkNorm === undefined ? {} : { qkNorm: mc.qkNorm }),
+    ...(mc.mixPost === undefined ? {} : { mixPost: mc.mixPost }),
+    ...(mc.dytAlpha === undefined ? {} : { dytAlpha: mc.dytAlpha }),
+    ...(mc.eps === undefined ? {} : { eps: mc.eps }),
+    ...(mc.finalNorm === undefined ? {} : { finalNorm: mc.finalNorm }),
+  };
   const r = resolveStreamOptions(o, 8), backend = r.backend;
   const layers = o.layers ?? 6, heads = o.heads ?? 4;
   const placement = o.placement ?? "pre", init = o.init ?? "gpt2", seed = seedOf(o.seed);
@@ -226,7 +240,8 @@ export function runPlan(o: RunOptions = {}): StreamPlan {
     causal: o.causal ?? true,
     finalNorm: zoo.finalNorm,
     seq,
-    init,
+    init: options.model ? "model" : init,
+    ...(options.model ? { model: options.model.name ?? "given" } : {}),
     seed,
     loss,
     ...(loss === "probe" ? { probe: PROBE_DIRECTION } : {}),
@@ -255,6 +270,15 @@ export function runPlan(o: RunOptions = {}): StreamPlan {
       throw new UsageError(`${(e as Error).message} (the input has C = ${C} channels)`);
     }
     m.init({ scheme: init, seed });
+    if (options.model) {
+      if (C !== options.model.config.nEmbd) {
+        throw new UsageError(
+          `the model has C = ${options.model.config.nEmbd} channels, the input ${C}: ` +
+            `give it the model's embeddings (embed)`,
+        );
+      }
+      m.params.set(options.model.params.subarray(0, m.params.length));
+    }
     if (backend !== "ts") fitsArena(m, batchSeqs, seq, r.workers);
     // the stream's gradient is summed into the model's own gradient buffer, in batch order
     m.zeroGrad();

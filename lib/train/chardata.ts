@@ -162,8 +162,16 @@ export class CharData {
   }
 }
 
-/** The offset of the first byte where `bytes` stops being UTF-8. */
-function firstBadUtf8(bytes: Uint8Array): number {
+/**
+ * The offset of the first byte where `bytes` stops being UTF-8.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(firstBadUtf8(Uint8Array.of(0x61, 0x62, 0xff)) === 2);
+ * ```
+ */
+export function firstBadUtf8(bytes: Uint8Array): number {
   let lo = 0, hi = bytes.length; // the longest valid prefix lies in [lo, hi)
   while (hi - lo > 1) {
     const mid = (lo + hi) >>> 1;

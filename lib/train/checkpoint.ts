@@ -24,6 +24,9 @@ import {
 /** The `format` value of the metadata. */
 export const CHECKPOINT_FORMAT = "lnstream.train.v1";
 
+/** The `format` of a weights-only file (`encodeWeights`): a model to load, not a run to resume. */
+export const WEIGHTS_FORMAT = "lnstream.model.v1";
+
 /** What a checkpoint written before the zoo's fields existed was trained with. */
 const LEGACY_ZOO = { norm: "layer", qkNorm: false, mixPost: 0, dytAlpha: 0.5 } as const;
 
@@ -50,19 +53,58 @@ function layoutOf(config: TrainConfig, vocab: number): ParamSpec[] {
  * ```
  */
 export function encodeCheckpoint(s: TrainState): Uint8Array {
+  return encode(s, {
+    format: CHECKPOINT_FORMAT,
+    config: JSON.stringify(s.config),
+    vocab: JSON.stringify(s.vocab),
+    step: String(s.step),
+    history: JSON.stringify(s.history),
+  }, [["", s.params], ["adam_m.", s.m], ["adam_v.", s.v]]);
+}
+
+/**
+ * The weights of a run, without its optimizer state or log: a model to load (`loadModel`), in
+ * a quarter of a checkpoint's bytes. Metadata: `format` (`lnstream.model.v1`), `config`,
+ * `vocab`, `step`, and `val_loss` (the last evaluation's) when the log has one.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { TRAIN_DEFAULTS } from "./trainer.ts";
+ * import { lmLayout } from "./lm.ts";
+ * const config = { ...TRAIN_DEFAULTS, layers: 1, heads: 1, dim: 4, block: 2 };
+ * const last = lmLayout({ vocab: 3, block: 2, nLayer: 1, nHead: 1, nEmbd: 4, placement: "pre" }).at(-1)!;
+ * const P = last.offset + last.size;
+ * const state = {
+ *   config, vocab: ["a", "b", "c"], step: 5, history: [],
+ *   params: new Float32Array(P).fill(1), m: new Float32Array(P), v: new Float32Array(P),
+ * };
+ * const w = decodeWeights(encodeWeights(state));
+ * assert(w.params[0] === 1 && w.step === 5 && encodeWeights(state).length < encodeCheckpoint(state).length / 2);
+ * ```
+ */
+export function encodeWeights(s: TrainState): Uint8Array {
+  const last = s.history.filter((r) => r.type === "eval").at(-1);
+  return encode(s, {
+    format: WEIGHTS_FORMAT,
+    config: JSON.stringify(s.config),
+    vocab: JSON.stringify(s.vocab),
+    step: String(s.step),
+    ...(last && "val_loss" in last ? { val_loss: String(last.val_loss) } : {}),
+  }, [["", s.params]]);
+}
+
+/** The bytes of a state's tensors (`parts`: name prefix, flat buffer) under `metadata`. */
+function encode(
+  s: TrainState,
+  metadata: Record<string, string>,
+  parts_: (readonly [string, Float32Array])[],
+): Uint8Array {
   const layout = layoutOf(s.config, s.vocab.length);
-  const header: Record<string, unknown> = {
-    __metadata__: {
-      format: CHECKPOINT_FORMAT,
-      config: JSON.stringify(s.config),
-      vocab: JSON.stringify(s.vocab),
-      step: String(s.step),
-      history: JSON.stringify(s.history),
-    },
-  };
+  const header: Record<string, unknown> = { __metadata__: metadata };
   const parts: Float32Array[] = [];
   let at = 0;
-  for (const [prefix, flat] of [["", s.params], ["adam_m.", s.m], ["adam_v.", s.v]] as const) {
+  for (const [prefix, flat] of parts_) {
     for (const spec of layout) {
       const t = flat.subarray(spec.offset, spec.offset + spec.size);
       header[prefix + spec.name] = {
@@ -99,6 +141,45 @@ export function encodeCheckpoint(s: TrainState): Uint8Array {
  * ```
  */
 export function decodeCheckpoint(bytes: Uint8Array, what = "the checkpoint"): TrainState {
+  const { valLoss: _, ...state } = decode(bytes, what, CHECKPOINT_FORMAT);
+  return state;
+}
+
+/** What a weights-only file holds. */
+export interface Weights {
+  /** the settings of the run that made it */
+  config: TrainConfig;
+  /** the characters */
+  vocab: string[];
+  /** steps trained */
+  step: number;
+  /** the parameters, in `lmLayout` order */
+  params: Float32Array;
+  /** the last evaluation's val loss, when it was recorded */
+  valLoss: number | null;
+}
+
+/**
+ * Reads the weights of a weights-only file (`encodeWeights`) or of a checkpoint; anything
+ * malformed is a `DataError` (exit 65) naming `what`.
+ *
+ * @example
+ * ```ts
+ * import { assertThrows } from "@std/assert";
+ * assertThrows(() => decodeWeights(new Uint8Array(9), "w.st"), Error, "w.st");
+ * ```
+ */
+export function decodeWeights(bytes: Uint8Array, what = "the model"): Weights {
+  const s = decode(bytes, what, null);
+  return { config: s.config, vocab: s.vocab, step: s.step, params: s.params, valLoss: s.valLoss };
+}
+
+/** A checkpoint (`format` = CHECKPOINT_FORMAT) or, with `format` null, either kind. */
+function decode(
+  bytes: Uint8Array,
+  what: string,
+  format: string | null,
+): TrainState & { valLoss: number | null } {
   const bad = (why: string) => new DataError(`${what} is not an lnstream checkpoint: ${why}`);
   if (bytes.length < 8) throw bad(`${bytes.length} bytes, shorter than its header length`);
   const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
@@ -113,9 +194,16 @@ export function decodeCheckpoint(bytes: Uint8Array, what = "the checkpoint"): Tr
   }
   const meta = header?.__metadata__ as Record<string, string> | undefined;
   if (typeof meta !== "object" || meta === null) throw bad("no __metadata__");
-  if (meta.format !== CHECKPOINT_FORMAT) {
+  if (meta.format === WEIGHTS_FORMAT && format === CHECKPOINT_FORMAT) {
+    throw bad(
+      `it holds weights only (format '${WEIGHTS_FORMAT}'): it loads as a model, ` +
+        `but a run resumes from a checkpoint of --save`,
+    );
+  }
+  if (meta.format !== CHECKPOINT_FORMAT && meta.format !== WEIGHTS_FORMAT) {
     throw bad(`format '${meta.format}', expected '${CHECKPOINT_FORMAT}'`);
   }
+  const weightsOnly = meta.format === WEIGHTS_FORMAT;
   const parse = (key: string): unknown => {
     try {
       return JSON.parse(meta[key]);
@@ -125,7 +213,7 @@ export function decodeCheckpoint(bytes: Uint8Array, what = "the checkpoint"): Tr
   };
   const config = parse("config") as TrainConfig;
   const vocab = parse("vocab") as string[];
-  const history = parse("history");
+  const history = weightsOnly ? [] : parse("history");
   const step = Number(meta.step);
   if (typeof config !== "object" || config === null) throw bad("config is not an object");
   // checkpoints from before the normalization zoo are pre- or post-LN with LayerNorm
@@ -174,13 +262,15 @@ export function decodeCheckpoint(bytes: Uint8Array, what = "the checkpoint"): Tr
     }
     return out;
   };
+  const valLoss = meta.val_loss === undefined ? null : Number(meta.val_loss);
   return {
     config,
     vocab,
     step,
     params: flat(""),
-    m: flat("adam_m."),
-    v: flat("adam_v."),
+    m: weightsOnly ? new Float32Array(0) : flat("adam_m."),
+    v: weightsOnly ? new Float32Array(0) : flat("adam_v."),
     history: history as TrainState["history"],
+    valLoss: Number.isFinite(valLoss) ? valLoss : null,
   };
 }

@@ -17,7 +17,7 @@ import {
 import type { Backend } from "../kernels/backend.ts";
 import type { Floats } from "../kernels/types.ts";
 import { CharLM, type CharLMConfig } from "./lm.ts";
-import { CHECKPOINT_FORMAT, decodeCheckpoint } from "./checkpoint.ts";
+import { CHECKPOINT_FORMAT, decodeWeights, WEIGHTS_FORMAT } from "./checkpoint.ts";
 import { modelShape } from "./trainer.ts";
 import { charTokenizer, GPT2_VOCAB, gpt2Tokenizer, type Tokenizer } from "./tokenizer.ts";
 
@@ -43,6 +43,10 @@ export interface ModelInfo {
   from: string;
   /** parameters (the LM head counted once when tied) */
   params: number;
+  /** lnstream's: steps trained */
+  step?: number;
+  /** lnstream's: the val loss of the last evaluation, when the file records it */
+  valLoss?: number;
 }
 
 /** A loaded model, what it is, and its tokenizer (null when none is known for it). */
@@ -99,7 +103,10 @@ export async function loadModel(
   else file = source;
   try {
     const h = await readSafetensorsHeader(file, what);
-    if (h.metadata.format === CHECKPOINT_FORMAT) return await loadCheckpoint(file, what, options);
+    const format = h.metadata.format;
+    if (format === CHECKPOINT_FORMAT || format === WEIGHTS_FORMAT) {
+      return await loadCheckpoint(file, what, options);
+    }
     return await loadGpt2(file, h, what, typeof source === "string" ? source : null, options);
   } finally {
     if (!(file instanceof Uint8Array)) file.close();
@@ -123,7 +130,7 @@ async function loadCheckpoint(
       at += n;
     }
   }
-  const s = decodeCheckpoint(bytes, what);
+  const s = decodeWeights(bytes, what);
   const config: CharLMConfig = {
     ...modelShape(s.config, s.vocab.length),
     ...(o.backend ? { backend: o.backend } : {}),

@@ -18,7 +18,15 @@
 export { type AdamWStep, adamwUpdate, clipScale } from "./adamw.ts";
 export { CharData, type Split } from "./chardata.ts";
 export { CharLM, type CharLMConfig, type CharLMShare, lmLayout } from "./lm.ts";
-export { CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint } from "./checkpoint.ts";
+export {
+  CHECKPOINT_FORMAT,
+  decodeCheckpoint,
+  decodeWeights,
+  encodeCheckpoint,
+  encodeWeights,
+  type Weights,
+  WEIGHTS_FORMAT,
+} from "./checkpoint.ts";
 export {
   defaultText,
   divergedAt,
@@ -41,5 +49,14 @@ export {
 export { lrAt, type Schedule } from "./schedule.ts";
 export { type LoadedModel, loadModel, type LoadOptions, type ModelInfo } from "./load.ts";
 export { charTokenizer, GPT2_VOCAB, gpt2Tokenizer, type Tokenizer } from "./tokenizer.ts";
+export {
+  type LayerTrace,
+  type LnChecks,
+  type Moments,
+  type SequenceTrace,
+  type TraceOptions,
+  Tracer,
+  type TraceSummary,
+} from "./trace.ts";
 // the types its API names, from the modules that define them
 export type * from "../model/mod.ts";

@@ -1,0 +1,342 @@
+/**
+ * What LayerNorm does to real activations: a sequence through a whole model, forward and the
+ * backward of its next-token loss, measured per layer — the residual stream's moments, LN1's
+ * input and output spread and gain, the channels of largest mean |x| ("massive activations",
+ * Sun et al. 2024), the block's gradient norm — and the article's claims checked on the real
+ * stream: each token's LN output before the affine has mean 0 and std 1, LN keeps the order of a
+ * token's values, and how often the gain γ reorders them after it.
+ *
+ * @module
+ */
+import type { Floats } from "../kernels/types.ts";
+import type { CharLM } from "./lm.ts";
+
+/** Moments of a tensor. */
+export interface Moments {
+  /** mean */
+  mean: number;
+  /** standard deviation (population) */
+  std: number;
+  /** root mean square */
+  rms: number;
+  /** largest |x| */
+  max_abs: number;
+}
+
+/** One block of one sequence. */
+export interface LayerTrace {
+  /** block index, input side first */
+  layer: number;
+  /** the residual stream entering the block (hidden state `layer`) */
+  resid: Moments;
+  /** LN1 of a block that normalizes its input (pre-LN): mean per-token std in and out, ‖γ‖ */
+  ln1: { in_std: number; out_std: number; gain_l2: number } | null;
+  /** the channels of largest mean |x| over the sequence's tokens: [channel, mean |x|] */
+  top_channels: [number, number][];
+  /** ‖∂L/∂θ‖ over all the block's parameters */
+  grad_l2: number;
+}
+
+/** One sequence's record (`trace`'s NDJSON line). */
+export interface SequenceTrace {
+  /** "sequence" */
+  type: "sequence";
+  /** 0, 1, … in input order */
+  index: number;
+  /** its token ids */
+  ids: number[];
+  /** its length T */
+  tokens: number;
+  /** mean next-token cross-entropy (null for a one-token sequence: nothing to predict) */
+  loss: number | null;
+  /** one entry per block */
+  layers: LayerTrace[];
+}
+
+/** The article's claims, checked over every token of every LN1 (pre-LN blocks). */
+export interface LnChecks {
+  /** (token, layer) pairs checked */
+  tokens: number;
+  /** largest |mean| of a token's LN output before the affine */
+  max_mean_dev: number;
+  /** largest |std − 1| of a token's LN output before the affine */
+  max_std_dev: number;
+  /** largest |std − √(σ²/(σ² + ε))|: the deviation ε does not explain (float32 rounding) */
+  max_std_dev_beyond_eps: number;
+  /** tokens whose LN output before the affine keeps the order of their input values */
+  order_kept: number;
+  /** tokens whose values the affine γ·x̂ + β puts in another order than the input's */
+  reordered_by_gain: number;
+  /** mean Spearman correlation of a token's input and its LN output after the affine */
+  spearman_after_gain: number;
+}
+
+/** What `Tracer.summary` gives. */
+export interface TraceSummary {
+  /** "summary" */
+  type: "summary";
+  /** sequences traced */
+  sequences: number;
+  /** tokens traced */
+  tokens: number;
+  /** mean next-token loss over every predicted token */
+  loss: number | null;
+  /** per block: the residual's mean std and the channels of largest mean |x| over all tokens */
+  layers: { layer: number; resid_std: number; top_channels: [number, number][] }[];
+  /** the LN claims */
+  ln_checks: LnChecks;
+}
+
+/** Options of a `Tracer`. */
+export interface TraceOptions {
+  /** channels listed per layer (default 5) */
+  top?: number;
+}
+
+/**
+ * Traces sequences through a model and accumulates the summary.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { CharLM } from "./lm.ts";
+ * const lm = new CharLM({ vocab: 5, block: 8, nLayer: 2, nHead: 2, nEmbd: 8, placement: "pre" });
+ * lm.init({ scheme: "gpt2", seed: 1 });
+ * const t = new Tracer(lm);
+ * const r = t.trace(Int32Array.of(1, 2, 3, 4), 0);
+ * assert(r.layers.length === 2 && r.loss! > 0 && t.summary().ln_checks.order_kept === 8);
+ * ```
+ */
+export class Tracer {
+  readonly #lm: CharLM;
+  readonly #top: number;
+  #sequences = 0;
+  #tokens = 0;
+  #lossSum = 0;
+  #predicted = 0;
+  #absSum: Float64Array[];
+  #stdSum: Float64Array;
+  #checks = { tokens: 0, maxMean: 0, maxStd: 0, maxEps: 0, kept: 0, reordered: 0, spearman: 0 };
+
+  /** A tracer of `lm` (its gradients are used as scratch). */
+  constructor(lm: CharLM, options: TraceOptions = {}) {
+    this.#lm = lm;
+    this.#top = options.top ?? 5;
+    const { nLayer: L, nEmbd: C } = lm.gpt.config;
+    this.#absSum = Array.from({ length: L }, () => new Float64Array(C));
+    this.#stdSum = new Float64Array(L);
+  }
+
+  /**
+   * Traces one sequence (its ids, at most the model's context): forward, the next-token loss
+   * and its backward. With `logits` ([T, V]) and `hidden` ([L + 1, T, C]: the embeddings, then
+   * each block's output) those are written too.
+   */
+  trace(
+    ids: Int32Array,
+    index: number,
+    out: { logits?: Float32Array; hidden?: Float32Array } = {},
+  ): SequenceTrace {
+    const lm = this.#lm, gpt = lm.gpt, { nLayer: L, nEmbd: C } = gpt.config;
+    const T = ids.length;
+    const y = Int32Array.from(ids, (_, i) => (i + 1 < T ? ids[i + 1] : -1));
+    lm.zeroGrad();
+    const loss = lm.lossAndGrad(ids, y, 1, T, undefined, out.logits);
+    // hidden state 0: the embeddings the model summed
+    const emb = new Float32Array(T * C);
+    for (let t = 0; t < T; t++) {
+      for (let c = 0; c < C; c++) emb[t * C + c] = lm.wte[ids[t] * C + c] + lm.wpe[t * C + c];
+    }
+    if (out.hidden) out.hidden.set(emb, 0);
+    const layers: LayerTrace[] = [];
+    for (let l = 0; l < L; l++) {
+      const resid: Floats = l === 0 ? emb : gpt.activation(l - 1, "h");
+      if (out.hidden && l > 0) out.hidden.set(resid, l * T * C);
+      const abs = new Float64Array(C);
+      let s = 0, sq = 0, mx = 0;
+      for (let i = 0; i < T * C; i++) {
+        const v = resid[i], a = Math.abs(v);
+        s += v;
+        sq += v * v;
+        abs[i % C] += a;
+        if (a > mx) mx = a;
+      }
+      const n = T * C, mean = s / n;
+      const moments = {
+        mean,
+        std: Math.sqrt(Math.max(0, sq / n - mean * mean)),
+        rms: Math.sqrt(sq / n),
+        max_abs: mx,
+      };
+      for (let c = 0; c < C; c++) this.#absSum[l][c] += abs[c];
+      this.#stdSum[l] += moments.std * T;
+      layers.push({
+        layer: l,
+        resid: moments,
+        ln1: this.#ln1(l, resid, T),
+        top_channels: topChannels(abs, T, this.#top),
+        grad_l2: Math.sqrt(blockGradSq(lm, l)),
+      });
+    }
+    if (out.hidden) out.hidden.set(gpt.activation(L - 1, "h"), L * T * C);
+    this.#sequences++;
+    this.#tokens += T;
+    if (T > 1) {
+      this.#lossSum += loss * (T - 1);
+      this.#predicted += T - 1;
+    }
+    return {
+      type: "sequence",
+      index,
+      ids: Array.from(ids),
+      tokens: T,
+      loss: T > 1 ? loss : null,
+      layers,
+    };
+  }
+
+  /** LN1's spread in and out and its gain, and the claims, for a block that normalizes its input. */
+  #ln1(l: number, resid: Floats, T: number): LayerTrace["ln1"] {
+    const gpt = this.#lm.gpt, C = gpt.config.nEmbd;
+    let out: Floats;
+    try {
+      out = gpt.activation(l, "ln1_out");
+    } catch {
+      return null; // a block that normalizes the residual sum instead (post-LN)
+    }
+    const g = gpt.param(`blocks.${l}.ln1_g`);
+    const b = gpt.config.norm === "rms" ? null : gpt.param(`blocks.${l}.ln1_b`);
+    let gain = 0, gmax = 0;
+    for (let c = 0; c < C; c++) {
+      gain += g[c] * g[c];
+      gmax = Math.max(gmax, Math.abs(g[c]));
+    }
+    // channels whose γ is too small to undo the affine exactly are left out of the mean/std check
+    const usable: number[] = [];
+    for (let c = 0; c < C; c++) if (Math.abs(g[c]) >= 1e-3 * gmax) usable.push(c);
+    const ck = this.#checks, layer = gpt.config.norm === "layer", eps = gpt.config.eps;
+    // DyT normalizes nothing: its spread and gain are reported, the claims are LayerNorm's
+    const checks = gpt.config.norm !== "dyt";
+    const xhat = new Float64Array(C), order = new Uint32Array(C);
+    let inStd = 0, outStd = 0;
+    for (let t = 0; t < T; t++) {
+      const x = resid.subarray(t * C, (t + 1) * C), y = out.subarray(t * C, (t + 1) * C);
+      inStd += stdOf(x);
+      outStd += stdOf(y);
+      if (!checks) continue;
+      for (let c = 0; c < C; c++) xhat[c] = (y[c] - (b === null ? 0 : b[c])) / g[c];
+      // mean 0 (LayerNorm) and std 1 before the affine, over the channels with a usable γ
+      let s = 0, sq = 0;
+      for (const c of usable) {
+        s += xhat[c];
+        sq += xhat[c] * xhat[c];
+      }
+      const m = s / usable.length, sd = Math.sqrt(Math.max(0, sq / usable.length - m * m));
+      if (layer) ck.maxMean = Math.max(ck.maxMean, Math.abs(m));
+      const spread = layer ? sd : Math.sqrt(sq / usable.length);
+      ck.maxStd = Math.max(ck.maxStd, Math.abs(spread - 1));
+      // what ε predicts: x̂ = (x − μ)/√(σ² + ε) has std √(σ²/(σ² + ε)) (RMSNorm: mean(x²))
+      const v = layer ? stdOf(x) ** 2 : meanSq(x);
+      ck.maxEps = Math.max(ck.maxEps, Math.abs(spread - Math.sqrt(v / (v + eps))));
+      // the order of the input's values: kept by x̂ (sorted by x, x̂ never falls)
+      for (let c = 0; c < C; c++) order[c] = c;
+      order.sort((i, j) => x[i] - x[j]);
+      let kept = true;
+      for (let k = 1; k < C && kept; k++) {
+        const a = order[k - 1], z = order[k];
+        if (x[a] !== x[z] && xhat[a] > xhat[z]) kept = false;
+      }
+      if (kept) ck.kept++;
+      const rho = spearman(x, y);
+      ck.spearman += rho;
+      if (rho < 1) ck.reordered++;
+      ck.tokens++;
+    }
+    return { in_std: inStd / T, out_std: outStd / T, gain_l2: Math.sqrt(gain) };
+  }
+
+  /** The summary over every sequence traced so far. */
+  summary(): TraceSummary {
+    const { nLayer: L } = this.#lm.gpt.config, ck = this.#checks, n = this.#tokens;
+    return {
+      type: "summary",
+      sequences: this.#sequences,
+      tokens: n,
+      loss: this.#predicted > 0 ? this.#lossSum / this.#predicted : null,
+      layers: Array.from({ length: L }, (_, l) => ({
+        layer: l,
+        resid_std: n > 0 ? this.#stdSum[l] / n : 0,
+        top_channels: topChannels(this.#absSum[l], n, this.#top),
+      })),
+      ln_checks: {
+        tokens: ck.tokens,
+        max_mean_dev: ck.maxMean,
+        max_std_dev: ck.maxStd,
+        max_std_dev_beyond_eps: ck.maxEps,
+        order_kept: ck.kept,
+        reordered_by_gain: ck.reordered,
+        spearman_after_gain: ck.tokens > 0 ? ck.spearman / ck.tokens : 1,
+      },
+    };
+  }
+}
+
+/** The `k` channels of largest Σ|x| / n, largest first (ties: the lower channel). */
+function topChannels(abs: Float64Array, n: number, k: number): [number, number][] {
+  const idx = Array.from(abs.keys()).sort((a, b) => abs[b] - abs[a] || a - b);
+  return idx.slice(0, k).map((c) => [c, n > 0 ? abs[c] / n : 0]);
+}
+
+function meanSq(x: Floats): number {
+  let sq = 0;
+  for (let i = 0; i < x.length; i++) sq += x[i] * x[i];
+  return sq / x.length;
+}
+
+function stdOf(x: Floats): number {
+  let s = 0, sq = 0;
+  for (let i = 0; i < x.length; i++) {
+    s += x[i];
+    sq += x[i] * x[i];
+  }
+  const m = s / x.length;
+  return Math.sqrt(Math.max(0, sq / x.length - m * m));
+}
+
+/** Spearman's rank correlation of two equal-length vectors (average ranks for ties). */
+function spearman(a: Floats, b: Floats): number {
+  const ra = ranks(a), rb = ranks(b), n = a.length;
+  const mean = (n + 1) / 2;
+  let num = 0, da = 0, db = 0;
+  for (let i = 0; i < n; i++) {
+    num += (ra[i] - mean) * (rb[i] - mean);
+    da += (ra[i] - mean) ** 2;
+    db += (rb[i] - mean) ** 2;
+  }
+  return da > 0 && db > 0 ? num / Math.sqrt(da * db) : 1;
+}
+
+function ranks(v: Floats): Float64Array {
+  const n = v.length, idx = new Uint32Array(n), r = new Float64Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  idx.sort((i, j) => v[i] - v[j]);
+  for (let i = 0; i < n;) {
+    let j = i;
+    while (j + 1 < n && v[idx[j + 1]] === v[idx[i]]) j++;
+    for (let k = i; k <= j; k++) r[idx[k]] = (i + j) / 2 + 1;
+    i = j + 1;
+  }
+  return r;
+}
+
+/** Σ ∂L/∂θ² over block l's parameters. */
+function blockGradSq(lm: CharLM, l: number): number {
+  const prefix = `blocks.${l}.`;
+  let s = 0;
+  for (const spec of lm.gpt.layout) {
+    if (!spec.name.startsWith(prefix)) continue;
+    const g = lm.gpt.grad(spec.name);
+    for (let i = 0; i < g.length; i++) s += g[i] * g[i];
+  }
+  return s;
+}
