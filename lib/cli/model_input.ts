@@ -24,11 +24,18 @@ export const MODEL_HELP =
   --heads H                   attention heads, for a GPT-2 file without a config.json`;
 
 /** The model of `--model` (needs read permission for it), with `--heads` and `--backend`. */
-export async function modelOf(f: Record<string, unknown>): Promise<LoadedModel> {
+export async function modelOf(
+  f: Record<string, unknown>,
+  tokenizer = f.ids !== true,
+): Promise<LoadedModel> {
   const path = f.model === undefined ? BUILTIN_MODEL : String(f.model);
   const heads = optIntFlag(f, "heads");
   try {
-    return await loadModel(path, { ...backendOptions(f), ...(heads ? { heads } : {}) });
+    return await loadModel(path, {
+      ...backendOptions(f),
+      ...(heads ? { heads } : {}),
+      tokenizer,
+    });
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new UsageError(`--model ${path}: no such file`);
     if (e instanceof Error && "exitCode" in e) throw e;

@@ -109,7 +109,7 @@ export async function run(args: string[]): Promise<number> {
         throw new UsageError(`--${k}: the model's own is used with --model`);
       }
     }
-    const loaded = await modelOf(f);
+    const loaded = await modelOf(f, false);
     model = {
       config: loaded.model.gpt.config,
       params: loaded.model.gpt.params,

@@ -29,6 +29,8 @@ export interface LoadOptions {
   backend?: Backend;
   /** OpenBLAS for `blas` */
   blasLib?: string;
+  /** load the tokenizer too (default true; GPT-2's takes ~0.2 s and ~50 MB) */
+  tokenizer?: boolean;
 }
 
 /** What a loaded model is. */
@@ -55,7 +57,10 @@ export interface LoadedModel {
   model: CharLM;
   /** its shape and origin */
   info: ModelInfo;
-  /** GPT-2's BPE for a 50257-id GPT-2 file; the characters of an lnstream checkpoint */
+  /**
+   * GPT-2's BPE for a 50257-id GPT-2 file (unless `tokenizer: false`); the characters of an
+   * lnstream checkpoint
+   */
   tokenizer: Tokenizer | null;
 }
 
@@ -238,7 +243,16 @@ async function loadGpt2(
       );
     }
     dtypes.add(t.dtype);
-    await readTensor(file, h, t.key, into as Float32Array, what);
+    const k = model.gpt.kernels;
+    await readTensor(
+      file,
+      h,
+      t.key,
+      into as Float32Array,
+      what,
+      undefined,
+      (a, n) => k.maxAbs(a, n),
+    );
   };
   await load("wte.weight", [V, C], model.wte);
   await load("wpe.weight", [P, C], model.wpe);
@@ -250,7 +264,7 @@ async function loadGpt2(
   await load("ln_f.weight", [C], model.gpt.param("ln_f_g"));
   await load("ln_f.bias", [C], model.gpt.param("ln_f_b"));
   if (hasHead) await load("lm_head.weight", [V, C], model.head);
-  const tokenizer = V === GPT2_VOCAB ? await gpt2Tokenizer() : null;
+  const tokenizer = V === GPT2_VOCAB && o.tokenizer !== false ? await gpt2Tokenizer() : null;
   return {
     model,
     info: {

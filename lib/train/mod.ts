@@ -52,7 +52,7 @@ export { charTokenizer, GPT2_VOCAB, gpt2Tokenizer, type Tokenizer } from "./toke
 export {
   type LayerTrace,
   type LnChecks,
-  type Moments,
+  type ResidMoments,
   type SequenceTrace,
   type TraceOptions,
   Tracer,

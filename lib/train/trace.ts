@@ -11,8 +11,8 @@
 import type { Floats } from "../kernels/types.ts";
 import type { CharLM } from "./lm.ts";
 
-/** Moments of a tensor. */
-export interface Moments {
+/** ResidMoments of a tensor. */
+export interface ResidMoments {
   /** mean */
   mean: number;
   /** standard deviation (population) */
@@ -28,7 +28,7 @@ export interface LayerTrace {
   /** block index, input side first */
   layer: number;
   /** the residual stream entering the block (hidden state `layer`) */
-  resid: Moments;
+  resid: ResidMoments;
   /** LN1 of a block that normalizes its input (pre-LN): mean per-token std in and out, ‖γ‖ */
   ln1: { in_std: number; out_std: number; gain_l2: number } | null;
   /** the channels of largest mean |x| over the sequence's tokens: [channel, mean |x|] */
