@@ -20,7 +20,13 @@ async function sh(cmd: string, timeoutMs: number) {
 Deno.test("README's command-line examples run and keep the tree clean", async () => {
   const readme = await Deno.readTextFile(`${ROOT_PATH}/README.md`);
   const blocks: string[] = [];
-  for (const head of ["## Command line", "## Past one machine: shards", "## Training: `train`"]) {
+  const heads = [
+    "## Command line",
+    "## Past one machine: shards",
+    "## Real models: `trace`, `embed`, `run --model`",
+    "## Training: `train`",
+  ];
+  for (const head of heads) {
     const at = readme.indexOf("```sh\n", readme.indexOf(head)) + 6;
     blocks.push(readme.slice(at, readme.indexOf("```", at)));
   }
