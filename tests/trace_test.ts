@@ -48,6 +48,30 @@ Deno.test("trace on the built-in model: one record per sequence, a summary, Laye
   assertStringIncludes(r.stderr, "order of the values kept in 232/232");
 });
 
+Deno.test("trace --svg: a heatmap cell per layer × channel, the top channels marked", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await lnstream(
+      ["trace", "--svg", `${dir}/t.svg`, "--top", "2", "--quiet"],
+      "ROMEO:\nBut soft, what light through yonder window breaks?\n",
+      [`--allow-read=${dir}`, `--allow-write=${dir}`],
+    );
+    assertEquals(r.code, 0, r.stderr);
+    const svg = await Deno.readTextFile(`${dir}/t.svg`);
+    assert(svg.startsWith("<svg") && svg.trim().endsWith("</svg>"));
+    // 4 layers × 128 channels (rows 27 px high; the colour scale's swatches are 10), 2 marks a
+    // layer, one LN1 bar a layer
+    assertEquals(
+      (svg.match(/<rect x="\d+" y="\d+" width="\d+" height="27" fill="rgb/g) ?? []).length,
+      512,
+    );
+    assertEquals((svg.match(/<title>layer \d, channel/g) ?? []).length, 8);
+    assertEquals((svg.match(/fill="#4c78a8"/g) ?? []).length, 4);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("trace --ids on a Hugging Face GPT-2 file: the logits are PyTorch's", async () => {
   const dir = await Deno.makeTempDir();
   try {

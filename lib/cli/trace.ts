@@ -5,7 +5,8 @@
  * @module
  */
 import { UsageError } from "../io/errors.ts";
-import { checkFiles, type FileArg, OutputFile } from "../io/files.ts";
+import { checkFiles, type FileArg, OutputFile, writeFileSafely } from "../io/files.ts";
+import { traceSvg } from "./trace_svg.ts";
 import { npyHeader } from "../io/npy.ts";
 import { Tracer, type TraceSummary } from "../train/trace.ts";
 import { variantLabel } from "../model/config.ts";
@@ -41,6 +42,8 @@ Output:
                               ones zero-padded)
   --hidden FILE.npy           the residual stream [N, L+1, T, C] float32: index 0 the
                               embeddings, l the output of block l−1, before ln_f
+  --svg FILE                  a heatmap of mean |x| per layer × channel, each layer's --top
+                              channels marked, and each layer's LN1 input std
   --top K                     channels listed per layer (default: 5)
   --quiet                     no human summary on stderr
 ${BACKEND_HELP}
@@ -54,7 +57,7 @@ Examples:
 export async function trace(args: string[]): Promise<number> {
   const f = parseCommand(args, {
     name: "trace",
-    strings: ["model", "heads", "seq", "logits", "hidden", "top", "backend", "blas-lib"],
+    strings: ["model", "heads", "seq", "logits", "hidden", "svg", "top", "backend", "blas-lib"],
     booleans: ["ids", "quiet"],
     positionals: 1,
     help: TRACE_HELP,
@@ -63,9 +66,10 @@ export async function trace(args: string[]): Promise<number> {
   const path = f._.length ? String(f._[0]) : "-";
   const logitsArg = recordFile(f, "logits", "stdout"),
     hiddenArg = recordFile(f, "hidden", "stdout");
+  const svgArg = recordFile(f, "svg", "stdout");
   const inputs: FileArg[] = [{ flag: "FILE", path }];
   if (f.model !== undefined) inputs.push({ flag: "--model", path: String(f.model) });
-  const outputs = [logitsArg, hiddenArg].filter((a): a is FileArg => a !== null);
+  const outputs = [logitsArg, hiddenArg, svgArg].filter((a): a is FileArg => a !== null);
   for (const o of outputs) {
     if (o.path === "-") throw new UsageError(`${o.flag} writes a file; stdout holds the records`);
   }
@@ -106,6 +110,12 @@ export async function trace(args: string[]): Promise<number> {
     await stdout.write(enc.encode(JSON.stringify(summary) + "\n"));
     logitsOut?.commit();
     hiddenOut?.commit();
+    if (svgArg) {
+      const { absMean, lnInStd } = tracer.channelMeans(), c = loaded.info.config;
+      const title = `${c.nLayer} × ${variantLabel(c)}, C ${c.nEmbd}: ${summary.tokens} tokens of ` +
+        `${path === "-" ? "stdin" : path}`;
+      writeFileSafely(svgArg, traceSvg(absMean, lnInStd, top, title));
+    }
     if (f.quiet !== true) console.error(traceReport(summary, loaded.info.config, path));
   } catch (e) {
     logitsOut?.abort();

@@ -116,6 +116,7 @@ export class Tracer {
   #predicted = 0;
   #absSum: Float64Array[];
   #stdSum: Float64Array;
+  #lnInSum: Float64Array;
   #checks = { tokens: 0, maxMean: 0, maxStd: 0, maxEps: 0, kept: 0, reordered: 0, spearman: 0 };
 
   /** A tracer of `lm` (its gradients are used as scratch). */
@@ -125,6 +126,7 @@ export class Tracer {
     const { nLayer: L, nEmbd: C } = lm.gpt.config;
     this.#absSum = Array.from({ length: L }, () => new Float64Array(C));
     this.#stdSum = new Float64Array(L);
+    this.#lnInSum = new Float64Array(L);
   }
 
   /**
@@ -170,10 +172,12 @@ export class Tracer {
       };
       for (let c = 0; c < C; c++) this.#absSum[l][c] += abs[c];
       this.#stdSum[l] += moments.std * T;
+      const ln1 = this.#ln1(l, resid, T);
+      if (ln1 !== null) this.#lnInSum[l] += ln1.in_std * T;
       layers.push({
         layer: l,
         resid: moments,
-        ln1: this.#ln1(l, resid, T),
+        ln1,
         top_channels: topChannels(abs, T, this.#top),
         grad_l2: Math.sqrt(blockGradSq(lm, l)),
       });
@@ -253,6 +257,18 @@ export class Tracer {
       ck.tokens++;
     }
     return { in_std: inStd / T, out_std: outStd / T, gain_l2: Math.sqrt(gain) };
+  }
+
+  /**
+   * Mean |x| of each channel of the residual stream entering each block, over every token so
+   * far ([layer][channel]), and each block's mean LN1 input std (NaN without an input norm).
+   */
+  channelMeans(): { absMean: Float64Array[]; lnInStd: number[] } {
+    const n = Math.max(1, this.#tokens), pre = this.#lnInSum.some((v) => v > 0);
+    return {
+      absMean: this.#absSum.map((a) => a.map((v) => v / n)),
+      lnInStd: Array.from(this.#lnInSum, (v) => (pre ? v / n : NaN)),
+    };
   }
 
   /** The summary over every sequence traced so far. */
