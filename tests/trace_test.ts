@@ -202,6 +202,26 @@ Deno.test("trace, embed, run --model: bad input ends with 64/65 and one line", a
       assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
     });
   }
+  await t.step(
+    "an output that is the model (the built-in one too) is refused, the model intact",
+    async () => {
+      const before = await Deno.readFile(`${ROOT_PATH}/data/baby.st`);
+      const w = [`--allow-write=${ROOT_PATH}`];
+      for (const args of [["trace", "--hidden", "data/baby.st"], ["embed", "-o", "data/baby.st"]]) {
+        const r = await lnstream(args, "ab", w);
+        assertEquals(r.code, 64, r.stderr);
+        assertStringIncludes(r.stderr, "is the same file as --model");
+      }
+      assertEquals(await Deno.readFile(`${ROOT_PATH}/data/baby.st`), before);
+    },
+  );
+  await t.step("empty input: a summary of nothing, said so", async () => {
+    const r = await lnstream(["trace"], "");
+    assertEquals(r.code, 0, r.stderr);
+    const s = JSON.parse(r.text.trim());
+    assertEquals([s.type, s.tokens, s.layers[0].top_channels], ["summary", 0, []]);
+    assertStringIncludes(r.stderr, "the input held no tokens");
+  });
   await t.step("run --model on input of another width", async () => {
     const x = (await lnstream(["gen", "--tokens", "8", "--dim", "16"])).stdout;
     const r = await lnstream(["run", "--model", `${ROOT_PATH}/data/baby.st`], x);

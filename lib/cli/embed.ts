@@ -10,7 +10,7 @@ import { npyHeader } from "../io/npy.ts";
 import { f32ToString } from "../kernels/format.ts";
 import { choiceFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
-import { MODEL_HELP, modelOf, readAll, sequencesOf } from "./model_input.ts";
+import { BUILTIN_MODEL, MODEL_HELP, modelOf, readAll, sequencesOf } from "./model_input.ts";
 
 /** `embed --help`. */
 export const EMBED_HELP =
@@ -50,7 +50,8 @@ export async function embed(args: string[]): Promise<number> {
   const format = choiceFlag(f, "format", ["npy", "ndjson"] as const, "npy");
   const outArg: FileArg = { flag: "-o", path: f.output === undefined ? "-" : String(f.output) };
   const inputs: FileArg[] = [{ flag: "FILE", path }];
-  if (f.model !== undefined) inputs.push({ flag: "--model", path: String(f.model) });
+  // the model is an input too, the built-in one as much as a given one
+  inputs.push({ flag: "--model", path: f.model === undefined ? BUILTIN_MODEL : String(f.model) });
   checkFiles(inputs, [outArg]);
   const loaded = await modelOf(f);
   const seqs = sequencesOf(await readAll(path), f, loaded, path === "-" ? "stdin" : path);

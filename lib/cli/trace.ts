@@ -12,7 +12,7 @@ import { Tracer, type TraceSummary } from "../train/trace.ts";
 import { variantLabel } from "../model/config.ts";
 import { intFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
-import { MODEL_HELP, modelOf, readAll, sequencesOf } from "./model_input.ts";
+import { BUILTIN_MODEL, MODEL_HELP, modelOf, readAll, sequencesOf } from "./model_input.ts";
 import { BACKEND_HELP, recordFile } from "./stream.ts";
 
 /** `trace --help`. */
@@ -68,7 +68,8 @@ export async function trace(args: string[]): Promise<number> {
     hiddenArg = recordFile(f, "hidden", "stdout");
   const svgArg = recordFile(f, "svg", "stdout");
   const inputs: FileArg[] = [{ flag: "FILE", path }];
-  if (f.model !== undefined) inputs.push({ flag: "--model", path: String(f.model) });
+  // the model is an input too, the built-in one as much as a given one
+  inputs.push({ flag: "--model", path: f.model === undefined ? BUILTIN_MODEL : String(f.model) });
   const outputs = [logitsArg, hiddenArg, svgArg].filter((a): a is FileArg => a !== null);
   for (const o of outputs) {
     if (o.path === "-") throw new UsageError(`${o.flag} writes a file; stdout holds the records`);
@@ -163,6 +164,7 @@ export function traceReport(
         `${ck.spearman_after_gain.toFixed(4)})`,
     );
   }
+  if (s.tokens === 0) return lines[0] + " — the input held no tokens";
   lines.push("  largest mean |x| per layer (channel: value):");
   for (const l of s.layers) {
     lines.push(

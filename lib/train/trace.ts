@@ -299,6 +299,7 @@ export class Tracer {
 
 /** The `k` channels of largest Σ|x| / n, largest first (ties: the lower channel). */
 function topChannels(abs: Float64Array, n: number, k: number): [number, number][] {
+  if (n === 0) return [];
   const idx = Array.from(abs.keys()).sort((a, b) => abs[b] - abs[a] || a - b);
   return idx.slice(0, k).map((c) => [c, n > 0 ? abs[c] / n : 0]);
 }
