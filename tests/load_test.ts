@@ -9,10 +9,12 @@ import { DataError, OptionError } from "../lib/io/errors.ts";
 import { F32_BACKENDS } from "./golden.ts";
 
 const HF = new URL("./fixtures/hf/", import.meta.url).pathname;
-const CASES: [string, number | undefined][] = [["f32", undefined], ["f16_prefix", 2], [
-  "bf16_head",
-  undefined,
-]];
+const CASES: [string, number | undefined][] = [
+  ["f32", undefined],
+  ["f16_prefix", 2],
+  ["bf16_head", undefined],
+  ["bpe", undefined],
+];
 
 Deno.test("HF GPT-2 files give PyTorch's logits and next-token loss on every backend", async (t) => {
   for (const [dir, heads] of CASES) {
@@ -151,4 +153,30 @@ Deno.test("GPT-2's BPE gives the reference ids on text with Unicode, whitespace 
   assertEquals(t.encode(text), ref);
   assertEquals(t.decode(ref), text);
   assertEquals(t.vocabSize, 50257);
+});
+
+Deno.test("a tokenizer.json beside the model is its tokenizer: the ids of Hugging Face tokenizers", async () => {
+  const dir = new URL("./fixtures/tokenizer/", import.meta.url);
+  const text = await Deno.readTextFile(new URL("text.txt", dir));
+  // tests/fixtures/tokenizer/make_bpe.py: a byte-level BPE trained with tokenizers, its ids
+  const ref = JSON.parse(await Deno.readTextFile(new URL("ids_bpe.json", dir))).ids as number[];
+  const { tokenizer, model } = await loadModel(`${HF}bpe/model.safetensors`);
+  assertEquals(tokenizer!.name, "tokenizer.json");
+  assertEquals(tokenizer!.encode(text), ref);
+  assertEquals(tokenizer!.decode(ref), text);
+  assertEquals(model.vocab, 400);
+  // one of more ids than the model has is refused
+  const tmp = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile(`${HF}f32/model.safetensors`, `${tmp}/model.safetensors`);
+    await Deno.copyFile(`${HF}f32/config.json`, `${tmp}/config.json`);
+    await Deno.copyFile(new URL("tokenizer.json", dir), `${tmp}/tokenizer.json`);
+    await assertRejects(
+      () => loadModel(`${tmp}/model.safetensors`),
+      DataError,
+      "has 400 tokens; the model's vocabulary holds 50",
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });

@@ -20,6 +20,7 @@ import { CharLM, type CharLMConfig } from "./lm.ts";
 import { CHECKPOINT_FORMAT, decodeWeights, WEIGHTS_FORMAT } from "./checkpoint.ts";
 import { modelShape } from "./trainer.ts";
 import { charTokenizer, GPT2_VOCAB, gpt2Tokenizer, type Tokenizer } from "./tokenizer.ts";
+import { bpeTokenizer } from "./bpe.ts";
 
 /** How to load. */
 export interface LoadOptions {
@@ -58,8 +59,8 @@ export interface LoadedModel {
   /** its shape and origin */
   info: ModelInfo;
   /**
-   * GPT-2's BPE for a 50257-id GPT-2 file (unless `tokenizer: false`); the characters of an
-   * lnstream checkpoint
+   * the byte-level BPE of a `tokenizer.json` beside a GPT-2 file, else GPT-2's BPE for a
+   * 50257-id one (unless `tokenizer: false`); the characters of an lnstream checkpoint
    */
   tokenizer: Tokenizer | null;
 }
@@ -264,7 +265,12 @@ async function loadGpt2(
   await load("ln_f.weight", [C], model.gpt.param("ln_f_g"));
   await load("ln_f.bias", [C], model.gpt.param("ln_f_b"));
   if (hasHead) await load("lm_head.weight", [V, C], model.head);
-  const tokenizer = V === GPT2_VOCAB && o.tokenizer !== false ? await gpt2Tokenizer() : null;
+  // a tokenizer.json beside the file wins; a 50257-id file without one is GPT-2's
+  let tokenizer: Tokenizer | null = null;
+  if (o.tokenizer !== false) {
+    tokenizer = path === null ? null : await readTokenizerJson(path, V);
+    if (tokenizer === null && V === GPT2_VOCAB) tokenizer = await gpt2Tokenizer();
+  }
   return {
     model,
     info: {
@@ -276,6 +282,30 @@ async function loadGpt2(
     },
     tokenizer,
   };
+}
+
+/** The tokenizer.json in the folder of `path` (its ids within the model's V), or null. */
+async function readTokenizerJson(path: string, V: number): Promise<Tokenizer | null> {
+  const at = path.lastIndexOf("/");
+  const file = `${at >= 0 ? path.slice(0, at + 1) : ""}tokenizer.json`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new DataError(`${file} is not JSON (${(e as Error).message})`);
+  }
+  const t = bpeTokenizer(json, file);
+  if (t.vocabSize > V) {
+    throw new DataError(`${file} has ${t.vocabSize} tokens; the model's vocabulary holds ${V}`);
+  }
+  return t;
 }
 
 /** Parameters of a model (its layout's sizes). */

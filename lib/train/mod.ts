@@ -49,6 +49,7 @@ export {
 export { lrAt, type Schedule } from "./schedule.ts";
 export { type LoadedModel, loadModel, type LoadOptions, type ModelInfo } from "./load.ts";
 export { charTokenizer, GPT2_VOCAB, gpt2Tokenizer, type Tokenizer } from "./tokenizer.ts";
+export { bpeTokenizer } from "./bpe.ts";
 export {
   type LayerTrace,
   type LnChecks,
