@@ -251,3 +251,45 @@ Deno.test("the built-in model is train's defaults on tiny Shakespeare, at its do
   }
   assertEquals(sum / evalIters, w.valLoss);
 });
+
+Deno.test("Tracer: with γ = 1 and β = 0 no token is reordered; a negative γ reorders as a plain sort says", async () => {
+  const { CharLM } = await import("../lib/train/lm.ts");
+  const { Tracer } = await import("../lib/train/trace.ts");
+  const lm = new CharLM({ vocab: 7, block: 8, nLayer: 2, nHead: 2, nEmbd: 8, placement: "pre" });
+  lm.init({ scheme: "xavier", seed: 4 });
+  const ids = Int32Array.of(1, 5, 2, 6, 0, 3);
+  const plain = new Tracer(lm);
+  plain.trace(ids, 0);
+  let ck = plain.summary().ln_checks;
+  assertEquals([ck.tokens, ck.order_kept, ck.reordered_by_gain, ck.spearman_after_gain], [
+    12,
+    12,
+    0,
+    1,
+  ]);
+  lm.gpt.param("blocks.1.ln1_g")[3] = -1; // one channel flipped: its value moves in the order
+  const flipped = new Tracer(lm);
+  flipped.trace(ids, 0);
+  ck = flipped.summary().ln_checks;
+  // layer 1's tokens, by a plain sort: the flipped value moves past others in some tokens
+  const naiveRanks = (v: ArrayLike<number>) => {
+    const idx = Array.from({ length: v.length }, (_, i) => i).sort((a, b) => v[a] - v[b]);
+    const r = new Array<number>(v.length);
+    idx.forEach((i, k) => (r[i] = k + 1));
+    return r;
+  };
+  const x = lm.gpt.activation(0, "h"), y = lm.gpt.activation(1, "ln1_out");
+  let moved = 0, rhoSum = 6; // layer 0's six tokens: ρ = 1
+  for (let t = 0; t < 6; t++) {
+    const rx = naiveRanks(x.subarray(t * 8, t * 8 + 8)),
+      ry = naiveRanks(y.subarray(t * 8, t * 8 + 8));
+    const d2 = rx.reduce((a, r, i) => a + (r - ry[i]) ** 2, 0);
+    if (d2 > 0) moved++;
+    rhoSum += 1 - (6 * d2) / (8 * 63);
+  }
+  assert(moved > 0);
+  assertEquals([ck.order_kept, ck.reordered_by_gain], [12, moved]);
+  assert(Math.abs(ck.spearman_after_gain - rhoSum / 12) < 1e-12);
+  // the LN output before the affine still has mean 0 and std 1: the affine is undone exactly
+  assert(ck.max_mean_dev < 1e-6 && ck.max_std_dev_beyond_eps < 1e-6, JSON.stringify(ck));
+});

@@ -221,7 +221,8 @@ export class Tracer {
     const ck = this.#checks, layer = gpt.config.norm === "layer", eps = gpt.config.eps;
     // DyT normalizes nothing: its spread and gain are reported, the claims are LayerNorm's
     const checks = gpt.config.norm !== "dyt";
-    const xhat = new Float64Array(C), order = new Uint32Array(C);
+    const xhat = new Float64Array(C), order = new Uint32Array(C), keys = new Float64Array(C);
+    const rx = new Float64Array(C), ry = new Float64Array(C);
     let inStd = 0, outStd = 0;
     for (let t = 0; t < T; t++) {
       const x = resid.subarray(t * C, (t + 1) * C), y = out.subarray(t * C, (t + 1) * C);
@@ -243,15 +244,17 @@ export class Tracer {
       const v = layer ? stdOf(x) ** 2 : meanSq(x);
       ck.maxEps = Math.max(ck.maxEps, Math.abs(spread - Math.sqrt(v / (v + eps))));
       // the order of the input's values: kept by x̂ (sorted by x, x̂ never falls)
-      for (let c = 0; c < C; c++) order[c] = c;
-      order.sort((i, j) => x[i] - x[j]);
+      sortOrder(x, order, keys);
       let kept = true;
       for (let k = 1; k < C && kept; k++) {
         const a = order[k - 1], z = order[k];
         if (x[a] !== x[z] && xhat[a] > xhat[z]) kept = false;
       }
       if (kept) ck.kept++;
-      const rho = spearman(x, y);
+      ranksOf(x, order, rx);
+      sortOrder(y, order, keys);
+      ranksOf(y, order, ry);
+      const rho = pearson(rx, ry);
       ck.spearman += rho;
       if (rho < 1) ck.reordered++;
       ck.tokens++;
@@ -320,10 +323,9 @@ function stdOf(x: Floats): number {
   return Math.sqrt(Math.max(0, sq / x.length - m * m));
 }
 
-/** Spearman's rank correlation of two equal-length vectors (average ranks for ties). */
-function spearman(a: Floats, b: Floats): number {
-  const ra = ranks(a), rb = ranks(b), n = a.length;
-  const mean = (n + 1) / 2;
+/** Pearson's correlation of two rank vectors: Spearman's ρ (1 when both are constant). */
+function pearson(ra: Float64Array, rb: Float64Array): number {
+  const n = ra.length, mean = (n + 1) / 2;
   let num = 0, da = 0, db = 0;
   for (let i = 0; i < n; i++) {
     num += (ra[i] - mean) * (rb[i] - mean);
@@ -333,17 +335,34 @@ function spearman(a: Floats, b: Floats): number {
   return da > 0 && db > 0 ? num / Math.sqrt(da * db) : 1;
 }
 
-function ranks(v: Floats): Float64Array {
-  const n = v.length, idx = new Uint32Array(n), r = new Float64Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  idx.sort((i, j) => v[i] - v[j]);
+const f32 = new Float32Array(1), u32 = new Uint32Array(f32.buffer);
+
+/**
+ * The indices of `v` in ascending order of its values (as float32), into `order`: each value's
+ * float32 bits made to sort as unsigned numbers, times 2^21, plus its index — exact in a float64
+ * — sorted by the typed array's own numeric sort, which takes no comparator.
+ */
+function sortOrder(v: Floats, order: Uint32Array, keys: Float64Array) {
+  const n = v.length;
+  for (let i = 0; i < n; i++) {
+    f32[0] = v[i];
+    const u = u32[0];
+    const key = u & 0x80000000 ? ~u >>> 0 : (u | 0x80000000) >>> 0;
+    keys[i] = key * 2097152 + i;
+  }
+  keys.sort();
+  for (let i = 0; i < n; i++) order[i] = keys[i] % 2097152;
+}
+
+/** Ranks (1 … n, ties averaged) of `v` from its ascending `order`, into `r`. */
+function ranksOf(v: Floats, order: Uint32Array, r: Float64Array) {
+  const n = v.length;
   for (let i = 0; i < n;) {
     let j = i;
-    while (j + 1 < n && v[idx[j + 1]] === v[idx[i]]) j++;
-    for (let k = i; k <= j; k++) r[idx[k]] = (i + j) / 2 + 1;
+    while (j + 1 < n && v[order[j + 1]] === v[order[i]]) j++;
+    for (let k = i; k <= j; k++) r[order[k]] = (i + j) / 2 + 1;
     i = j + 1;
   }
-  return r;
 }
 
 /** Σ ∂L/∂θ² over block l's parameters. */
