@@ -7,9 +7,28 @@
  * @module
  */
 
-/** A duration for a person: `12.3 s`, `4 min 5 s`. */
+/**
+ * A duration for a person: `12.3 s`, `4 min 5 s`, `1 h 58 min` (rounded to the last unit shown,
+ * so never `1 min 60 s`).
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * assertEquals(fmtSeconds(119.6), "2 min 0 s");
+ * assertEquals(fmtSeconds(59.96), "1 min 0 s");
+ * assertEquals(fmtSeconds(7080), "1 h 58 min");
+ * assertEquals(fmtSeconds(12.34), "12.3 s");
+ * ```
+ */
 export function fmtSeconds(s: number): string {
-  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  if (!Number.isFinite(s)) return "—";
+  if (Math.round(s * 10) / 10 < 60) return `${s.toFixed(1)} s`;
+  if (Math.round(s) < 3600) {
+    const whole = Math.round(s);
+    return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+  }
+  const min = Math.round(s / 60);
+  return `${Math.floor(min / 60)} h ${min % 60} min`;
 }
 
 function fmtRate(r: number): string {

@@ -21,8 +21,9 @@ import {
   type TrainState,
   type TrainSummary,
 } from "../train/trainer.ts";
-import { fileError, intFlag, numberFlag, numFlag } from "./args.ts";
+import { fileError, flagMessage, intFlag, numberFlag, numFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
+import { scheduleWarning } from "../train/schedule.ts";
 import { variantLabel, variantName } from "../model/config.ts";
 import { ZOO_BOOLEANS, ZOO_STRINGS, zooFlags, zooHelp } from "./zoo_flags.ts";
 import { onStopSignal } from "./signals.ts";
@@ -230,6 +231,7 @@ export async function train(args: string[]): Promise<number> {
       log.commit();
       return stopCode;
     }
+    if (!logOnStderr) warnSchedules([fillConfig(state ? state.config : settingsOf(flags))]);
     const save = (t: Trainer) => saveArg && writeFileSafely(saveArg, encodeCheckpoint(t.state()));
     const prog = show ? trainProgress(terminal) : null;
     let lastEval: EvalRecord | null = null;
@@ -392,6 +394,17 @@ function trainProgress(terminal: boolean, prefix = "") {
   };
 }
 
+/** Says on stderr, once each, the schedules that never reach their peak learning rate. */
+function warnSchedules(configs: TrainConfig[]) {
+  const said = new Set<string>();
+  for (const c of configs) {
+    const w = scheduleWarning(c);
+    if (w === null || said.has(w)) continue;
+    said.add(w);
+    console.error(`train: warning: ${flagMessage(new Error(w))}`);
+  }
+}
+
 /** The human summary (stderr). */
 export function trainReport(s: TrainSummary, stopped = false, saved?: string): string {
   const c = s.config;
@@ -456,6 +469,7 @@ async function runGrid(
   // check every combination before the first run starts
   const settings = combos.map((c) => settingsOf({ ...base, ...c }));
   for (const c of settings) checkConfig(fillConfig(c));
+  if (flags.log !== "-") warnSchedules(settings.map(fillConfig));
   const runs: GridRun[] = [];
   for (let i = 0; i < settings.length && !signal.aborted; i++) {
     log.write({ type: "run", run: i, config: fillConfig(settings[i]) });

@@ -46,7 +46,7 @@ export {
   type TrainState,
   type TrainSummary,
 } from "./trainer.ts";
-export { lrAt, type Schedule } from "./schedule.ts";
+export { lrAt, type Schedule, scheduleWarning } from "./schedule.ts";
 export { type LoadedModel, loadModel, type LoadOptions, type ModelInfo } from "./load.ts";
 export { charTokenizer, GPT2_VOCAB, gpt2Tokenizer, type Tokenizer } from "./tokenizer.ts";
 export { bpeTokenizer } from "./bpe.ts";

@@ -36,3 +36,21 @@ export function lrAt(step: number, s: Schedule): number {
   const lr = s.minLr + 0.5 * (1 + Math.cos(Math.PI * r)) * (s.lr - s.minLr);
   return Math.min(s.lr, Math.max(s.minLr, lr)); // no rounding past either end
 }
+
+/**
+ * A warning for a schedule that never reaches its peak: the warm-up lasts the whole run
+ * (`warmup ≥ iters`, so the steps run at most `lr·iters/(warmup+1)`); null when it does.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(scheduleWarning({ lr: 1e-3, minLr: 1e-4, warmup: 100, iters: 50 })!.includes("5.0e-4"));
+ * assert(scheduleWarning({ lr: 1e-3, minLr: 1e-4, warmup: 100, iters: 2000 }) === null);
+ * ```
+ */
+export function scheduleWarning(s: Schedule): string | null {
+  if (s.warmup < s.iters || s.iters === 0) return null;
+  const peak = lrAt(s.iters - 1, s);
+  return `\`warmup\` ${s.warmup} ≥ \`iters\` ${s.iters}: the learning rate never reaches ` +
+    `\`lr\` ${s.lr} (its last step runs at ${peak.toExponential(1)}, still warming up)`;
+}
