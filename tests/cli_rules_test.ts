@@ -183,7 +183,10 @@ Deno.test("a full disk is 74 with one line on every command; a closed pipe ends 
       "--stats /dev/full: No space left",
     );
     oneLine(
-      await lnstream(["train", ...TINY, "--save", "/dev/full"], "", ["--no-read", "--allow-all"]),
+      await lnstream(["train", ...TINY, "--save", "/dev/full", "--quiet"], "", [
+        "--no-read",
+        "--allow-all",
+      ]),
       74,
       "No space left",
     );
