@@ -10,7 +10,14 @@ import { npyHeader } from "../io/npy.ts";
 import { f32ToString } from "../kernels/format.ts";
 import { choiceFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
-import { BUILTIN_MODEL, MODEL_HELP, modelOf, readAll, sequencesOf } from "./model_input.ts";
+import {
+  BUILTIN_MODEL,
+  inputHelp,
+  MODEL_HELP,
+  modelOf,
+  readAll,
+  sequencesOf,
+} from "./model_input.ts";
 
 /** `embed --help`. */
 export const EMBED_HELP =
@@ -27,9 +34,7 @@ with --format ndjson one line per sequence, an array of token vectors.
 
 Model and input:
 ${MODEL_HELP}
-  FILE                        text to embed (default: stdin; - = stdin)
-  --ids                       the input is NDJSON lines of token-id arrays, one sequence each
-  --seq T                     tokens per sequence (default: the model's context)
+${inputHelp("embed")}
 Output:
   --format npy|ndjson         (default: npy)
   -o, --output FILE           write FILE instead of stdout (- = stdout), through a temporary

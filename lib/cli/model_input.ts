@@ -23,6 +23,13 @@ export const MODEL_HELP =
                               --save-weights file (default: the built-in baby GPT, data/baby.st)
   --heads H                   attention heads, for a GPT-2 file without a config.json`;
 
+/** Help lines of the input flags; `verb` says what the command does to the text. */
+export function inputHelp(verb: string): string {
+  return `  FILE                        text to ${verb} (default: stdin; - = stdin)
+  --ids                       the input is NDJSON lines of token-id arrays, one sequence each
+  --seq T                     tokens per sequence (default: the model's context)`;
+}
+
 /** The model of `--model` (needs read permission for it), with `--heads` and `--backend`. */
 export async function modelOf(
   f: Record<string, unknown>,

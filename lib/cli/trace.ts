@@ -12,7 +12,14 @@ import { Tracer, type TraceSummary } from "../train/trace.ts";
 import { variantLabel } from "../model/config.ts";
 import { intFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
-import { BUILTIN_MODEL, MODEL_HELP, modelOf, readAll, sequencesOf } from "./model_input.ts";
+import {
+  BUILTIN_MODEL,
+  inputHelp,
+  MODEL_HELP,
+  modelOf,
+  readAll,
+  sequencesOf,
+} from "./model_input.ts";
 import { BACKEND_HELP, recordFile } from "./stream.ts";
 
 /** `trace --help`. */
@@ -34,9 +41,7 @@ newlines are text) and cut into sequences of --seq tokens.
 
 Model and input:
 ${MODEL_HELP}
-  FILE                        text to trace (default: stdin; - = stdin)
-  --ids                       the input is NDJSON lines of token-id arrays, one sequence each
-  --seq T                     tokens per sequence (default: the model's context)
+${inputHelp("trace")}
 Output:
   --logits FILE.npy           the logits [N, T, V] float32 (T the longest sequence; shorter
                               ones zero-padded)

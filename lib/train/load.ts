@@ -284,10 +284,13 @@ async function loadGpt2(
   };
 }
 
-/** The tokenizer.json in the folder of `path` (its ids within the model's V), or null. */
-async function readTokenizerJson(path: string, V: number): Promise<Tokenizer | null> {
+/**
+ * The JSON file `name` in the folder of `path` and its path, or null when there is none; one
+ * that is not JSON is a DataError naming it.
+ */
+async function jsonBeside(path: string, name: string): Promise<[unknown, string] | null> {
   const at = path.lastIndexOf("/");
-  const file = `${at >= 0 ? path.slice(0, at + 1) : ""}tokenizer.json`;
+  const file = `${at >= 0 ? path.slice(0, at + 1) : ""}${name}`;
   let text: string;
   try {
     text = await Deno.readTextFile(file);
@@ -295,12 +298,18 @@ async function readTokenizerJson(path: string, V: number): Promise<Tokenizer | n
     if (e instanceof Deno.errors.NotFound) return null;
     throw e;
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return [JSON.parse(text), file];
   } catch (e) {
     throw new DataError(`${file} is not JSON (${(e as Error).message})`);
   }
+}
+
+/** The tokenizer.json in the folder of `path` (its ids within the model's V), or null. */
+async function readTokenizerJson(path: string, V: number): Promise<Tokenizer | null> {
+  const found = await jsonBeside(path, "tokenizer.json");
+  if (found === null) return null;
+  const [json, file] = found;
   const t = bpeTokenizer(json, file);
   if (t.vocabSize > V) {
     throw new DataError(`${file} has ${t.vocabSize} tokens; the model's vocabulary holds ${V}`);
@@ -324,21 +333,11 @@ interface Gpt2Config {
 
 /** `config.json` in the folder of `path`, or null when there is none. */
 async function readConfig(path: string): Promise<Gpt2Config | null> {
-  const at = path.lastIndexOf("/");
-  const cfgPath = `${at >= 0 ? path.slice(0, at + 1) : ""}config.json`;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(cfgPath);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
-  let cfg: Gpt2Config;
-  try {
-    cfg = JSON.parse(text);
-  } catch (e) {
-    throw new DataError(`${cfgPath} is not JSON (${(e as Error).message})`);
-  }
+  const found = await jsonBeside(path, "config.json");
+  if (found === null) return null;
+  const [json, cfgPath] = found;
+  if (typeof json !== "object" || json === null) throw new DataError(`${cfgPath} is no object`);
+  const cfg = json as Gpt2Config;
   for (const f of ["n_layer", "n_head", "n_embd", "vocab_size"] as const) {
     const v = cfg[f];
     if (v !== undefined && !(Number.isInteger(v) && v > 0)) {
