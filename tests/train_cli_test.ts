@@ -285,3 +285,71 @@ Deno.test("train: a warm-up as long as the run is warned about (the peak is neve
   const quiet = await lnstream(["train", ...tiny({ warmup: "20" }), "--quiet"]);
   assertEquals(quiet.stderr, "");
 });
+
+Deno.test("train --seeds: cells of seeds, mean ± std, a baseline with Welch's p, tidy CSV and JSON", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const w = ["--no-read", `--allow-read=${ROOT_PATH},${dir}`, `--allow-write=${dir}`];
+    const args = ["train", ...tiny({ iters: "8", "eval-interval": "4", warmup: "0" })];
+    const r = await lnstream(
+      [
+        ...args,
+        "--grid",
+        "--placement",
+        "pre,post",
+        "--seeds",
+        "2",
+        "--baseline",
+        "pre",
+        "--csv",
+        `${dir}/g.csv`,
+      ],
+      "",
+      w,
+    );
+    assertEquals(r.code, 0, r.stderr);
+    const rows = r.text.split("\n").filter((l) => l.startsWith("| 1 |"));
+    assertEquals(rows.length, 2);
+    assert(/\| pre \| 2 \| \d\.\d{3} ± \d\.\d{3} \|/.test(rows[0]), rows[0]);
+    assert(/\| post \| 2 \| .* \| [+-]\d\.\d{3} \| \d\.\d{4} \|$/.test(rows[1]), rows[1]);
+    assertStringIncludes(r.text, "unigram entropy of the training text:");
+    const csv = (await Deno.readTextFile(`${dir}/g.csv`)).trim().split("\n");
+    assertEquals(
+      csv[0],
+      "run,placement,norm,qk_norm,warmup,lr,layers,seed,step,train_loss,val_loss,grad_norm,grad_l0",
+    );
+    assertEquals(csv.length, 1 + 4 * 3); // 4 runs × evaluations at 0, 4, 8
+    assertEquals(new Set(csv.slice(1).map((l) => l.split(",")[7])), new Set(["1337", "1338"]));
+    // the JSON holds the same cells; a --seed list is the same seeds as --seeds
+    const j = await lnstream([...args, "--seed", "1337,1338", "--json"], "", w);
+    assertEquals(j.code, 0, j.stderr);
+    const doc = JSON.parse(j.text);
+    assertEquals(doc.cells.length, 1);
+    assertEquals(doc.cells[0].seeds, [1337, 1338]);
+    // one cell's final val losses: the grid's pre-LN ones (same seeds, same settings)
+    const fromGrid = csv.slice(1).filter((l) => l.startsWith("0,") || l.startsWith("1,"))
+      .filter((l) => l.split(",")[8] === "8").map((l) => Number(l.split(",")[10]));
+    assertEquals(doc.cells[0].final_val.values, fromGrid);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train --seeds, --baseline, --json: bad uses are 64 with one line", async (t) => {
+  const cases: [string[], string][] = [
+    [["--seeds", "0"], "--seeds must be a whole number from 1"],
+    [["--seed", "1,1"], "--seed lists a seed twice"],
+    [["--seed", "1,2", "--seeds", "2"], "say the seeds twice"],
+    [["--json"], "--json goes with --grid or --seeds"],
+    [["--grid", "--baseline", "pre,bn"], "--baseline is placement[,norm]"],
+    [["--seeds", "2", "--save", "x.st"], "--save does not go with several seeds"],
+  ];
+  for (const [extra, says] of cases) {
+    await t.step(extra.join(" "), async () => {
+      const r = await lnstream(["train", ...TINY, ...extra]);
+      assertEquals(r.code, 64, r.stderr);
+      assertStringIncludes(r.stderr, says);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+    });
+  }
+});

@@ -23,6 +23,8 @@ import {
 } from "../train/trainer.ts";
 import { fileError, flagMessage, intFlag, numberFlag, numFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
+import { gridCells, gridCsv, seedTable, unigramEntropy } from "./grid_results.ts";
+import { NORM_KINDS, PLACEMENTS } from "../model/config.ts";
 import { scheduleWarning } from "../train/schedule.ts";
 import { variantLabel, variantName } from "../model/config.ts";
 import { ZOO_BOOLEANS, ZOO_STRINGS, zooFlags, zooHelp } from "./zoo_flags.ts";
@@ -108,6 +110,20 @@ diverged — not finite, or the mean of 10 steps above the loss at initializatio
 more than its noise: 4 standard errors and 1 % — and the first evaluation at or
 below --target) and, with --svg, one chart.
   --target V                  val loss to reach (default: 2.0)
+  --seeds N                   run each cell with N seeds, --seed, --seed + 1, … (or give
+                              --seed 1,2,3); the table then shows per cell the mean ± sample
+                              std of the final and best val loss, the seeds that diverged or
+                              collapsed (final val loss within 0.05 of the training text's
+                              unigram entropy, printed), and those that reached --target.
+                              Several seeds make a grid of one cell without --grid
+  --baseline P[,N]            per cell, the difference of its mean final val loss to the cell
+                              of placement P (and norm N) with the same other settings, and
+                              Welch's two-sided p-value (with 3 seeds a weak test: see README)
+  --json                      the table as one JSON document (cells and runs) on stdout
+  --csv FILE                  tidy CSV, one row per run and evaluation (also without --grid):
+                              run, placement, norm, qk_norm, warmup, lr, layers, seed, step,
+                              train_loss, val_loss, grad_norm, and the per-block gradient norms
+                              as columns grad_l0, grad_l1, …
 
 Examples:
   deno run --allow-read=. mod.ts train --iters 200 --sample 300
@@ -158,8 +174,11 @@ export async function train(args: string[]): Promise<number> {
       "sample",
       "temperature",
       "target",
+      "seeds",
+      "baseline",
+      "csv",
     ],
-    booleans: ["grid", "progress", "quiet", ...ZOO_BOOLEANS],
+    booleans: ["grid", "progress", "quiet", "json", ...ZOO_BOOLEANS],
     help: TRAIN_HELP,
   });
   if (f === null) return 0;
@@ -185,17 +204,27 @@ export async function train(args: string[]): Promise<number> {
     // (lists are told apart below: one needs --grid)
     zooFlags(f, true, layers.length ? Math.min(...layers) : TRAIN_DEFAULTS.layers);
   }
-  if (!f.grid) {
+  // seeds: --seeds N (from --seed on) or --seed 1,2,3; more than one makes a grid of cells
+  const seeds = seedsOf(flags);
+  const grid = f.grid === true || seeds.length > 1;
+  const gridWhy = f.grid === true ? "--grid" : "several seeds";
+  if (!grid) {
     for (const k of LISTS) {
       if (typeof flags[k] === "string" && (flags[k] as string).includes(",")) {
         throw new UsageError(`--${k} takes one value (a comma list needs --grid)`);
       }
     }
+    for (const k of ["json", "baseline"]) {
+      if (flags[k] !== undefined && flags[k] !== false) {
+        throw new UsageError(`--${k} goes with --grid or --seeds`);
+      }
+    }
   } else {
     for (const k of ["resume", "save", "save-weights", "sample", "until"]) {
-      if (flags[k] !== undefined) throw new UsageError(`--${k} does not go with --grid`);
+      if (flags[k] !== undefined) throw new UsageError(`--${k} does not go with ${gridWhy}`);
     }
   }
+  const baseline = flags.baseline === undefined ? undefined : baselineOf(String(flags.baseline));
 
   // every file named, checked before anything is opened for writing: no output is an input
   // (the checkpoint being resumed may be saved over: it is read whole first)
@@ -204,8 +233,11 @@ export async function train(args: string[]): Promise<number> {
   if (typeof flags.resume === "string") inputs.push({ flag: "--resume", path: flags.resume });
   const logArg = recordFile(f, "log");
   const svgArg = recordFile(f, "svg", "stdout"), saveArg = recordFile(f, "save", "stdout");
+  const csvArg = recordFile(f, "csv", "stdout");
   const weightsArg = recordFile(f, "save-weights", "stdout");
-  const outputs = [logArg, svgArg, saveArg, weightsArg].filter((a): a is FileArg => a !== null);
+  const outputs = [logArg, svgArg, saveArg, weightsArg, csvArg].filter((a): a is FileArg =>
+    a !== null
+  );
   checkFiles(inputs, outputs, [["--resume", "--save"]]);
 
   const data = await loadData(flags.data as string | undefined);
@@ -224,10 +256,37 @@ export async function train(args: string[]): Promise<number> {
     stop.abort();
   });
   try {
-    if (f.grid) {
-      const runs = await runGrid(flags, data, runtime, target, log, show, terminal, stop.signal);
-      printOut(gridTable(runs, target));
+    if (grid) {
+      const runs = await runGrid(
+        flags,
+        seeds,
+        data,
+        runtime,
+        target,
+        log,
+        show,
+        terminal,
+        stop.signal,
+      );
+      const unigram = unigramEntropy(data.train);
+      const cells = gridCells(runs, unigram, baseline);
+      if (f.json === true) {
+        printOut(JSON.stringify({
+          unigram_entropy: unigram,
+          target,
+          cells,
+          runs: runs.map(({ history: _, ...r }) => r),
+        }));
+      } else if (seeds.length > 1 || baseline !== undefined) {
+        printOut(
+          seedTable(cells, target) + `\n\nunigram entropy of the training text: ` +
+            `${unigram.toFixed(3)} nats (collapsed: a final val loss within 0.05 of it); ` +
+            `mean ± sample std over the seeds` +
+            (baseline === undefined ? "" : `; Δ and Welch's two-sided p against ${baseline}`),
+        );
+      } else printOut(gridTable(runs, target));
       if (svgArg) writeFileSafely(svgArg, gridSvg(runs, target));
+      if (csvArg) writeFileSafely(csvArg, gridCsv(runs));
       log.commit();
       return stopCode;
     }
@@ -256,6 +315,17 @@ export async function train(args: string[]): Promise<number> {
     log.write(summary);
     log.commit();
     if (svgArg) writeFileSafely(svgArg, trainSvg(t.history, t.config));
+    if (csvArg) {
+      const run = {
+        config: t.config,
+        history: t.history,
+        final_val_loss: summary.final?.val_loss ?? null,
+        diverged_step: summary.diverged_step,
+        target_step: null,
+        ms_per_step: summary.ms_per_step,
+      };
+      writeFileSafely(csvArg, gridCsv([run]));
+    }
     if (f.quiet !== true && !logOnStderr) {
       console.error(trainReport(summary, stopCode !== 0, saveArg?.path));
     }
@@ -446,8 +516,48 @@ function listOf(f: Record<string, unknown>, name: string): string[] {
   return parts;
 }
 
+/** The seeds of --seeds N (from --seed on) or of a --seed list; one seed without either. */
+function seedsOf(flags: Record<string, unknown>): number[] {
+  const list = typeof flags.seed === "string" && flags.seed.includes(",");
+  if (list && flags.seeds !== undefined) {
+    throw new UsageError("--seeds N and a --seed list say the seeds twice: give one");
+  }
+  if (list) {
+    const out = listOf(flags, "seed").map((v) =>
+      intFlag({ seed: v }, "seed", undefined, 0, 2 ** 32 - 1)
+    );
+    if (new Set(out).size !== out.length) throw new UsageError(`--seed lists a seed twice`);
+    return out;
+  }
+  const first = flags.seed === undefined
+    ? TRAIN_DEFAULTS.seed
+    : intFlag(flags, "seed", undefined, 0, 2 ** 32 - 1);
+  const n = flags.seeds === undefined ? 1 : intFlag(flags, "seeds", undefined, 1, 1000);
+  if (first + n - 1 > 2 ** 32 - 1) {
+    throw new UsageError(`--seeds ${n} from --seed ${first} pass 2^32 − 1`);
+  }
+  return Array.from({ length: n }, (_, i) => first + i);
+}
+
+/** --baseline placement[,norm], checked. */
+function baselineOf(v: string): string {
+  const [placement, norm = "layer", ...rest] = v.split(",");
+  if (
+    !(PLACEMENTS as readonly string[]).includes(placement) || rest.length > 0 ||
+    !(NORM_KINDS as readonly string[]).includes(norm)
+  ) {
+    throw new UsageError(
+      `--baseline is placement[,norm] (${PLACEMENTS.join("|")}, ${
+        NORM_KINDS.join("|")
+      }); got '${v}'`,
+    );
+  }
+  return `${placement},${norm}`;
+}
+
 async function runGrid(
   flags: Record<string, unknown>,
+  seeds: number[],
   data: CharData,
   runtime: { workers: number; backend: "ts" | "wasm" | "blas"; blasLib?: string },
   target: number,
@@ -459,6 +569,7 @@ async function runGrid(
   const lists = Object.fromEntries(LISTS.map((k) => [k, listOf(flags, k)]));
   const base = { ...flags };
   for (const k of LISTS) delete base[k];
+  delete base.seed;
   const combos: Record<string, string>[] = [{}];
   for (const k of ["layers", "lr", "warmup", "placement", "norm"] as const) {
     const vals = lists[k].length ? lists[k] : [undefined];
@@ -468,8 +579,10 @@ async function runGrid(
     }
     combos.splice(0, combos.length, ...next);
   }
-  // check every combination before the first run starts
-  const settings = combos.map((c) => settingsOf({ ...base, ...c }));
+  // every combination with every seed, the seeds innermost; checked before the first run starts
+  const settings = combos.flatMap((c) =>
+    seeds.map((seed) => settingsOf({ ...base, ...c, seed: String(seed) }))
+  );
   for (const c of settings) checkConfig(fillConfig(c));
   if (flags.log !== "-" && flags.quiet !== true) warnSchedules(settings.map(fillConfig));
   const runs: GridRun[] = [];
