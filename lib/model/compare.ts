@@ -48,7 +48,7 @@ export interface CompareOptions {
   norms?: NormKind[];
   /** QK-norm in every variant (default false) */
   qkNorm?: boolean;
-  /** Mix-LN's post-LN blocks (default ⌊L/4⌋ of each depth) */
+  /** Mix-LN's post-LN blocks (default ⌊L/4⌋ of each depth); at most the smallest depth */
   mixPost?: number;
   /** DyT's initial scalar (default 0.5) */
   dytAlpha?: number;
@@ -204,6 +204,9 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
   const qkNorm = o.qkNorm ?? false;
   const variants = placements.flatMap((placement) => norms.map((norm) => ({ placement, norm })));
   if (variants.length === 0) throw new RangeError("placements and norms need a value each");
+  if (placements.includes("mix") && o.mixPost !== undefined && !(o.mixPost <= layers[0])) {
+    throw new RangeError(`mixPost ${o.mixPost} is past the smallest depth, ${layers[0]}`);
+  }
   if (o.input && o.input.length < B * T * C) {
     throw new RangeError(`the input holds ${o.input.length / C} tokens, ${B}×${T} are needed`);
   }
@@ -228,9 +231,7 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
         placement,
         norm,
         qkNorm,
-        ...(placement === "mix" && o.mixPost !== undefined
-          ? { mixPost: Math.min(o.mixPost, L) }
-          : {}),
+        ...(placement === "mix" && o.mixPost !== undefined ? { mixPost: o.mixPost } : {}),
         ...(o.dytAlpha === undefined ? {} : { dytAlpha: o.dytAlpha }),
         causal,
         eps,
