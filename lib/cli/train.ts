@@ -132,8 +132,8 @@ Examples:
   deno run --allow-read=. --allow-write=out mod.ts train --resume out/ck.st --save out/ck.st
   deno run --allow-read=. --allow-write=out mod.ts train --grid --placement pre,post \\
       --warmup 0,100 --lr 1e-3,3e-3 --layers 4,8 --iters 500 --eval-interval 50 --svg out/grid.svg
-  deno run --allow-read=. mod.ts train --grid --placement pre,peri,deepnorm --norm layer,dyt \
-      --warmup 0 --iters 300 --eval-interval 50`;
+  deno run --allow-read=. --allow-write=out mod.ts train --grid --placement pre,peri,deepnorm \\
+      --norm layer,dyt --warmup 0 --iters 300 --seeds 3 --baseline pre --csv out/grid.csv`;
 
 const LISTS = ["placement", "norm", "warmup", "lr", "layers"] as const;
 
