@@ -24,7 +24,7 @@ export interface Cell {
   best_val: { mean: number; std: number; values: (number | null)[] };
   /** seeds whose loss diverged */
   diverged: number;
-  /** seeds whose final val loss lies within 0.05 of the unigram entropy (a collapsed model) */
+  /** seeds whose final val loss lies within 0.05 of the unigram model's (a collapsed model) */
   collapsed: number;
   /** the first evaluation at or below the target, per seed (null: not reached) */
   target_steps: (number | null)[];
@@ -37,6 +37,25 @@ function bestVal(r: GridRun): number | null {
   const v = r.history.filter((h): h is EvalRecord => h.type === "eval").map((e) => e.val_loss)
     .filter(Number.isFinite);
   return v.length ? Math.min(...v) : null;
+}
+
+/**
+ * The val loss of a model that predicts every character by its training-text frequency: the
+ * cross-entropy of `val` under `train`'s unigram distribution (a character the training text
+ * lacks counted as half an occurrence). A run that has collapsed ends here.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(Math.abs(unigramLoss(Int32Array.of(0, 0, 1, 1), Int32Array.of(0, 0)) - Math.log(2)) < 1e-15);
+ * ```
+ */
+export function unigramLoss(train: Int32Array, val: Int32Array): number {
+  const counts = new Map<number, number>();
+  for (const id of train) counts.set(id, (counts.get(id) ?? 0) + 1);
+  let ce = 0;
+  for (const id of val) ce -= Math.log((counts.get(id) ?? 0.5) / train.length);
+  return ce / val.length;
 }
 
 /** What tells cells apart: every setting but the seed. */
@@ -67,7 +86,8 @@ export function unigramEntropy(ids: Int32Array): number {
 }
 
 /**
- * Groups runs into cells and computes their statistics; `baseline` (`placement[,norm]`) adds to
+ * Groups runs into cells and computes their statistics (`unigram`: the val loss a collapsed run
+ * ends at, `unigramLoss`); `baseline` (`placement[,norm]`) adds to
  * each cell the difference to the baseline cell with the same other settings, and Welch's p.
  *
  * @example
@@ -78,7 +98,7 @@ export function unigramEntropy(ids: Int32Array): number {
  *   config: { ...TRAIN_DEFAULTS, seed, placement }, history: [], final_val_loss: v,
  *   diverged_step: null, target_step: null, ms_per_step: 1 });
  * const runs = [run(1, 2, "pre"), run(2, 2.2, "pre"), run(1, 3, "post"), run(2, 3.04, "post")];
- * const cells = gridCells(runs, 3.0, "pre"); // unigram entropy 3.0: post-LN collapsed
+ * const cells = gridCells(runs, 3.0, "pre"); // a unigram model's val loss 3.0: post-LN collapsed
  * assert(cells.length === 2 && cells[1].collapsed === 2);
  * assert(Math.abs(cells[1].baseline!.diff - 0.92) < 1e-12 && cells[0].baseline!.diff === 0);
  * ```

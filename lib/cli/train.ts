@@ -23,7 +23,7 @@ import {
 } from "../train/trainer.ts";
 import { fileError, flagMessage, intFlag, numberFlag, numFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
-import { gridCells, gridCsv, seedTable, unigramEntropy } from "./grid_results.ts";
+import { gridCells, gridCsv, seedTable, unigramEntropy, unigramLoss } from "./grid_results.ts";
 import { NORM_KINDS, PLACEMENTS } from "../model/config.ts";
 import { scheduleWarning } from "../train/schedule.ts";
 import { variantLabel, variantName } from "../model/config.ts";
@@ -113,8 +113,9 @@ below --target) and, with --svg, one chart.
   --seeds N                   run each cell with N seeds, --seed, --seed + 1, … (or give
                               --seed 1,2,3); the table then shows per cell the mean ± sample
                               std of the final and best val loss, the seeds that diverged or
-                              collapsed (final val loss within 0.05 of the training text's
-                              unigram entropy, printed), and those that reached --target.
+                              collapsed (final val loss within 0.05 of a unigram model's,
+                              printed with the training text's unigram entropy), and those that
+                              reached --target.
                               Several seeds make a grid of one cell without --grid
   --baseline P[,N]            per cell, the difference of its mean final val loss to the cell
                               of placement P (and norm N) with the same other settings, and
@@ -268,11 +269,12 @@ export async function train(args: string[]): Promise<number> {
         terminal,
         stop.signal,
       );
-      const unigram = unigramEntropy(data.train);
+      const entropy = unigramEntropy(data.train), unigram = unigramLoss(data.train, data.val);
       const cells = gridCells(runs, unigram, baseline);
       if (f.json === true) {
         printOut(JSON.stringify({
-          unigram_entropy: unigram,
+          unigram_entropy: entropy,
+          unigram_val_loss: unigram,
           target,
           cells,
           runs: runs.map(({ history: _, ...r }) => r),
@@ -280,8 +282,8 @@ export async function train(args: string[]): Promise<number> {
       } else if (seeds.length > 1 || baseline !== undefined) {
         printOut(
           seedTable(cells, target) + `\n\nunigram entropy of the training text: ` +
-            `${unigram.toFixed(3)} nats (collapsed: a final val loss within 0.05 of it); ` +
-            `mean ± sample std over the seeds` +
+            `${entropy.toFixed(3)} nats; a unigram model's val loss: ${unigram.toFixed(3)} ` +
+            `(collapsed: a final val loss within 0.05 of it); mean ± sample std over the seeds` +
             (baseline === undefined ? "" : `; Δ and Welch's two-sided p against ${baseline}`),
         );
       } else printOut(gridTable(runs, target));
