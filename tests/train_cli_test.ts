@@ -284,6 +284,10 @@ Deno.test("train: a warm-up as long as the run is warned about (the peak is neve
   assert(!ok.stderr.includes("warning"), ok.stderr);
   const quiet = await lnstream(["train", ...tiny({ warmup: "20" }), "--quiet"]);
   assertEquals(quiet.stderr, "");
+  // a run refused for its settings says only why: the warning waits for the run to start
+  const bad = await lnstream(["train", ...tiny({ warmup: "20", lr: "0" })]);
+  assertEquals(bad.code, 64, bad.stderr);
+  assertEquals(bad.stderr.trim().split("\n").length, 1, bad.stderr);
 });
 
 Deno.test("train --seeds: cells of seeds, mean ± std, a baseline with Welch's p, tidy CSV and JSON", async () => {

@@ -292,9 +292,8 @@ export async function train(args: string[]): Promise<number> {
       log.commit();
       return stopCode;
     }
-    if (!logOnStderr && f.quiet !== true) {
-      warnSchedules([fillConfig(state ? state.config : settingsOf(flags))]);
-    }
+    // said once the run has started: a run refused for its settings or data gets its one line
+    let warn = !logOnStderr && f.quiet !== true;
     const save = (t: Trainer) => saveArg && writeFileSafely(saveArg, encodeCheckpoint(t.state()));
     const prog = show ? trainProgress(terminal) : null;
     let lastEval: EvalRecord | null = null;
@@ -305,6 +304,8 @@ export async function train(args: string[]): Promise<number> {
       until,
       signal: stop.signal,
       onRecord(r, t) {
+        if (warn) warnSchedules([t.config]);
+        warn = false;
         log.write(r);
         if (r.type === "step") return prog?.(t, lastEval, false);
         lastEval = r;
@@ -586,7 +587,8 @@ async function runGrid(
     seeds.map((seed) => settingsOf({ ...base, ...c, seed: String(seed) }))
   );
   for (const c of settings) checkConfig(fillConfig(c));
-  if (flags.log !== "-" && flags.quiet !== true) warnSchedules(settings.map(fillConfig));
+  // said once the first run has started (its data accepted too)
+  let warn = flags.log !== "-" && flags.quiet !== true;
   const runs: GridRun[] = [];
   for (let i = 0; i < settings.length && !signal.aborted; i++) {
     log.write({ type: "run", run: i, config: fillConfig(settings[i]) });
@@ -598,6 +600,8 @@ async function runGrid(
       ...settings[i],
       signal,
       onRecord(r, t) {
+        if (warn) warnSchedules(settings.map(fillConfig));
+        warn = false;
         log.write({ ...r, run: i });
         if (r.type === "step") prog?.(t, ev, false);
         else ev = r;
