@@ -357,3 +357,19 @@ Deno.test("train --seeds, --baseline, --json: bad uses are 64 with one line", as
     });
   }
 });
+
+Deno.test("train --progress off a terminal: plain lines, the val loss with its step, a grid's ETA", async () => {
+  const one = await lnstream(["train", ...TINY, "--progress"]);
+  assertEquals(one.code, 0, one.stderr);
+  const lines = one.stderr.split("\n").filter((l) => l.startsWith("step "));
+  assert(lines.length >= 2, one.stderr); // the first at once, the last at the end
+  assert(!one.stderr.includes("\r"), "plain lines, no carriage returns");
+  assert(/val \d\.\d{3} @ 12/.test(lines.at(-1)!), lines.at(-1));
+  const grid = await lnstream(["train", ...tiny({ warmup: "0,1" }), "--grid", "--progress"]);
+  assertEquals(grid.code, 0, grid.stderr);
+  assertStringIncludes(grid.stderr, "run 1/2  step");
+  assertStringIncludes(grid.stderr, "grid ETA");
+  // without --progress a run under 30 s prints no progress line off a terminal
+  const quietish = await lnstream(["train", ...TINY]);
+  assert(!quietish.stderr.split("\n").some((l) => l.startsWith("step ")), quietish.stderr);
+});

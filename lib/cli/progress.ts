@@ -53,16 +53,20 @@ function fmtRate(r: number): string {
 export function progressLine(
   terminal: boolean,
   asked: boolean,
+  pace: { every?: number; after?: number } = {},
 ):
   | { show(text: string | (() => string), end?: boolean): boolean; readonly started: number }
   | null {
   if (!terminal && !asked) return null;
-  const started = performance.now(), every = terminal ? 250 : 2000, enc = new TextEncoder();
-  let last = 0;
+  const started = performance.now(), enc = new TextEncoder();
+  // off a terminal: a full line every `every` ms, the first once `after` ms have passed
+  const every = terminal ? 250 : pace.every ?? 2000, after = terminal ? 0 : pace.after ?? 0;
+  let last = -Infinity; // the first line at once
   return {
     started,
     show(text, end = false) {
       const now = performance.now();
+      if (now - started < after) return false;
       if (!end && now - last < every) return false;
       last = now;
       const t = typeof text === "function" ? text() : text;
