@@ -373,3 +373,105 @@ Deno.test("train --progress off a terminal: plain lines, the val loss with its s
   const quietish = await lnstream(["train", ...TINY]);
   assert(!quietish.stderr.split("\n").some((l) => l.startsWith("step ")), quietish.stderr);
 });
+
+Deno.test("train --grid --out DIR: a stopped grid resumes to the uninterrupted one's CSV; another grid is refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const w = ["--no-read", `--allow-read=${ROOT_PATH},${dir}`, `--allow-write=${dir}`];
+    const grid = [
+      "train",
+      ...tiny({ iters: "400", "eval-interval": "40", warmup: "0,20" }),
+      "--grid",
+      "--quiet",
+    ];
+    const whole = await lnstream([...grid, "--csv", `${dir}/whole.csv`], "", w);
+    assertEquals(whole.code, 0, whole.stderr);
+    // the same grid into a folder, stopped by SIGINT once the first run has a checkpoint
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...w.slice(1), "mod.ts", ...grid, "--out", `${dir}/g`],
+      cwd: ROOT_PATH,
+      stdout: "null",
+      stderr: "piped",
+      signal: AbortSignal.timeout(60_000),
+    }).spawn();
+    for (let i = 0; i < 300; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (await Deno.stat(`${dir}/g/run-000/ck.st`).then(() => true, () => false)) break;
+    }
+    child.kill("SIGINT");
+    const stopped = await child.output();
+    const err = new TextDecoder().decode(stopped.stderr);
+    assertEquals(stopped.code, 130, err);
+    assertStringIncludes(err, "the same command resumes the grid");
+    // the rerun skips what is finished and resumes the rest; the results are the same numbers
+    const again = await lnstream(
+      [...grid, "--out", `${dir}/g`, "--csv", `${dir}/resumed.csv`],
+      "",
+      w,
+    );
+    assertEquals(again.code, 0, again.stderr);
+    assertEquals(
+      await Deno.readTextFile(`${dir}/resumed.csv`),
+      await Deno.readTextFile(`${dir}/whole.csv`),
+    );
+    // a third run of the command trains nothing and prints the same table
+    const table = await lnstream([...grid, "--out", `${dir}/g`], "", w);
+    assertEquals(table.text, again.text);
+    // another grid in the same folder: refused before anything runs
+    const other = await lnstream(
+      [
+        "train",
+        ...tiny({ iters: "400", "eval-interval": "40", warmup: "0,30" }),
+        "--grid",
+        "--out",
+        `${dir}/g`,
+      ],
+      "",
+      w,
+    );
+    assertEquals(other.code, 64, other.stderr);
+    assertStringIncludes(other.stderr, "holds another grid");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train --cell i/n with GNU parallel (3 jobs), then --out DIR: the single-process grid's table", async () => {
+  const which = await new Deno.Command("bash", { args: ["-c", "command -v parallel"] }).output();
+  assert(which.code === 0, "GNU parallel is not installed (Debian: apt-get install parallel)");
+  const dir = await Deno.makeTempDir();
+  try {
+    const args = [...tiny({ warmup: "0,1,2" }), "--grid"].map((a) => `'${a}'`).join(" ");
+    const deno =
+      `'${Deno.execPath()}' run --quiet --allow-read=${ROOT_PATH},${dir} --allow-write=${dir} mod.ts`;
+    const sh = (cmd: string) =>
+      new Deno.Command("bash", {
+        args: ["-c", cmd],
+        cwd: ROOT_PATH,
+        stdout: "piped",
+        stderr: "piped",
+      })
+        .output();
+    const single = await sh(`${deno} train ${args} --out ${dir}/one`);
+    assertEquals(single.code, 0, new TextDecoder().decode(single.stderr));
+    const cells = await sh(
+      `parallel -j 3 --halt now,fail=1 ${deno} train ${args} --out ${dir}/many --cell {}/3 --quiet ::: 1 2 3`,
+    );
+    assertEquals(cells.code, 0, new TextDecoder().decode(cells.stderr));
+    const table = await sh(`${deno} train ${args} --out ${dir}/many`);
+    assertEquals(table.code, 0, new TextDecoder().decode(table.stderr));
+    assertEquals(new TextDecoder().decode(table.stdout), new TextDecoder().decode(single.stdout));
+    const bad = await lnstream(
+      ["train", ...tiny({ warmup: "0,1,2" }), "--grid", "--out", `${dir}/many`, "--cell", "1/4"],
+      "",
+      [
+        `--allow-read=${dir}`,
+        `--allow-write=${dir}`,
+      ],
+    );
+    assertEquals(bad.code, 64, bad.stderr);
+    assertStringIncludes(bad.stderr, "this grid has 3 runs");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { IoError, UsageError } from "../io/errors.ts";
+import { DataError, IoError, UsageError } from "../io/errors.ts";
 import { checkFiles, type FileArg, OutputFile, printOut, writeFileSafely } from "../io/files.ts";
 import { CharData } from "../train/chardata.ts";
 import { decodeCheckpoint, encodeCheckpoint, encodeWeights } from "../train/checkpoint.ts";
@@ -123,6 +123,12 @@ below --target) and, with --svg, one chart.
                               of placement P (and norm N) with the same other settings, and
                               Welch's two-sided p-value (with 3 seeds a weak test: see README)
   --json                      the table as one JSON document (cells and runs) on stdout
+  --out DIR                   each run's log, checkpoint (at every evaluation and on a stop) and
+                              results under DIR: the same command again skips finished runs and
+                              resumes a stopped one; another grid in DIR is refused
+  --cell i/n                  run only the i-th of the grid's n runs into --out DIR (for GNU
+                              parallel, Slurm arrays, Kubernetes indexed jobs); then --out DIR
+                              without --cell prints the table from what is there
   --csv FILE                  tidy CSV, one row per run and evaluation (also without --grid):
                               run, placement, norm, qk_norm, warmup, lr, layers, seed, step,
                               train_loss, val_loss, grad_norm, and the per-block gradient norms
@@ -180,6 +186,8 @@ export async function train(args: string[]): Promise<number> {
       "seeds",
       "baseline",
       "csv",
+      "out",
+      "cell",
     ],
     booleans: ["grid", "progress", "quiet", "json", ...ZOO_BOOLEANS],
     help: TRAIN_HELP,
@@ -229,6 +237,17 @@ export async function train(args: string[]): Promise<number> {
     }
   }
   const baseline = flags.baseline === undefined ? undefined : baselineOf(String(flags.baseline));
+  if (!grid && (flags.out !== undefined || flags.cell !== undefined)) {
+    throw new UsageError(
+      `--${flags.out !== undefined ? "out" : "cell"} goes with --grid or --seeds`,
+    );
+  }
+  if (flags.cell !== undefined && flags.out === undefined) {
+    throw new UsageError(
+      "--cell i/n writes its run into --out DIR, shared by the cells: give --out",
+    );
+  }
+  const cell = flags.cell === undefined ? undefined : cellOf(String(flags.cell));
 
   // every file named, checked before anything is opened for writing: no output is an input
   // (the checkpoint being resumed may be saved over: it is read whole first)
@@ -261,6 +280,7 @@ export async function train(args: string[]): Promise<number> {
   });
   try {
     if (grid) {
+      const out = flags.out === undefined ? undefined : { dir: String(flags.out), cell };
       const runs = await runGrid(
         flags,
         seeds,
@@ -271,7 +291,13 @@ export async function train(args: string[]): Promise<number> {
         show,
         terminal,
         stop.signal,
+        out,
       );
+      if (stop.signal.aborted) {
+        log.commit();
+        if (out) console.error(`train: stopped; the same command resumes the grid in ${out.dir}`);
+        return stopCode;
+      }
       const entropy = unigramEntropy(data.train), unigram = unigramLoss(data.train, data.val);
       const cells = gridCells(runs, unigram, baseline);
       if (f.json === true) {
@@ -590,6 +616,7 @@ async function runGrid(
   show: boolean,
   terminal: boolean,
   signal: AbortSignal,
+  out?: { dir: string; cell?: [number, number] },
 ): Promise<GridRun[]> {
   const lists = Object.fromEntries(LISTS.map((k) => [k, listOf(flags, k)]));
   const base = { ...flags };
@@ -609,10 +636,21 @@ async function runGrid(
     seeds.map((seed) => settingsOf({ ...base, ...c, seed: String(seed) }))
   );
   for (const c of settings) checkConfig(fillConfig(c));
+  const store = out ? await GridStore.open(out.dir, settings.map(fillConfig), data) : null;
+  if (out?.cell && out.cell[1] !== settings.length) {
+    throw new UsageError(`--cell ${out.cell.join("/")}: this grid has ${settings.length} runs`);
+  }
   // said once the first run has started (its data accepted too)
   let warn = flags.log !== "-" && flags.quiet !== true;
   const runs: GridRun[] = [], gridStarted = performance.now();
   for (let i = 0; i < settings.length && !signal.aborted; i++) {
+    if (out?.cell && i !== out.cell[0] - 1) continue;
+    const finished = store ? await store.finished(i) : null;
+    if (finished) {
+      runs.push(finished);
+      continue;
+    }
+    const resume = store ? await store.checkpoint(i) : undefined;
     log.write({ type: "run", run: i, config: fillConfig(settings[i]) });
     const prog = show
       ? trainProgress(terminal, flags.progress === true, {
@@ -625,29 +663,132 @@ async function runGrid(
     const { trainer: t, summary: s } = await trainModel({
       data,
       ...runtime,
-      ...settings[i],
+      ...(resume ? { resume } : settings[i]),
       signal,
       onRecord(r, t) {
         if (warn) warnSchedules(settings.map(fillConfig));
         warn = false;
         log.write({ ...r, run: i });
         if (r.type === "step") prog?.(t, ev, false);
-        else ev = r;
+        else {
+          ev = r;
+          store?.save(i, t); // a stop loses at most one evaluation interval of this run
+        }
       },
     });
     prog?.(t, ev, true);
+    if (!t.done) {
+      store?.save(i, t); // stopped by a signal: the next run of the command resumes here
+      break;
+    }
     log.write({ ...s, run: i });
     const evals = t.history.filter((r): r is EvalRecord => r.type === "eval");
-    runs.push({
+    const run: GridRun = {
       config: t.config,
       history: t.history,
       final_val_loss: s.final?.val_loss ?? null,
       diverged_step: s.diverged_step,
       target_step: evals.find((e) => e.val_loss <= target)?.step ?? null,
       ms_per_step: s.ms_per_step,
-    });
+    };
+    store?.finish(i, run);
+    runs.push(run);
   }
   return runs;
+}
+
+/** --cell i/n, 1 ≤ i ≤ n. */
+function cellOf(v: string): [number, number] {
+  const m = /^(\d+)\/(\d+)$/.exec(v);
+  const [i, n] = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+  if (!(i >= 1 && i <= n)) {
+    throw new UsageError(`--cell is i/n with 1 ≤ i ≤ n (run i of n), got '${v}'`);
+  }
+  return [i, n];
+}
+
+/**
+ * A grid's folder (`--out DIR`): `grid.json` (the runs' settings and the data: another grid is
+ * refused), and per run `run-K/`: `ck.st` (a checkpoint at every evaluation and on a stop),
+ * `log.ndjson` and, last, `summary.json`, which marks the run finished. Every file goes through
+ * the one safe way to write.
+ */
+class GridStore {
+  private constructor(readonly dir: string) {}
+
+  static async open(dir: string, configs: TrainConfig[], data: CharData): Promise<GridStore> {
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+    } catch (e) {
+      throw fileError(e, `--out ${dir}`, dir, "write");
+    }
+    const grid = JSON.stringify({
+      format: "lnstream.grid.v1",
+      data: { vocab: data.vocab.length, train: data.train.length, val: data.val.length },
+      runs: configs,
+    });
+    let old: string | null = null;
+    try {
+      old = await Deno.readTextFile(`${dir}/grid.json`);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw fileError(e, `--out ${dir}`, dir, "read");
+    }
+    if (old !== null && old.trim() !== grid) {
+      throw new UsageError(
+        `--out ${dir} holds another grid (its grid.json has other runs or data): give another ` +
+          `folder, or the command that made it`,
+      );
+    }
+    if (old === null) writeFileSafely({ flag: "--out", path: `${dir}/grid.json` }, grid + "\n");
+    return new GridStore(dir);
+  }
+
+  #path(i: number, name: string): string {
+    return `${this.dir}/run-${String(i).padStart(3, "0")}/${name}`;
+  }
+
+  /** A finished run's results, or null. */
+  async finished(i: number): Promise<GridRun | null> {
+    let summary: Omit<GridRun, "history">;
+    try {
+      summary = JSON.parse(await Deno.readTextFile(this.#path(i, "summary.json")));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return null;
+      throw new DataError(`${this.#path(i, "summary.json")}: ${(e as Error).message}`);
+    }
+    const log = await Deno.readTextFile(this.#path(i, "log.ndjson"));
+    const history = log.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+    return { ...summary, history };
+  }
+
+  /** The run's checkpoint to resume from, or undefined. */
+  async checkpoint(i: number): Promise<TrainState | undefined> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(this.#path(i, "ck.st"));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    }
+    return decodeCheckpoint(bytes, this.#path(i, "ck.st"));
+  }
+
+  /** Saves the run's checkpoint. */
+  save(i: number, t: Trainer): void {
+    Deno.mkdirSync(this.#path(i, "").slice(0, -1), { recursive: true });
+    writeFileSafely({ flag: "--out", path: this.#path(i, "ck.st") }, encodeCheckpoint(t.state()));
+  }
+
+  /** Writes the run's log, then its summary: the run is finished. */
+  finish(i: number, run: GridRun): void {
+    const { history, ...summary } = run;
+    const log = history.map((r) => JSON.stringify(r)).join("\n") + "\n";
+    writeFileSafely({ flag: "--out", path: this.#path(i, "log.ndjson") }, log);
+    writeFileSafely(
+      { flag: "--out", path: this.#path(i, "summary.json") },
+      JSON.stringify(summary),
+    );
+  }
 }
 
 /**
