@@ -143,6 +143,11 @@ export function compareSvg(r: CompareResult): string {
       `<text x="${ox + m.l + pw / 2}" y="${m.t + ph + 36}" text-anchor="middle">` +
         `layer (input side = 0)</text>`,
     );
+    const ty = m.t + ph / 2, tx = ox + 16;
+    out.push(
+      `<text x="${tx}" y="${ty}" text-anchor="middle" transform="rotate(-90 ${tx} ${ty})">` +
+        `${esc(`‖∂L/∂${param}‖ (log scale)`)}</text>`,
+    );
     caption.forEach((line, i) =>
       out.push(
         `<text x="${ox + m.l}" y="${H - 26 + 14 * i}" fill="#555" font-size="11">${

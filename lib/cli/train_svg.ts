@@ -53,10 +53,16 @@ interface Panel {
   hi: number;
 }
 
-function axes(p: Panel, title: string, out: string[]) {
+function axes(p: Panel, title: string, out: string[], yTitle = "loss (nats)") {
   const X = (s: number) => p.x + (s / Math.max(1, p.xMax)) * p.w;
   const Y = (v: number) => p.y + (1 - (v - p.lo) / (p.hi - p.lo)) * p.h;
   out.push(`<text x="${p.x}" y="${p.y - 8}" font-weight="bold">${esc(title)}</text>`);
+  // the y axis's title, turned, left of its tick labels
+  const ty = p.y + p.h / 2, tx = p.x - 42;
+  out.push(
+    `<text x="${tx}" y="${ty}" text-anchor="middle" fill="#333" ` +
+      `transform="rotate(-90 ${tx} ${ty})">${esc(yTitle)}</text>`,
+  );
   const span = p.hi - p.lo, raw = span / 5, e = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((f) => f * e).find((s) => s >= raw)!;
   for (let v = Math.ceil(p.lo / step) * step; v <= p.hi + 1e-9; v += step) {
@@ -234,7 +240,11 @@ export function gridSvg(runs: GridRun[], target: number): string {
       hi,
     };
     const qk = c0.qkNorm ? ", QK-norm" : "";
-    const { X, Y } = axes(p, `lr ${c0.lr}, ${c0.layers} layers${qk}`, out);
+    const { X, Y } = axes(p, `lr ${c0.lr}, ${c0.layers} layers${qk}`, out, "train loss (nats)");
+    out.push(
+      `<text x="${p.x + p.w / 2}" y="${p.y + p.h + 30}" text-anchor="middle" fill="#333">` +
+        `step</text>`,
+    );
     out.push(
       `<line x1="${p.x}" x2="${p.x + p.w}" y1="${Y(target).toFixed(1)}" y2="${
         Y(target).toFixed(1)

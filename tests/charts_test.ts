@@ -1,0 +1,111 @@
+// Every chart's structure (not its pixels): axis titles, tick labels, legend entries, one line per
+// series — for compare, train, train --grid and trace.
+import { assert, assertEquals, assertStringIncludes } from "./std_assert.ts";
+import { compareRuns } from "../lib/model/compare.ts";
+import { compareSvg } from "../lib/cli/svg.ts";
+import { gridSvg, trainSvg } from "../lib/cli/train_svg.ts";
+import { traceSvg } from "../lib/cli/trace_svg.ts";
+import { TRAIN_DEFAULTS, type TrainRecord } from "../lib/train/trainer.ts";
+
+const count = (svg: string, re: RegExp) => (svg.match(re) ?? []).length;
+
+/** A made-up log: a step record per step, an evaluation every 10. */
+function history(iters: number, start: number): TrainRecord[] {
+  const h: TrainRecord[] = [];
+  for (let s = 0; s < iters; s++) {
+    if (s % 10 === 0) {
+      h.push({
+        type: "eval",
+        step: s,
+        train_loss: start - s / 50,
+        val_loss: start - s / 60,
+        layers: [],
+      });
+    }
+    h.push({
+      type: "step",
+      step: s,
+      lr: 1e-3,
+      loss: start - s / 50 + 0.05 * Math.sin(s),
+      grad_norm: 1,
+      ms: 1,
+    });
+  }
+  return h;
+}
+
+Deno.test("compare's chart: per panel a title, both axis titles, ticks, a legend entry and a line per variant and depth", () => {
+  const r = compareRuns({
+    layers: [2, 4],
+    dim: 8,
+    heads: 2,
+    seq: 4,
+    batch: 1,
+    inits: ["gpt2", "xavier"],
+    seeds: 2,
+    placements: ["pre", "post", "peri"],
+    norms: ["layer", "rms"],
+  });
+  const svg = compareSvg(r);
+  assertEquals(count(svg, /‖∂L\/∂W_fc‖ per layer — /g), 2); // a panel per init
+  assertEquals(count(svg, />layer \(input side = 0\)</g), 2);
+  assertEquals(count(svg, />‖∂L\/∂W_fc‖ \(log scale\)</g), 2);
+  assert(count(svg, /text-anchor="end">\de-?\d+</g) >= 4, "y tick labels");
+  // legend: six variants a panel
+  for (const v of ["pre-LN", "post-LN", "peri", "pre-rms", "post-rms", "peri-rms"]) {
+    assertEquals(count(svg, new RegExp(`>${v}</text>`, "g")), 2, v);
+  }
+  // one line per variant × depth × panel
+  assertEquals(count(svg, /<polyline data-placement=/g), 6 * 2 * 2);
+});
+
+Deno.test("train's chart: title, axis titles, ticks, a legend of four, the step loss, its mean and two evaluation lines", () => {
+  const svg = trainSvg(history(100, 4), { ...TRAIN_DEFAULTS, iters: 100 });
+  assertStringIncludes(svg, "Loss — 4 × pre-LN");
+  assertStringIncludes(svg, ">step</text>");
+  assertStringIncludes(svg, ">loss (nats)</text>");
+  for (const t of ["step loss", "mean of 20 steps", "eval train", "eval val"]) {
+    assertStringIncludes(svg, `>${t}</text>`);
+  }
+  assertEquals(count(svg, /<polyline/g), 4);
+  assert(count(svg, /text-anchor="middle">\d+<\/text>/g) >= 3, "x tick labels");
+});
+
+Deno.test("the grid's chart: a panel per lr × depth with axis titles; a line per run; legend by placement, norm, warm-up", () => {
+  const run = (placement: "pre" | "post", norm: "layer" | "dyt", warmup: number, lr: number) => ({
+    config: { ...TRAIN_DEFAULTS, placement, norm, warmup, lr, iters: 100 },
+    history: history(100, placement === "pre" ? 4 : 4.2),
+    final_val_loss: 2,
+    diverged_step: null,
+    target_step: null,
+    ms_per_step: 1,
+  });
+  const runs = [];
+  for (const lr of [1e-3, 1e-2]) {
+    for (const p of ["pre", "post"] as const) {
+      for (const n of ["layer", "dyt"] as const) {
+        for (const w of [0, 10]) runs.push(run(p, n, w, lr));
+      }
+    }
+  }
+  const svg = gridSvg(runs, 2.3);
+  assertEquals(count(svg, />lr 0\.0\d+, 4 layers</g), 2);
+  assertEquals(count(svg, />step</g), 2);
+  assertEquals(count(svg, />train loss \(nats\)</g), 2);
+  assertEquals(count(svg, /<polyline data-placement=/g), runs.length);
+  for (const t of ["pre-LN", "post-LN", "LayerNorm", "DyT", "warm-up", "no warm-up"]) {
+    assertStringIncludes(svg, `>${t}</text>`);
+  }
+  // DyT's triangles: six on each dyt line
+  assertEquals(count(svg, /<path d="M[\d.]+,[\d.]+l4\.5,8h-9z"/g), 8 * 6 + 1);
+});
+
+Deno.test("trace's chart: a cell per layer × channel, marks, a row label per block, the colour scale, LN1 bars", () => {
+  const abs = [Float64Array.of(1, 9, 2, 3), Float64Array.of(2, 8, 1, 30)];
+  const svg = traceSvg(abs, [0.5, 1.5], 2, "t");
+  assertEquals(count(svg, />block \d</g), 2);
+  assertEquals(count(svg, /<title>layer \d, channel \d/g), 4);
+  assertStringIncludes(svg, ">LN1 input std</text>");
+  assertEquals(count(svg, /fill="#4c78a8"/g), 2);
+  assertStringIncludes(svg, "most often among the largest: 1 (2/2 layers)");
+});
