@@ -15,7 +15,7 @@ import { choiceFlag, decimal, intFlag, numFlag, optIntFlag, seedFlag } from "./a
 import { parseCommand } from "./command.ts";
 import { BACKEND_HELP, backendOptions, recordFile, stdinReader } from "./stream.ts";
 import { progress } from "./progress.ts";
-import { compareCsv, compareSvg } from "./svg.ts";
+import { compareCsv, compareSvg, variantTitle } from "./svg.ts";
 
 /** `compare --help`. */
 export const COMPARE_HELP = `Usage: deno run mod.ts compare [options]
@@ -99,7 +99,9 @@ export function compareBrief(r: CompareResult): string {
         `(mean over ${r.config.seeds} seeds, loss ${r.config.loss})`,
     );
     out.push(
-      `layer  ${vs.map((v) => label(v.variant).padEnd(11)).join("")}${ratioOf ? "post/pre" : ""}`,
+      `layer  ${vs.map((v) => variantTitle(v.variant).padEnd(11)).join("")}${
+        ratioOf ? "post/pre" : ""
+      }`,
     );
     const pre = cols.find((c) => c.variant === "pre"),
       post = cols.find((c) => c.variant === "post");
@@ -139,11 +141,6 @@ function variantsOf(r: CompareResult): { placement: Placement; norm: NormKind; v
   return [...seen.values()];
 }
 
-/** A variant's name in a table: pre-LN and post-LN spelled out, the others as `variantName`. */
-function label(variant: string): string {
-  return variant === "pre" || variant === "post" ? `${variant}-LN` : variant;
-}
-
 /** The text report: a table per depth, init and mask, then the depth summary. */
 export function compareTable(r: CompareResult): string {
   const out: string[] = [];
@@ -166,7 +163,9 @@ export function compareTable(r: CompareResult): string {
             `‖∂L/∂${param}‖ — L = ${L}, ${init} init, ${causal ? "causal" : "non-causal"}, ` +
               `mean ${wide ? "± std " : ""}over ${seeds} seed(s)`,
           );
-          out.push(`layer  ${vs.map((v) => label(v.variant).padEnd(width)).join("").trimEnd()}`);
+          out.push(
+            `layer  ${vs.map((v) => variantTitle(v.variant).padEnd(width)).join("").trimEnd()}`,
+          );
           for (let l = 0; l < L; l++) {
             const cell = (run: typeof cols[0]) =>
               wide
@@ -180,7 +179,9 @@ export function compareTable(r: CompareResult): string {
           }
           out.push(
             "last/first: " +
-              cols.map((c) => `${label(c.variant)} ${(c.mean[L - 1] / c.mean[0]).toFixed(3)}`).join(
+              cols.map((c) =>
+                `${variantTitle(c.variant)} ${(c.mean[L - 1] / c.mean[0]).toFixed(3)}`
+              ).join(
                 ", ",
               ),
             "",
@@ -193,7 +194,7 @@ export function compareTable(r: CompareResult): string {
     "Depth summary: the last layer's norm against L (fitted exponent: ≈ 0 post-LN, ≈ −0.5 pre-LN by Xiong et al.)",
   );
   const Ls = r.config.layers;
-  const nameW = Math.max(10, ...vs.map((v) => label(v.variant).length + 2));
+  const nameW = Math.max(10, ...vs.map((v) => variantTitle(v.variant).length + 2));
   out.push(
     `${"param".padEnd(8)}${"init".padEnd(8)}${"causal".padEnd(8)}${"".padEnd(nameW)}` +
       Ls.map((L) => `L=${L}`.padEnd(11)).join("") + "exponent",
@@ -201,7 +202,7 @@ export function compareTable(r: CompareResult): string {
   for (const d of r.depth) {
     out.push(
       `${d.param.padEnd(8)}${d.init.padEnd(8)}${String(d.causal).padEnd(8)}${
-        label(d.variant).padEnd(nameW)
+        variantTitle(d.variant).padEnd(nameW)
       }` +
         d.last.map((v) => fmt(v).padEnd(11)).join("") +
         (d.exponent === null ? "—" : d.exponent.toFixed(3)),

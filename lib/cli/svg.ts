@@ -35,7 +35,7 @@ export function compareSvg(r: CompareResult): string {
     if (!variants.some((v) => v.variant === x.variant)) variants.push(x);
   }
   // the legend's items, wrapped into rows above the plot
-  const W = 620, itemW = (v: string) => 44 + 7 * nameOf(v).length;
+  const W = 620, itemW = (v: string) => 44 + 7 * variantTitle(v).length;
   const legendAt: [number, number][] = [];
   let lx = 0, lrow = 0;
   for (const v of variants) {
@@ -99,7 +99,7 @@ export function compareSvg(r: CompareResult): string {
       out.push(
         `<line x1="${x}" x2="${x + 28}" y1="${y}" y2="${y}" stroke="${color}" stroke-width="2"` +
           `${dash(v.placement)}/>${marker(v.norm, x + 14, y, color)}` +
-          `<text x="${x + 34}" y="${y + 4}">${esc(nameOf(v.variant))}</text>`,
+          `<text x="${x + 34}" y="${y + 4}">${esc(variantTitle(v.variant))}</text>`,
       );
     });
     out.push(
@@ -240,7 +240,16 @@ const DASH: Record<Placement, string> = {
   mix: ` stroke-dasharray="8 3 2 3"`,
 };
 
-/** pre-LN and post-LN spelled out; the other variants by `variantName`. */
-function nameOf(variant: string): string {
+/**
+ * A variant's name in tables and legends: pre-LN and post-LN spelled out, the others by
+ * `variantName`.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * assert(variantTitle("pre") === "pre-LN" && variantTitle("peri-dyt") === "peri-dyt");
+ * ```
+ */
+export function variantTitle(variant: string): string {
   return variant === "pre" || variant === "post" ? `${variant}-LN` : variant;
 }

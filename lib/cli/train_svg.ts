@@ -197,7 +197,11 @@ export function gridSvg(runs: GridRun[], target: number): string {
   const norms = NORM_ORDER.filter((n) => runs.some((r) => r.config.norm === n));
   const warm = [...new Set(runs.map((r) => r.config.warmup > 0))].sort().reverse();
   const items: { text: string; color: string; dash: string; norm?: NormKind }[] = [
-    ...placements.map((p) => ({ text: PLACEMENT_LABEL[p], color: PLACE_COLOR[p], dash: "" })),
+    ...placements.map((p) => ({
+      text: variantLabel({ placement: p }),
+      color: PLACE_COLOR[p],
+      dash: "",
+    })),
     ...(norms.length > 1 || norms[0] !== "layer"
       ? norms.map((n) => ({ text: NORM_LABEL[n], color: "#444", dash: "", norm: n }))
       : []),
@@ -301,13 +305,6 @@ const PLACE_COLOR: Record<Placement, string> = {
   mix: "#E69F00",
 };
 const PLACEMENT_ORDER: Placement[] = ["pre", "post", "peri", "deepnorm", "mix"];
-const PLACEMENT_LABEL: Record<Placement, string> = {
-  pre: "pre-LN",
-  post: "post-LN",
-  peri: "Peri-LN",
-  deepnorm: "DeepNorm",
-  mix: "Mix-LN",
-};
 const NORM_ORDER: NormKind[] = ["layer", "rms", "dyt"];
 const NORM_LABEL: Record<NormKind, string> = { layer: "LayerNorm", rms: "RMSNorm", dyt: "DyT" };
 

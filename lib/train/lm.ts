@@ -315,9 +315,10 @@ export class CharLM {
     logits?: Floats,
   ): number {
     const L = this.#forward(x, y, B, T, logits);
-    let targets = 0;
-    for (let i = 0; i < B * T; i++) if (y[i] >= 0) targets++;
-    over ??= targets;
+    if (over === undefined) {
+      over = 0;
+      for (let i = 0; i < B * T; i++) if (y[i] >= 0) over++;
+    }
     const C = this.gpt.config.nEmbd, V = this.vocab, BT = B * T, k = this.gpt.kernels;
     const z = this.#logits.subarray(0, BT * V), h = this.#out;
     // dlogits = (p − onehot)/over, in place; 0 where there is no target

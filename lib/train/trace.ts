@@ -226,7 +226,8 @@ export class Tracer {
     let inStd = 0, outStd = 0;
     for (let t = 0; t < T; t++) {
       const x = resid.subarray(t * C, (t + 1) * C), y = out.subarray(t * C, (t + 1) * C);
-      inStd += stdOf(x);
+      const sdx = stdOf(x);
+      inStd += sdx;
       outStd += stdOf(y);
       if (!checks) continue;
       for (let c = 0; c < C; c++) xhat[c] = (y[c] - (b === null ? 0 : b[c])) / g[c];
@@ -241,7 +242,7 @@ export class Tracer {
       const spread = layer ? sd : Math.sqrt(sq / usable.length);
       ck.maxStd = Math.max(ck.maxStd, Math.abs(spread - 1));
       // what ε predicts: x̂ = (x − μ)/√(σ² + ε) has std √(σ²/(σ² + ε)) (RMSNorm: mean(x²))
-      const v = layer ? stdOf(x) ** 2 : meanSq(x);
+      const v = layer ? sdx ** 2 : meanSq(x);
       ck.maxEps = Math.max(ck.maxEps, Math.abs(spread - Math.sqrt(v / (v + eps))));
       // the order of the input's values: kept by x̂ (sorted by x, x̂ never falls)
       sortOrder(x, order, keys);
