@@ -1,6 +1,6 @@
 """GPT-2 small's shape (12 layers, C 768, 12 heads, vocab 50257) in PyTorch: the forward and the
 backward of the next-token loss of one sequence of T tokens, for bench/trace_bench.ts's same-run
-baseline. argv[1]: {"T", "threads"}; each "fwdbwd" line on stdin runs one pass, answers "ok".
+baseline. argv[1]: {"T", "threads", "embed_grad" (default true)}; each "fwdbwd" line on stdin runs one pass, answers "ok".
 Random weights (the speed does not depend on them). Not used by tests.
 """
 import json
@@ -26,6 +26,11 @@ def p(*shape, std=0.02):
 
 
 wte, wpe = p(V, C), p(1024, C)
+# "embed_grad": false leaves the embeddings' (and the tied head's) gradient out, as trace does:
+# it reports the blocks' gradients only
+if not cfg.get("embed_grad", True):
+    wte.requires_grad_(False)
+    wpe.requires_grad_(False)
 blocks = [dict(ln1_g=torch.ones(C, requires_grad=True), ln1_b=torch.zeros(C, requires_grad=True),
                W_attn=p(C, 3 * C), b_attn=p(3 * C), W_proj=p(C, C), b_proj=p(C),
                ln2_g=torch.ones(C, requires_grad=True), ln2_b=torch.zeros(C, requires_grad=True),

@@ -388,3 +388,52 @@ Deno.test("a forward pass too large for the memory throws and leaves the model u
     "eps must be a positive number",
   );
 });
+
+Deno.test("gradients: \"block\": each block's gradients, read in onBlockGrad, equal the full buffer's", async (t) => {
+  const { PLACEMENTS, NORM_KINDS } = await import("../lib/model/config.ts");
+  for (const backend of ["ts", "wasm"] as const) {
+    for (const placement of PLACEMENTS) {
+      for (const norm of NORM_KINDS) {
+        await t.step(`${backend} ${placement} ${norm}`, () => {
+          const config = { nLayer: 3, nHead: 2, nEmbd: 8, placement, norm, backend, qkNorm: true };
+          const full = new GPT(config), blk = new GPT(config, { gradients: "block" });
+          full.init({ scheme: "gpt2", seed: 5 });
+          blk.params.set(full.params);
+          const B = 2, T = 3, n = B * T * 8, rng = new Rng(9);
+          const x = new Float32Array(n), dy = new Float32Array(n);
+          rng.fillNormal(x, 1);
+          rng.fillNormal(dy, 1);
+          full.forward(x, B, T);
+          full.zeroGrad();
+          full.backward(dy);
+          blk.forward(x, B, T);
+          blk.zeroGrad();
+          const seen: number[] = [];
+          blk.onBlockGrad = (l) => {
+            seen.push(l);
+            // bit for bit: the block's gradients accumulate from zero either way
+            assertEquals(blk.blockGrads(l), full.blockGrads(l), `block ${l}`);
+            assertEquals(blk.grad(`blocks.${l}.W_fc`), full.grad(`blocks.${l}.W_fc`));
+          };
+          const dx = blk.backward(dy);
+          assertEquals(seen, [2, 1, 0]);
+          assertEquals(dx, full.backward(dy).map((v) => v)); // the same ∂L/∂x
+          // a third of the stack's gradients (and the final norm's) instead of all of them
+          assert(blk.grads.length < full.grads.length / 2);
+        });
+      }
+    }
+  }
+  await t.step("what a block-gradient model cannot do", () => {
+    const m = new GPT({ nLayer: 2, nHead: 1, nEmbd: 4, placement: "pre" }, { gradients: "block" });
+    assertThrows(() => m.layerStats(), RangeError, "block");
+    assertThrows(() => m.useGrads(new Float32Array(m.params.length)), RangeError, "block");
+    assertThrows(() => m.blockGrads(2), RangeError, "no block 2");
+    assertThrows(
+      () =>
+        new GPT({ nLayer: 1, nHead: 1, nEmbd: 4, placement: "pre" }, { gradients: "x" as "block" }),
+      RangeError,
+      "full",
+    );
+  });
+});

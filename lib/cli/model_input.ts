@@ -34,6 +34,7 @@ export function inputHelp(verb: string): string {
 export async function modelOf(
   f: Record<string, unknown>,
   tokenizer = f.ids !== true,
+  gradients: "full" | "block" = "full",
 ): Promise<LoadedModel> {
   const path = f.model === undefined ? BUILTIN_MODEL : String(f.model);
   const heads = optIntFlag(f, "heads");
@@ -42,6 +43,7 @@ export async function modelOf(
       ...backendOptions(f),
       ...(heads ? { heads } : {}),
       tokenizer,
+      gradients,
     });
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new UsageError(`--model ${path}: no such file`);

@@ -8,7 +8,8 @@ import { UsageError } from "../io/errors.ts";
 import { checkFiles, type FileArg, OutputFile, writeFileSafely } from "../io/files.ts";
 import { traceSvg } from "./trace_svg.ts";
 import { npyHeader } from "../io/npy.ts";
-import { Tracer, type TraceSummary } from "../train/trace.ts";
+import type { TraceSummary } from "../train/trace.ts";
+import { TraceRun } from "../train/trace_run.ts";
 import { variantLabel } from "../model/config.ts";
 import { intFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
@@ -51,6 +52,11 @@ Output:
                               channels marked, and each layer's LN1 input std
   --top K                     channels listed per layer (default: 5)
   --quiet                     no human summary on stderr
+Work:
+  --workers N                 threads tracing sequences, each on the one copy of the
+                              parameters with its own activations and one block's
+                              gradients; 1 = this thread (default: 2, at most the
+                              sequences); the output is the same for any N
 ${BACKEND_HELP}
 
 Examples:
@@ -62,7 +68,18 @@ Examples:
 export async function trace(args: string[]): Promise<number> {
   const f = parseCommand(args, {
     name: "trace",
-    strings: ["model", "heads", "seq", "logits", "hidden", "svg", "top", "backend", "blas-lib"],
+    strings: [
+      "model",
+      "heads",
+      "seq",
+      "logits",
+      "hidden",
+      "svg",
+      "top",
+      "workers",
+      "backend",
+      "blas-lib",
+    ],
     booleans: ["ids", "quiet"],
     positionals: 1,
     help: TRACE_HELP,
@@ -81,7 +98,9 @@ export async function trace(args: string[]): Promise<number> {
   }
   checkFiles(inputs, outputs);
   const top = intFlag(f, "top", 5, 1);
-  const loaded = await modelOf(f);
+  const workers = intFlag(f, "workers", 2, 1, 256);
+  // per-block statistics need one block's gradients at a time, not the model's
+  const loaded = await modelOf(f, f.ids !== true, "block");
   const seqs = sequencesOf(await readAll(path), f, loaded, path === "-" ? "stdin" : path);
   const { model } = loaded, { nLayer: L, nEmbd: C } = model.gpt.config, V = model.vocab;
   const T = Math.max(0, ...seqs.map((s) => s.length)), N = seqs.length;
@@ -92,32 +111,38 @@ export async function trace(args: string[]): Promise<number> {
     return out;
   };
   const logitsOut = open(logitsArg, [N, T, V]), hiddenOut = open(hiddenArg, [N, L + 1, T, C]);
-  const tracer = new Tracer(model, { top });
+  const run = await TraceRun.start(model, {
+    top,
+    workers: Math.max(1, Math.min(workers, N)),
+    seq: T,
+  });
   const stdout = OutputFile.create({ flag: "stdout", path: "-" });
   const enc = new TextEncoder();
   try {
-    for (let i = 0; i < N; i++) {
-      const t = seqs[i].length;
-      const logits = logitsOut ? new Float32Array(T * V) : undefined;
-      const hidden = hiddenOut ? new Float32Array((L + 1) * t * C) : undefined;
-      const rec = tracer.trace(seqs[i], i, { logits, hidden });
-      await stdout.write(enc.encode(JSON.stringify(rec) + "\n"));
-      if (logitsOut && logits) await logitsOut.write(new Uint8Array(logits.buffer));
+    const want = { logits: logitsOut !== null, hidden: hiddenOut !== null };
+    for await (const { record, logits, hidden } of run.trace(seqs, want)) {
+      await stdout.write(enc.encode(JSON.stringify(record) + "\n"));
+      if (logitsOut && logits) {
+        // [t, V] padded to [T, V]
+        const padded = new Uint8Array(T * V * 4);
+        padded.set(new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength));
+        await logitsOut.write(padded);
+      }
       if (hiddenOut && hidden) {
         // [L+1, t, C] padded to [L+1, T, C]
-        const padded = new Float32Array((L + 1) * T * C);
+        const t = record.tokens, padded = new Float32Array((L + 1) * T * C);
         for (let l = 0; l <= L; l++) {
           padded.set(hidden.subarray(l * t * C, (l + 1) * t * C), l * T * C);
         }
         await hiddenOut.write(new Uint8Array(padded.buffer));
       }
     }
-    const summary = tracer.summary();
+    const summary = run.summary();
     await stdout.write(enc.encode(JSON.stringify(summary) + "\n"));
     logitsOut?.commit();
     hiddenOut?.commit();
     if (svgArg) {
-      const { absMean, lnInStd } = tracer.channelMeans(), c = loaded.info.config;
+      const { absMean, lnInStd } = run.channelMeans(), c = loaded.info.config;
       const title = `${c.nLayer} × ${variantLabel(c)}, C ${c.nEmbd}: ${summary.tokens} tokens of ` +
         `${path === "-" ? "stdin" : path}`;
       writeFileSafely(svgArg, traceSvg(absMean, lnInStd, top, title));
@@ -127,6 +152,8 @@ export async function trace(args: string[]): Promise<number> {
     logitsOut?.abort();
     hiddenOut?.abort();
     throw e;
+  } finally {
+    run.close();
   }
   return 0;
 }

@@ -265,6 +265,15 @@ export class GPT {
    * with `total` = 2L: progress within a long pass.
    */
   onBlock: ((done: number, total: number) => void) | null = null;
+  /**
+   * Called after block `layer`'s part of a backward, when its gradients (`blockGrads`, or
+   * `grad("blocks.<layer>.…")`) are complete: with `gradients: "block"` the only moment they
+   * can be read, since the next block's backward reuses the buffer.
+   */
+  onBlockGrad: ((layer: number) => void) | null = null;
+  /** "full": a gradient per parameter; "block": one block's, reused by every block */
+  readonly gradients: "full" | "block";
+  #blockSize: number;
 
   /**
    * Builds the stack with all parameters zero (call `init`).
@@ -274,6 +283,9 @@ export class GPT {
    * (e.g. one attached in a worker to a model's memory), `paramsAt` the byte offset of
    * existing parameters in it (shared, not copied) and `gradsAt` that of a gradient buffer to
    * use instead of a new one. A `params` buffer given to wasm or blas is copied into the arena.
+   * `gradients: "block"` keeps the gradient of one block only (and the final norm's), reused
+   * by every block in turn and read in `onBlockGrad`: a backward for per-block statistics in
+   * a fraction of the memory (a 24-layer model: 1/24 of its gradients).
    */
   constructor(
     config: GPTConfig,
@@ -283,26 +295,39 @@ export class GPT {
       arena?: Arena;
       paramsAt?: number;
       gradsAt?: number;
+      gradients?: "full" | "block";
     } = {},
   ) {
     const c = this.config = resolveConfig(config);
     this.layout = paramLayout(c);
     const total = this.layout.reduce((a, s) => a + s.size, 0);
+    const mode = this.gradients = buffers.gradients ?? "full";
+    if (mode !== "full" && mode !== "block") {
+      throw new RangeError(`gradients must be "full" or "block", got ${mode}`);
+    }
+    if (mode === "block" && (buffers.grads || buffers.gradsAt !== undefined)) {
+      throw new RangeError(`gradients: "block" allocates its own gradient buffer`);
+    }
+    // every block has the same tensors: block l's start at l·blockSize
+    this.#blockSize = this.layout.filter((s) => s.name.startsWith("blocks.0.")).reduce(
+      (a, s) => a + s.size,
+      0,
+    );
+    // block mode: one block's gradients, then the final norm's
+    const gradFloats = mode === "block" ? total - (c.nLayer - 1) * this.#blockSize : total;
     const bytes = c.dtype === "float64" ? 8 : 4;
     if (c.backend === "ts") {
       this.arena = null;
-      const buf = (given?: ArrayBufferLike): Floats => {
-        if (given && given.byteLength < total * bytes) {
-          throw new RangeError(`buffer holds ${given.byteLength} bytes, need ${total * bytes}`);
+      const buf = (given: ArrayBufferLike | undefined, n: number): Floats => {
+        if (given && given.byteLength < n * bytes) {
+          throw new RangeError(`buffer holds ${given.byteLength} bytes, need ${n * bytes}`);
         }
         const b = given ??
-          (c.shared ? new SharedArrayBuffer(total * bytes) : new ArrayBuffer(total * bytes));
-        return c.dtype === "float64"
-          ? new Float64Array(b, 0, total)
-          : new Float32Array(b, 0, total);
+          (c.shared ? new SharedArrayBuffer(n * bytes) : new ArrayBuffer(n * bytes));
+        return c.dtype === "float64" ? new Float64Array(b, 0, n) : new Float32Array(b, 0, n);
       };
-      this.params = buf(buffers.params);
-      this.#grads = buf(buffers.grads);
+      this.params = buf(buffers.params, total);
+      this.#grads = buf(buffers.grads, gradFloats);
     } else {
       // parameters and gradients first; activations are added when a batch size is known
       const arena = this.arena = buffers.arena ?? new Arena({ bytes: 2 * total * 4 + (1 << 20) });
@@ -326,7 +351,7 @@ export class GPT {
       }
       this.#grads = buffers.gradsAt !== undefined
         ? arena.f32(buffers.gradsAt, total)
-        : arena.alloc(total);
+        : arena.alloc(gradFloats);
     }
     this.kernels = createKernels(c.backend, this.arena, c.blasLib);
     for (const s of this.layout) this.#byName.set(s.name, s);
@@ -415,6 +440,9 @@ export class GPT {
    * at a shared ring buffer per batch this way, with no copy.
    */
   useGrads(buffer: Floats): void {
+    if (this.gradients === "block") {
+      throw new RangeError(`a model with gradients: "block" keeps its own gradient buffer`);
+    }
     const n = this.#grads.length;
     if (buffer.length !== n || buffer.constructor !== this.#grads.constructor) {
       throw new RangeError(`a gradient buffer holds ${n} ${this.config.dtype} numbers`);
@@ -431,10 +459,41 @@ export class GPT {
     this.#gf = this.config.finalNorm ? this.#normViews("ln_f", (n) => this.grad(n)) : null;
   }
 
-  /** A view into the flat gradient buffer, same names as `param`. */
+  /**
+   * A view into the flat gradient buffer, same names as `param`. With `gradients: "block"`
+   * every block's names view the one block buffer (valid in `onBlockGrad` of that block).
+   */
   grad(name: string): Floats {
     const s = this.#spec(name);
-    return this.grads.subarray(s.offset, s.offset + s.size);
+    if (this.gradients === "full") return this.grads.subarray(s.offset, s.offset + s.size);
+    const L = this.config.nLayer, bs = this.#blockSize;
+    const at = s.offset < L * bs ? s.offset % bs : s.offset - (L - 1) * bs;
+    return this.grads.subarray(at, at + s.size);
+  }
+
+  /**
+   * Block `layer`'s gradients, in the layout's order: a view of the full buffer, or with
+   * `gradients: "block"` the block buffer (read it in `onBlockGrad(layer)`).
+   *
+   * @example
+   * ```ts
+   * import { assert } from "@std/assert";
+   * const m = new GPT({ nLayer: 2, nHead: 1, nEmbd: 4, placement: "pre" }, { gradients: "block" });
+   * m.init({ scheme: "gpt2", seed: 1 });
+   * m.forward(new Float32Array(8).fill(0.5).map((v, i) => v * i), 1, 2);
+   * const sq: number[] = [];
+   * m.onBlockGrad = (l) => sq[l] = Array.from(m.blockGrads(l)).reduce((a, g) => a + g * g, 0);
+   * m.backward(new Float32Array(8).fill(1));
+   * assert(sq.length === 2 && sq[0] > 0 && m.grads.length < m.params.length);
+   * ```
+   */
+  blockGrads(layer: number): Floats {
+    const bs = this.#blockSize;
+    if (!(Number.isInteger(layer) && layer >= 0 && layer < this.config.nLayer)) {
+      throw new RangeError(`no block ${layer} in a ${this.config.nLayer}-block model`);
+    }
+    const at = this.gradients === "full" ? layer * bs : 0;
+    return this.grads.subarray(at, at + bs);
   }
 
   /**
@@ -662,8 +721,11 @@ export class GPT {
       this.#dhSq[l] += this.kernels.sumSq(dOut, n);
       const x = l === 0 ? this.#x : this.#h(l - 1), a = this.#acts[l];
       const mid = this.#recipes[l].sumNorm ? a.n[0].out : a.res[0];
+      // block mode: the block's gradients start from zero (the one buffer holds block l + 1's)
+      if (this.gradients === "block") this.grads.fill(0, 0, this.#blockSize);
       this.#subBackward(l, 1, dMid, dOut, mid, B, T);
       this.#subBackward(l, 0, dIn, dMid, x, B, T);
+      this.onBlockGrad?.(l);
       [dOut, dIn] = [dIn, dOut];
       this.onBlock?.(2 * c.nLayer - l, 2 * c.nLayer);
     }
@@ -780,6 +842,9 @@ export class GPT {
 
   /** Per-layer gradient statistics of the gradients accumulated since `zeroGrad`. */
   layerStats(): StackStats {
+    if (this.gradients === "block") {
+      throw new RangeError(`a model with gradients: "block" keeps no gradients to summarize`);
+    }
     return stackStats(this.grads, this.layout, this.normSums(), this.config.finalNorm);
   }
 

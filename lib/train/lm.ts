@@ -78,7 +78,7 @@ export class CharLM {
   readonly gpt: GPT;
   /** every parameter in one flat buffer: the stack's (in `gpt.layout`), then wte, then wpe */
   readonly params: Floats;
-  /** every gradient, in the layout of `params` */
+  /** every gradient, in the layout of `params` (`gradients: "block"`: the stack's block buffer) */
   readonly grads: Floats;
   /** where each tensor of `params` lives: the stack's, then `wte`, then `wpe` */
   readonly layout: ParamSpec[];
@@ -104,12 +104,23 @@ export class CharLM {
   #out: Floats; // the stack's output of the last forward
   #cap = 0;
 
+  /** "full", or "block": the stack keeps one block's gradients, no embedding gradients */
+  readonly gradients: "full" | "block";
+
   /**
    * A new model with all parameters zero (call `init`), or, with `share` (from another
    * model's `share()`, possibly in another worker), one that uses that model's parameters in
-   * place and has gradients and activations of its own.
+   * place and has gradients and activations of its own. With `gradients: "block"` a backward
+   * yields each block's gradients in turn (`gpt.onBlockGrad`, `gpt.blockGrads`) and none of
+   * the embeddings' or the head's: per-block statistics of real models without a full gradient
+   * (see `GPT`).
    */
-  constructor(config: CharLMConfig, share?: CharLMShare) {
+  constructor(
+    config: CharLMConfig,
+    share?: CharLMShare,
+    options: { gradients?: "full" | "block" } = {},
+  ) {
+    const mode = this.gradients = options.gradients ?? "full";
     const { vocab: V, block: T } = config;
     if (!(Number.isInteger(V) && V > 0 && Number.isInteger(T) && T > 0)) {
       throw new RangeError(`vocab and block must be positive integers, got ${V} and ${T}`);
@@ -120,21 +131,36 @@ export class CharLM {
     if (c.backend === "ts") {
       const bytes = c.dtype === "float64" ? 8 : 4;
       const make = () => (c.shared ? new SharedArrayBuffer(P * bytes) : new ArrayBuffer(P * bytes));
-      const pBuf = share?.params ?? make(), gBuf = make();
-      this.gpt = new GPT(config, { params: pBuf, grads: gBuf });
+      const pBuf = share?.params ?? make();
       const view = (b: ArrayBufferLike) =>
         c.dtype === "float64" ? new Float64Array(b, 0, P) : new Float32Array(b, 0, P);
       this.params = view(pBuf);
-      this.grads = view(gBuf);
+      if (mode === "block") {
+        this.gpt = new GPT(config, { params: pBuf, gradients: "block" });
+        this.grads = this.gpt.grads;
+      } else {
+        const gBuf = make();
+        this.gpt = new GPT(config, { params: pBuf, grads: gBuf });
+        this.grads = view(gBuf);
+      }
     } else {
       const arena = share?.memory ? new Arena({ memory: share.memory }) : new Arena({
-        bytes: 2 * P * 4 + (1 << 20),
+        bytes: (mode === "block" ? P * 4 : 2 * P * 4) + (1 << 20),
       });
       const params = share?.paramsAt !== undefined ? arena.f32(share.paramsAt, P) : arena.alloc(P);
-      const grads = arena.alloc(P);
-      this.gpt = new GPT(config, { arena, paramsAt: params.byteOffset, gradsAt: grads.byteOffset });
       this.params = params;
-      this.grads = grads;
+      if (mode === "block") {
+        this.gpt = new GPT(config, { arena, paramsAt: params.byteOffset, gradients: "block" });
+        this.grads = this.gpt.grads;
+      } else {
+        const grads = arena.alloc(P);
+        this.gpt = new GPT(config, {
+          arena,
+          paramsAt: params.byteOffset,
+          gradsAt: grads.byteOffset,
+        });
+        this.grads = grads;
+      }
     }
     this.vocab = V;
     this.block = T;
@@ -145,9 +171,10 @@ export class CharLM {
     this.wte = at(this.params, te);
     this.wpe = at(this.params, pe);
     this.head = at(this.params, he);
-    this.dwte = at(this.grads, te);
-    this.dwpe = at(this.grads, pe);
-    this.dhead = at(this.grads, he);
+    const g = mode === "block" ? this.grads.subarray(0, 0) : this.grads;
+    this.dwte = mode === "block" ? g : at(g, te);
+    this.dwpe = mode === "block" ? g : at(g, pe);
+    this.dhead = mode === "block" ? g : at(g, he);
     this.#emb =
       this.#logits =
       this.#dy =
@@ -334,6 +361,11 @@ export class CharLM {
     // dh [BT,C] = dlogits·head; dhead += dlogitsᵀ·h
     const dy = this.#dy.subarray(0, BT * C);
     k.matmulForward(dy, z, this.head, null, BT, V, C);
+    if (this.gradients === "block") {
+      // the stack's blocks only (read in gpt.onBlockGrad)
+      this.gpt.backward(dy);
+      return L;
+    }
     k.matmulBackward(null, this.dhead, null, h, z, this.head, BT, V, C);
     const dx = this.gpt.backward(dy);
     // the embeddings' gradient

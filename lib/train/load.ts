@@ -32,6 +32,11 @@ export interface LoadOptions {
   blasLib?: string;
   /** load the tokenizer too (default true; GPT-2's takes ~0.2 s and ~50 MB) */
   tokenizer?: boolean;
+  /**
+   * "full" (default) or "block": the model keeps one block's gradients only (see `CharLM`),
+   * what `Tracer` needs — a model's gradients are as large as its parameters
+   */
+  gradients?: "full" | "block";
 }
 
 /** What a loaded model is. */
@@ -141,8 +146,10 @@ async function loadCheckpoint(
     ...modelShape(s.config, s.vocab.length),
     ...(o.backend ? { backend: o.backend } : {}),
     ...(o.blasLib ? { blasLib: o.blasLib } : {}),
+    // the ts backend's parameters in shared memory too, so workers can use them in place
+    shared: true,
   };
-  const model = new CharLM(config);
+  const model = new CharLM(config, undefined, { gradients: o.gradients ?? "full" });
   model.params.set(s.params.subarray(0, model.params.length));
   return {
     model,
@@ -232,8 +239,10 @@ async function loadGpt2(
     tiedHead: !hasHead,
     ...(o.backend ? { backend: o.backend } : {}),
     ...(o.blasLib ? { blasLib: o.blasLib } : {}),
+    // the ts backend's parameters in shared memory too, so workers can use them in place
+    shared: true,
   };
-  const model = new CharLM(config);
+  const model = new CharLM(config, undefined, { gradients: o.gradients ?? "full" });
   const dtypes = new Set<string>();
   const load = async (bare: string, shape: number[], into: Floats) => {
     const t = entry(bare);

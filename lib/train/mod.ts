@@ -56,8 +56,10 @@ export {
   type ResidMoments,
   type SequenceTrace,
   type TraceOptions,
+  type TracePart,
   Tracer,
   type TraceSummary,
 } from "./trace.ts";
+export { traceBytes, type TracedSequence, TraceRun, type TraceRunOptions } from "./trace_run.ts";
 // the types its API names, from the modules that define them
 export type * from "../model/mod.ts";

@@ -5,6 +5,7 @@
  */
 import type { Floats } from "../kernels/types.ts";
 import type { CharLMConfig, CharLMShare } from "./lm.ts";
+import type { SequenceTrace, TracePart } from "./trace.ts";
 
 /** First message: build a model on the shared parameters. */
 export interface TrainWorkerInit {
@@ -46,6 +47,48 @@ export interface ShardReply {
   grads?: Floats;
   /** the shard's mean loss */
   loss?: number;
+  /** what went wrong */
+  error?: string;
+}
+
+/** First message to a trace worker (`workers/trace.ts`): the model on the shared parameters. */
+export interface TraceWorkerInit {
+  /** "init" */
+  type: "init";
+  /** the model's shape */
+  config: CharLMConfig;
+  /** where the parameters are */
+  share: CharLMShare;
+  /** channels listed per layer */
+  top: number;
+  /** the kernels' module, compiled by the main thread */
+  kernels?: WebAssembly.Module;
+}
+
+/** A trace worker's job: "ready" (answered once the model is built), or a sequence to trace. */
+export type TraceJob = { type: "ready" } | {
+  /** "trace" */
+  type: "trace";
+  /** the sequence's token ids */
+  ids: Int32Array;
+  /** its index in the input */
+  index: number;
+  /** return its logits [T, V] */
+  logits?: boolean;
+  /** return its hidden states [L + 1, T, C] */
+  hidden?: boolean;
+};
+
+/** A trace worker's answer. */
+export interface TraceReply {
+  /** the sequence's record */
+  record?: SequenceTrace;
+  /** its share of the summary */
+  part?: TracePart;
+  /** logits [T, V] */
+  logits?: Float32Array;
+  /** hidden states [L + 1, T, C] */
+  hidden?: Float32Array;
   /** what went wrong */
   error?: string;
 }

@@ -87,6 +87,33 @@ export interface TraceSummary {
   ln_checks: LnChecks;
 }
 
+/**
+ * One sequence's share of the summary: what `Tracer#measure` gives and `Tracer#add` merges
+ * (in sequence order, so the summary does not depend on which thread measured what).
+ */
+export interface TracePart {
+  /** the sequence's tokens */
+  tokens: number;
+  /** its mean next-token loss (null: one token, nothing predicted) */
+  loss: number | null;
+  /** Σ|x| per layer and channel of the residual entering each block, [L·C] */
+  absSum: Float64Array;
+  /** per layer: the residual's std × tokens */
+  stdSum: Float64Array;
+  /** per layer: LN1's mean input std × tokens (0 without an input norm) */
+  lnInSum: Float64Array;
+  /** the LN claims over the sequence's tokens */
+  checks: {
+    tokens: number;
+    maxMean: number;
+    maxStd: number;
+    maxEps: number;
+    kept: number;
+    reordered: number;
+    spearman: number;
+  };
+}
+
 /** Options of a `Tracer`. */
 export interface TraceOptions {
   /** channels listed per layer (default 5) */
@@ -131,19 +158,68 @@ export class Tracer {
 
   /**
    * Traces one sequence (its ids, at most the model's context): forward, the next-token loss
-   * and its backward. With `logits` ([T, V]) and `hidden` ([L + 1, T, C]: the embeddings, then
-   * each block's output) those are written too.
+   * and its backward; its record, and its share added to the summary. With `logits` ([T, V])
+   * and `hidden` ([L + 1, T, C]: the embeddings, then each block's output) those are written
+   * too.
    */
   trace(
     ids: Int32Array,
     index: number,
     out: { logits?: Float32Array; hidden?: Float32Array } = {},
   ): SequenceTrace {
+    const { record, part } = this.measure(ids, index, out);
+    this.add(part);
+    return record;
+  }
+
+  /**
+   * `trace` without the summary: the record and the sequence's share of the summary, for
+   * `add` (in another thread, possibly: a worker measures, the main thread adds in order).
+   *
+   * @example
+   * ```ts
+   * import { assert, assertEquals } from "@std/assert";
+   * import { CharLM } from "./lm.ts";
+   * const lm = new CharLM({ vocab: 5, block: 8, nLayer: 2, nHead: 2, nEmbd: 8, placement: "pre" });
+   * lm.init({ scheme: "gpt2", seed: 1 });
+   * const a = new Tracer(lm), b = new Tracer(lm);
+   * const { record, part } = a.measure(Int32Array.of(1, 2, 3), 0);
+   * b.add(part);
+   * assertEquals(record, new Tracer(lm).trace(Int32Array.of(1, 2, 3), 0));
+   * assert(b.summary().tokens === 3 && a.summary().tokens === 0);
+   * ```
+   */
+  measure(
+    ids: Int32Array,
+    index: number,
+    out: { logits?: Float32Array; hidden?: Float32Array } = {},
+  ): { record: SequenceTrace; part: TracePart } {
     const lm = this.#lm, gpt = lm.gpt, { nLayer: L, nEmbd: C } = gpt.config;
     const T = ids.length;
     const y = Int32Array.from(ids, (_, i) => (i + 1 < T ? ids[i + 1] : -1));
-    lm.zeroGrad();
-    const loss = lm.lossAndGrad(ids, y, 1, T, undefined, out.logits);
+    const part: TracePart = {
+      tokens: T,
+      loss: null,
+      absSum: new Float64Array(L * C),
+      stdSum: new Float64Array(L),
+      lnInSum: new Float64Array(L),
+      checks: { tokens: 0, maxMean: 0, maxStd: 0, maxEps: 0, kept: 0, reordered: 0, spearman: 0 },
+    };
+    // each block's ‖∂L/∂θ‖², read as its backward completes (the only moment with "block")
+    const gradSq = new Float64Array(L);
+    gpt.onBlockGrad = (l) => {
+      const g = gpt.blockGrads(l);
+      let s = 0;
+      for (let i = 0; i < g.length; i++) s += g[i] * g[i];
+      gradSq[l] = s;
+    };
+    let loss: number;
+    try {
+      lm.zeroGrad();
+      loss = lm.lossAndGrad(ids, y, 1, T, undefined, out.logits);
+    } finally {
+      gpt.onBlockGrad = null;
+    }
     // hidden state 0: the embeddings the model summed
     const emb = new Float32Array(T * C);
     for (let t = 0; t < T; t++) {
@@ -154,7 +230,7 @@ export class Tracer {
     for (let l = 0; l < L; l++) {
       const resid: Floats = l === 0 ? emb : gpt.activation(l - 1, "h");
       if (out.hidden && l > 0) out.hidden.set(resid, l * T * C);
-      const abs = new Float64Array(C);
+      const abs = part.absSum.subarray(l * C, (l + 1) * C);
       let s = 0, sq = 0, mx = 0;
       for (let i = 0; i < T * C; i++) {
         const v = resid[i], a = Math.abs(v);
@@ -170,26 +246,20 @@ export class Tracer {
         rms: Math.sqrt(sq / n),
         max_abs: mx,
       };
-      for (let c = 0; c < C; c++) this.#absSum[l][c] += abs[c];
-      this.#stdSum[l] += moments.std * T;
-      const ln1 = this.#ln1(l, resid, T);
-      if (ln1 !== null) this.#lnInSum[l] += ln1.in_std * T;
+      part.stdSum[l] = moments.std * T;
+      const ln1 = this.#ln1(l, resid, T, part.checks);
+      if (ln1 !== null) part.lnInSum[l] = ln1.in_std * T;
       layers.push({
         layer: l,
         resid: moments,
         ln1,
         top_channels: topChannels(abs, T, this.#top),
-        grad_l2: Math.sqrt(blockGradSq(lm, l)),
+        grad_l2: Math.sqrt(gradSq[l]),
       });
     }
     if (out.hidden) out.hidden.set(gpt.activation(L - 1, "h"), L * T * C);
-    this.#sequences++;
-    this.#tokens += T;
-    if (T > 1) {
-      this.#lossSum += loss * (T - 1);
-      this.#predicted += T - 1;
-    }
-    return {
+    if (T > 1) part.loss = loss;
+    const record: SequenceTrace = {
       type: "sequence",
       index,
       ids: Array.from(ids),
@@ -197,10 +267,39 @@ export class Tracer {
       loss: T > 1 ? loss : null,
       layers,
     };
+    return { record, part };
+  }
+
+  /** Adds a sequence's share (from `measure`, here or in another thread) to the summary. */
+  add(part: TracePart): void {
+    const C = this.#lm.gpt.config.nEmbd, T = part.tokens, ck = this.#checks, p = part.checks;
+    if (part.absSum.length !== this.#absSum.length * C) {
+      throw new RangeError("a trace part of another model's shape");
+    }
+    this.#absSum.forEach((a, l) => {
+      for (let c = 0; c < C; c++) a[c] += part.absSum[l * C + c];
+    });
+    for (let l = 0; l < this.#stdSum.length; l++) {
+      this.#stdSum[l] += part.stdSum[l];
+      this.#lnInSum[l] += part.lnInSum[l];
+    }
+    ck.tokens += p.tokens;
+    ck.maxMean = Math.max(ck.maxMean, p.maxMean);
+    ck.maxStd = Math.max(ck.maxStd, p.maxStd);
+    ck.maxEps = Math.max(ck.maxEps, p.maxEps);
+    ck.kept += p.kept;
+    ck.reordered += p.reordered;
+    ck.spearman += p.spearman;
+    this.#sequences++;
+    this.#tokens += T;
+    if (part.loss !== null) {
+      this.#lossSum += part.loss * (T - 1);
+      this.#predicted += T - 1;
+    }
   }
 
   /** LN1's spread in and out and its gain, and the claims, for a block that normalizes its input. */
-  #ln1(l: number, resid: Floats, T: number): LayerTrace["ln1"] {
+  #ln1(l: number, resid: Floats, T: number, ck: TracePart["checks"]): LayerTrace["ln1"] {
     const gpt = this.#lm.gpt, C = gpt.config.nEmbd;
     let out: Floats;
     try {
@@ -218,7 +317,7 @@ export class Tracer {
     // channels whose γ is too small to undo the affine exactly are left out of the mean/std check
     const usable: number[] = [];
     for (let c = 0; c < C; c++) if (Math.abs(g[c]) >= 1e-3 * gmax) usable.push(c);
-    const ck = this.#checks, layer = gpt.config.norm === "layer", eps = gpt.config.eps;
+    const layer = gpt.config.norm === "layer", eps = gpt.config.eps;
     // DyT normalizes nothing: its spread and gain are reported, the claims are LayerNorm's
     const checks = gpt.config.norm !== "dyt";
     const xhat = new Float64Array(C), order = new Uint32Array(C), keys = new Float64Array(C);
@@ -345,14 +444,17 @@ const f32 = new Float32Array(1), u32 = new Uint32Array(f32.buffer);
  */
 function sortOrder(v: Floats, order: Uint32Array, keys: Float64Array) {
   const n = v.length;
-  for (let i = 0; i < n; i++) {
-    f32[0] = v[i];
-    const u = u32[0];
-    const key = u & 0x80000000 ? ~u >>> 0 : (u | 0x80000000) >>> 0;
-    keys[i] = key * 2097152 + i;
-  }
+  for (let i = 0; i < n; i++) keys[i] = sortKey(v[i]) * 2097152 + i;
   keys.sort();
-  for (let i = 0; i < n; i++) order[i] = keys[i] % 2097152;
+  // the index: the key's low 21 bits (exact, and faster than %)
+  for (let i = 0; i < n; i++) order[i] = keys[i] - Math.floor(keys[i] * 2 ** -21) * 2097152;
+}
+
+/** float32 bits of `v` made to sort as unsigned numbers (−0 before +0, as the bits are). */
+function sortKey(v: number): number {
+  f32[0] = v;
+  const u = u32[0];
+  return u & 0x80000000 ? ~u >>> 0 : (u | 0x80000000) >>> 0;
 }
 
 /** Ranks (1 … n, ties averaged) of `v` from its ascending `order`, into `r`. */
@@ -364,16 +466,4 @@ function ranksOf(v: Floats, order: Uint32Array, r: Float64Array) {
     for (let k = i; k <= j; k++) r[order[k]] = (i + j) / 2 + 1;
     i = j + 1;
   }
-}
-
-/** Σ ∂L/∂θ² over block l's parameters. */
-function blockGradSq(lm: CharLM, l: number): number {
-  const prefix = `blocks.${l}.`;
-  let s = 0;
-  for (const spec of lm.gpt.layout) {
-    if (!spec.name.startsWith(prefix)) continue;
-    const g = lm.gpt.grad(spec.name);
-    for (let i = 0; i < g.length; i++) s += g[i] * g[i];
-  }
-  return s;
 }
