@@ -3,7 +3,7 @@
 import { assert, assertEquals, assertStringIncludes } from "./std_assert.ts";
 import { compareRuns } from "../lib/model/compare.ts";
 import { compareSvg } from "../lib/cli/svg.ts";
-import { gridSvg, trainSvg } from "../lib/cli/train_svg.ts";
+import { gridSvg, layersSvg, trainSvg } from "../lib/cli/train_svg.ts";
 import { traceSvg } from "../lib/cli/trace_svg.ts";
 import { TRAIN_DEFAULTS, type TrainRecord } from "../lib/train/trainer.ts";
 
@@ -64,11 +64,56 @@ Deno.test("train's chart: title, axis titles, ticks, a legend of four, the step 
   assertStringIncludes(svg, "Loss — 4 × pre-LN");
   assertStringIncludes(svg, ">step</text>");
   assertStringIncludes(svg, ">loss (nats)</text>");
-  for (const t of ["step loss", "mean of 20 steps", "eval train", "eval val"]) {
+  for (const t of ["step loss", "mean of 21 steps", "eval train", "eval val"]) {
     assertStringIncludes(svg, `>${t}</text>`);
   }
   assertEquals(count(svg, /<polyline/g), 4);
   assert(count(svg, /text-anchor="middle">\d+<\/text>/g) >= 3, "x tick labels");
+});
+
+Deno.test("train's chart: the mean of 21 steps is centred — a linear loss is its own mean, without lag", () => {
+  // a straight line: a centred mean reproduces it (a trailing one would lie 10 steps behind)
+  const h: TrainRecord[] = Array.from({ length: 100 }, (_, s) => ({
+    type: "step" as const,
+    step: s,
+    lr: 1e-3,
+    loss: 4 - s / 50,
+    grad_norm: 1,
+    ms: 1,
+  }));
+  const svg = trainSvg(h, { ...TRAIN_DEFAULTS, iters: 100 });
+  const lines = [...svg.matchAll(/<polyline[^>]*points="([^"]*)"/g)].map((m) => m[1]);
+  // the raw losses and their mean: the same points between the ends (10 each side)
+  const raw = lines[0].split(" "), mean = lines[1].split(" ");
+  assertEquals(mean.length, raw.length);
+  assertEquals(mean.slice(10, -10), raw.slice(10, -10));
+});
+
+Deno.test("train --svg-layers' chart: a line and points per block on a log axis with 1-2-5 ticks, labels at the ends", () => {
+  const h: TrainRecord[] = [0, 50, 100].map((step) => ({
+    type: "eval" as const,
+    step,
+    train_loss: 3,
+    val_loss: 3,
+    layers: Array.from({ length: 4 }, (_, l) => ({
+      layer: l,
+      l2: 10 ** (-l) * (1 + step / 100),
+      grad: {} as never,
+    })),
+  }));
+  const svg = layersSvg(h, { ...TRAIN_DEFAULTS, layers: 4, iters: 100 });
+  assertStringIncludes(svg, "Gradient norm per block over training — 4 × pre-LN");
+  assertStringIncludes(svg, "(log scale)</text>");
+  assertStringIncludes(svg, ">step</text>");
+  assertEquals(count(svg, /<polyline data-layer=/g), 4);
+  assertEquals(count(svg, /<circle /g), 4 * 3);
+  for (const t of ["block 0 (input)", "block 1", "block 2", "block 3 (output)"]) {
+    assertStringIncludes(svg, `>${t}</text>`);
+  }
+  // ticks: 1, 2, 5 per decade from 1e-3 to 2, labelled plainly from 0.01, as fe-3 below
+  for (const t of ["1e-3", "2e-3", "5e-3", "0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1", "2"]) {
+    assertStringIncludes(svg, `text-anchor="end">${t}</text>`);
+  }
 });
 
 Deno.test("the grid's chart: a panel per lr × depth with axis titles; a line per run; legend by placement, norm, warm-up", () => {
@@ -98,6 +143,30 @@ Deno.test("the grid's chart: a panel per lr × depth with axis titles; a line pe
   }
   // DyT's triangles: six on each dyt line
   assertEquals(count(svg, /<path d="M[\d.]+,[\d.]+l4\.5,8h-9z"/g), 8 * 6 + 1);
+  assertEquals(count(svg, /<polygon data-band/g), 0); // one seed: no band
+});
+
+Deno.test("the grid's chart with seeds: a cell's seeds make one mean line and a band of ± 1 std", () => {
+  const run = (placement: "pre" | "post", seed: number) => ({
+    config: { ...TRAIN_DEFAULTS, placement, seed, iters: 100 },
+    history: history(100, 4 + seed / 10),
+    final_val_loss: 2,
+    diverged_step: null,
+    target_step: null,
+    ms_per_step: 1,
+  });
+  const runs = [1, 2, 3].flatMap((seed) => [run("pre", seed), run("post", seed)]);
+  const svg = gridSvg(runs, 2.3);
+  assertEquals(count(svg, /<polyline data-placement=/g), 2);
+  assertEquals(count(svg, /data-seeds="3"/g), 2);
+  assertEquals(count(svg, /<polygon data-band/g), 2);
+  assertStringIncludes(svg, "mean of 3 seeds with a band of ± 1 std");
+  // the mean line lies inside its band: the seeds' losses are 4.1, 4.2, 4.3 (+ the same curve)
+  const pts = /data-placement="pre"[^>]*points="([\d.]+),([\d.]+)/.exec(svg)!;
+  const band = /<polygon data-band="pre"[^>]*points="([^"]*)"/.exec(svg)![1].split(" ");
+  const ys = band.filter((q) => q.startsWith(pts[1] + ",")).map((q) => Number(q.split(",")[1]));
+  assertEquals(ys.length, 2);
+  assert(Math.min(...ys) < Number(pts[2]) && Number(pts[2]) < Math.max(...ys), `${ys} ${pts[2]}`);
 });
 
 Deno.test("trace's chart: a cell per layer × channel, marks, a row label per block, the colour scale, LN1 bars", () => {

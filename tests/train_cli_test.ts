@@ -170,7 +170,19 @@ Deno.test("train: --sample prints that many characters of the text's alphabet; -
   const dir = await Deno.makeTempDir();
   try {
     const r = await lnstream(
-      ["train", ...TINY, "--sample", "60", "--svg", `${dir}/loss.svg`, "--quiet"],
+      [
+        "train",
+        ...TINY,
+        "--sample",
+        "60",
+        "--svg",
+        `${dir}/loss.svg`,
+        "--svg-layers",
+        `${dir}/layers.svg`,
+        "--log",
+        `${dir}/log.ndjson`,
+        "--quiet",
+      ],
       "",
       [`--allow-read=${dir}`, `--allow-write=${dir}`],
     );
@@ -182,6 +194,18 @@ Deno.test("train: --sample prints that many characters of the text's alphabet; -
     const svg = await Deno.readTextFile(`${dir}/loss.svg`);
     assert(svg.startsWith("<svg") && svg.trim().endsWith("</svg>"));
     assertEquals((svg.match(/<polyline/g) ?? []).length, 4);
+    // --svg-layers: a line per block through the log's evaluations
+    const layers = await Deno.readTextFile(`${dir}/layers.svg`);
+    const evals = (await Deno.readTextFile(`${dir}/log.ndjson`)).trim().split("\n")
+      .map((l) => JSON.parse(l)).filter((r) => r.type === "eval");
+    const blocks = evals[0].layers.length;
+    assertEquals((layers.match(/<polyline data-layer=/g) ?? []).length, blocks);
+    assertEquals((layers.match(/<circle /g) ?? []).length, blocks * evals.length);
+    const grid = await lnstream(["train", "--grid", "--svg-layers", `${dir}/x.svg`], "", [
+      `--allow-write=${dir}`,
+    ]);
+    assertEquals(grid.code, 64);
+    assertStringIncludes(grid.stderr, "--svg-layers does not go with --grid");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -217,6 +241,18 @@ Deno.test("train --grid: one row per combination, a chart with one line each", a
     for (const row of rows) assert(/\| \d\.\d{3} \|/.test(row), row);
     const svg = await Deno.readTextFile(`${dir}/grid.svg`);
     assertEquals((svg.match(/<polyline/g) ?? []).length, 4);
+    // --svg-layers: a line per block through the log's evaluations
+    const layers = await Deno.readTextFile(`${dir}/layers.svg`);
+    const evals = (await Deno.readTextFile(`${dir}/log.ndjson`)).trim().split("\n")
+      .map((l) => JSON.parse(l)).filter((r) => r.type === "eval");
+    const blocks = evals[0].layers.length;
+    assertEquals((layers.match(/<polyline data-layer=/g) ?? []).length, blocks);
+    assertEquals((layers.match(/<circle /g) ?? []).length, blocks * evals.length);
+    const grid = await lnstream(["train", "--grid", "--svg-layers", `${dir}/x.svg`], "", [
+      `--allow-write=${dir}`,
+    ]);
+    assertEquals(grid.code, 64);
+    assertStringIncludes(grid.stderr, "--svg-layers does not go with --grid");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

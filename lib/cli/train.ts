@@ -37,7 +37,7 @@ import {
   type RecordWriter,
   statsWriter,
 } from "./stream.ts";
-import { type GridRun, gridSvg, trainSvg } from "./train_svg.ts";
+import { type GridRun, gridSvg, layersSvg, trainSvg } from "./train_svg.ts";
 
 /** `train --help`. */
 export const TRAIN_HELP = `Usage: deno run --allow-read=<lnstream> mod.ts train [options]
@@ -81,6 +81,9 @@ Evaluation and output:
                               summary; the file appears when the run ends (or is stopped by
                               a signal)
   --svg FILE                  train and val loss curves (with --grid: the grid's chart)
+  --svg-layers FILE           each block's gradient norm ‖∂L/∂θ‖ at every evaluation, one
+                              line per block on a log axis: near the output vs near the input
+                              as training goes (one run, not a grid)
   --save FILE                 checkpoint (safetensors layout: parameters, AdamW moments, step,
                               settings, vocabulary and log) at every evaluation, at the end
                               and on SIGINT/SIGTERM; each save replaces the last in one step
@@ -176,6 +179,7 @@ export async function train(args: string[]): Promise<number> {
       "blas-lib",
       "log",
       "svg",
+      "svg-layers",
       "save",
       "save-weights",
       "resume",
@@ -232,7 +236,7 @@ export async function train(args: string[]): Promise<number> {
       }
     }
   } else {
-    for (const k of ["resume", "save", "save-weights", "sample", "until"]) {
+    for (const k of ["resume", "save", "save-weights", "sample", "until", "svg-layers"]) {
       if (flags[k] !== undefined) throw new UsageError(`--${k} does not go with ${gridWhy}`);
     }
   }
@@ -258,9 +262,10 @@ export async function train(args: string[]): Promise<number> {
   const svgArg = recordFile(f, "svg", "stdout"), saveArg = recordFile(f, "save", "stdout");
   const csvArg = recordFile(f, "csv", "stdout");
   const weightsArg = recordFile(f, "save-weights", "stdout");
-  const outputs = [logArg, svgArg, saveArg, weightsArg, csvArg].filter((a): a is FileArg =>
-    a !== null
-  );
+  const layersArg = recordFile(f, "svg-layers", "stdout");
+  const outputs = [logArg, svgArg, saveArg, weightsArg, csvArg, layersArg].filter((
+    a,
+  ): a is FileArg => a !== null);
   checkFiles(inputs, outputs, [["--resume", "--save"]]);
 
   const data = await loadData(flags.data as string | undefined);
@@ -347,6 +352,7 @@ export async function train(args: string[]): Promise<number> {
     log.write(summary);
     log.commit();
     if (svgArg) writeFileSafely(svgArg, trainSvg(t.history, t.config));
+    if (layersArg) writeFileSafely(layersArg, layersSvg(t.history, t.config));
     if (csvArg) {
       const run = {
         config: t.config,

@@ -30,15 +30,19 @@ const esc = (s: string) =>
 const steps = (h: TrainRecord[]) => h.filter((r): r is StepRecord => r.type === "step");
 const evals = (h: TrainRecord[]) => h.filter((r): r is EvalRecord => r.type === "eval");
 
-/** Running mean of the last `w` finite values (non-finite values end the curve). */
+/**
+ * Centred moving mean over `w` values (w/2 each side, fewer at the ends), so the curve does not
+ * lag the data; a non-finite value ends the curve.
+ */
 function smooth(v: number[], w: number): number[] {
+  let n = 0;
+  while (n < v.length && v[n] !== null && Number.isFinite(v[n])) n++;
+  const half = Math.floor(w / 2), pre = new Float64Array(n + 1);
+  for (let i = 0; i < n; i++) pre[i + 1] = pre[i] + v[i];
   const out: number[] = [];
-  let s = 0;
-  for (let i = 0; i < v.length; i++) {
-    if (v[i] === null || !Number.isFinite(v[i])) break;
-    s += v[i];
-    if (i >= w) s -= v[i - w];
-    out.push(s / Math.min(i + 1, w));
+  for (let i = 0; i < n; i++) {
+    const a = Math.max(0, i - half), b = Math.min(n, i + half + 1);
+    out.push((pre[b] - pre[a]) / (b - a));
   }
   return out;
 }
@@ -143,7 +147,7 @@ export function trainSvg(history: TrainRecord[], c: TrainConfig): string {
   }
   const legend = [
     ["#bbb", "step loss"],
-    ["#555", "mean of 20 steps"],
+    ["#555", "mean of 21 steps"],
     ["hsl(215, 75%, 45%)", "eval train"],
     ["hsl(15, 80%, 45%)", "eval val"],
   ];
@@ -254,25 +258,58 @@ export function gridSvg(runs: GridRun[], target: number): string {
         Y(target).toFixed(1)
       }" stroke="#999" stroke-dasharray="2 3"/>`,
     );
-    mine.forEach((r, m) => {
-      const c = r.config, st = steps(r.history);
-      const color = PLACE_COLOR[c.placement];
-      const sm = smooth(st.map((s) => s.loss), 20);
-      const pts = sm.map((v, j) => [X(st[j].step), Y(clampY(p, v))] as [number, number]);
+    // one curve per cell (its seeds: the mean, and a band of ± one sample std)
+    const cells = new Map<string, GridRun[]>();
+    for (const r of mine) {
+      const k = `${variantName(r.config)}|${r.config.warmup}`;
+      cells.set(k, [...(cells.get(k) ?? []), r]);
+    }
+    [...cells.values()].forEach((seeds, m) => {
+      const c = seeds[0].config, color = PLACE_COLOR[c.placement];
+      const curves = seeds.map((r) => {
+        const st = steps(r.history);
+        return smooth(st.map((s) => s.loss), 20).map((v, j) => [st[j].step, v]);
+      });
+      const len = Math.max(...curves.map((q) => q.length));
+      const mean: [number, number][] = [], band: [number, number, number][] = [];
+      for (let j = 0; j < len; j++) {
+        const vs = curves.filter((q) => q.length > j).map((q) => q[j][1]);
+        const x = curves.find((q) => q.length > j)![j][0];
+        const mu = vs.reduce((a, b) => a + b, 0) / vs.length;
+        mean.push([X(x), Y(clampY(p, mu))]);
+        if (vs.length > 1) {
+          const sd = Math.sqrt(vs.reduce((a, b) => a + (b - mu) ** 2, 0) / (vs.length - 1));
+          band.push([X(x), Y(clampY(p, mu + sd)), Y(clampY(p, mu - sd))]);
+        }
+      }
+      const xy = (q: [number, number][]) =>
+        q.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" ");
+      if (band.length > 1) {
+        const ring: [number, number][] = [
+          ...band.map(([x, hi]) => [x, hi] as [number, number]),
+          ...band.map(([x, , lo]) => [x, lo] as [number, number]).reverse(),
+        ];
+        out.push(
+          `<polygon data-band="${variantName(c)}" fill="${color}" fill-opacity="0.15" ` +
+            `stroke="none" points="${xy(ring)}"/>`,
+        );
+      }
       out.push(
         `<polyline data-placement="${c.placement}" data-variant="${variantName(c)}" ` +
-          `data-warmup="${c.warmup}" fill="none" stroke="${color}" stroke-width="1.8"${
+          `data-warmup="${c.warmup}" data-seeds="${seeds.length}" fill="none" ` +
+          `stroke="${color}" stroke-width="1.8"${
             c.warmup === 0 ? ` stroke-dasharray="6 4"` : ""
-          } points="${pts.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" ")}"/>`,
+          } points="${xy(mean)}"/>`,
       );
-      // the norm's marker at six points of the line, offset per run so markers do not stack
-      for (let q = 0; q < 6 && pts.length > 1; q++) {
-        const j = Math.floor(((q + 0.25 + (m % 3) / 4) / 6) * (pts.length - 1));
-        out.push(marker(c.norm, pts[j][0], pts[j][1], color));
+      // the norm's marker at six points of the line, offset per cell so markers do not stack
+      for (let q = 0; q < 6 && mean.length > 1; q++) {
+        const j = Math.floor(((q + 0.25 + (m % 3) / 4) / 6) * (mean.length - 1));
+        out.push(marker(c.norm, mean[j][0], mean[j][1], color));
       }
-      if (r.diverged_step !== null) {
-        const j = Math.min(sm.length, st.length) - 1, x = X(r.diverged_step);
-        const y = Y(clampY(p, j >= 0 ? sm[j] : hi));
+      for (const r of seeds) {
+        if (r.diverged_step === null) continue;
+        const q = curves[seeds.indexOf(r)], x = X(r.diverged_step);
+        const y = Y(clampY(p, q.length ? q[q.length - 1][1] : hi));
         out.push(
           `<path d="M${x - 5},${y - 5}L${x + 5},${y + 5}M${x - 5},${y + 5}L${x + 5},${y - 5}" ` +
             `stroke="${color}" stroke-width="2"/>`,
@@ -288,13 +325,20 @@ export function gridSvg(runs: GridRun[], target: number): string {
         `<text x="${x + 34}" y="${ly + 4}">${it.text}</text>`,
     );
   });
+  const seeds = Math.max(
+    ...runs.map((r) => runs.filter((q) => gridCell(q.config) === gridCell(r.config)).length),
+  );
   out.push(
-    `<text x="20" y="${H - 4}" fill="#555" font-size="11">train loss, mean of 20 steps; × = ` +
-      `diverged; dotted line = target val loss ${target}</text>`,
+    `<text x="20" y="${H - 4}" fill="#555" font-size="11">train loss, centred mean of 21 steps` +
+      (seeds > 1 ? `, mean of ${seeds} seeds with a band of ± 1 std` : "") +
+      `; × = diverged; dotted line = target val loss ${target}</text>`,
     "</svg>",
   );
   return out.join("\n") + "\n";
 }
+
+/** A grid run's cell: its settings but the seed. */
+const gridCell = (c: TrainConfig) => `${variantName(c)}|${c.warmup}|${c.lr}|${c.layers}`;
 
 /** Okabe–Ito colours (told apart with colour-vision deficiencies), one per placement. */
 const PLACE_COLOR: Record<Placement, string> = {
@@ -319,4 +363,128 @@ function marker(norm: NormKind, x: number, y: number, color: string): string {
     return `<path d="M${x.toFixed(1)},${(y - 4.5).toFixed(1)}l4.5,8h-9z" fill="${color}"/>`;
   }
   return "";
+}
+
+/**
+ * Each block's gradient norm ‖∂L/∂θ‖ over training, from the log's evaluations (`train
+ * --svg-layers`): one line per block on a log axis, lighter toward the input, each labelled
+ * at its last point — how the gradients near the output compare with those near the input as
+ * training goes (the claim behind post-LN's warm-up).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { TRAIN_DEFAULTS } from "../train/trainer.ts";
+ * const layer = (l: number, v: number) => ({ layer: l, l2: v, grad: {} as never });
+ * const h = [0, 100, 200].map((s) => ({ type: "eval" as const, step: s, train_loss: 3, val_loss: 3,
+ *   layers: [layer(0, 0.1 + s / 1e3), layer(1, 0.3)] }));
+ * const svg = layersSvg(h, { ...TRAIN_DEFAULTS, layers: 2 });
+ * assert((svg.match(/<polyline/g) ?? []).length === 2 && svg.includes("log scale"));
+ * ```
+ */
+export function layersSvg(history: TrainRecord[], c: TrainConfig): string {
+  const ev = evals(history).filter((e) => e.layers?.length);
+  const L = Math.max(0, ...ev.map((e) => e.layers.length));
+  const W = 720, H = 440;
+  const p = { x: 72, y: 60, w: W - 72 - 110, h: H - 60 - 78 };
+  const vals = ev.flatMap((e) => e.layers.map((l) => l.l2)).filter((v) => v > 0 && isFinite(v));
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ` +
+    `font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${p.x}" y="${p.y - 30}" font-weight="bold">${
+      esc(
+        `Gradient norm per block over training — ${c.layers} × ${variantLabel(c)}, lr ${c.lr}, ` +
+          `warm-up ${c.warmup}`,
+      )
+    }</text>`,
+  ];
+  let lo = Math.log10(Math.min(...vals, 1)), hi = Math.log10(Math.max(...vals, 1e-3));
+  if (vals.length) [lo, hi] = [Math.log10(Math.min(...vals)), Math.log10(Math.max(...vals))];
+  const pad = Math.max(0.05, 0.06 * (hi - lo));
+  lo -= pad;
+  hi += pad;
+  const xMax = Math.max(1, c.iters, ...ev.map((e) => e.step));
+  const X = (s: number) => p.x + (s / xMax) * p.w;
+  const Y = (v: number) => p.y + (1 - (Math.log10(v) - lo) / (hi - lo)) * p.h;
+  // y ticks at 1, 2, 5 × 10^e (every digit when fewer than three fall inside)
+  const ticksOf = (fs: number[]) => {
+    const t: [number, number, number][] = [];
+    for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+      for (const f of fs) {
+        const lv = Math.log10(f * 10 ** e);
+        if (lv >= lo && lv <= hi) t.push([f, e, f * 10 ** e]);
+      }
+    }
+    return t;
+  };
+  let yt = ticksOf([1, 2, 5]);
+  if (yt.length < 3) yt = ticksOf([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  for (const [f, e, v] of yt) {
+    const y = Y(v).toFixed(1);
+    // plain from 0.01 to 1000, else f·10^e as "fe-6"
+    const label = e >= -2 && e <= 2 ? String(+v.toPrecision(3)) : `${f}e${e}`;
+    out.push(
+      `<line x1="${p.x}" x2="${p.x + p.w}" y1="${y}" y2="${y}" stroke="${
+        f === 1 ? "#ccc" : "#eee"
+      }"/><text x="${p.x - 6}" y="${(+y + 4).toFixed(1)}" text-anchor="end">${label}</text>`,
+    );
+  }
+  const xe = 10 ** Math.floor(Math.log10(xMax / 4));
+  const xstep = [1, 2, 5, 10].map((f) => f * xe).find((s) => s >= xMax / 5)!;
+  for (let s = 0; s <= xMax; s += xstep) {
+    out.push(`<text x="${X(s).toFixed(1)}" y="${p.y + p.h + 16}" text-anchor="middle">${s}</text>`);
+  }
+  const ty = p.y + p.h / 2, tx = p.x - 50;
+  out.push(
+    `<line x1="${p.x}" x2="${p.x}" y1="${p.y}" y2="${p.y + p.h}" stroke="#333"/>` +
+      `<line x1="${p.x}" x2="${p.x + p.w}" y1="${p.y + p.h}" y2="${p.y + p.h}" stroke="#333"/>`,
+    `<text x="${tx}" y="${ty}" text-anchor="middle" fill="#333" transform="rotate(-90 ${tx} ${ty})">` +
+      `‖∂L/∂θ‖ of the block (log scale)</text>`,
+    `<text x="${p.x + p.w / 2}" y="${p.y + p.h + 34}" text-anchor="middle" fill="#333">step</text>`,
+  );
+  // a block's colour: light (input side) to dark (output side), one hue
+  const color = (l: number) => `hsl(220, 70%, ${Math.round(75 - 55 * (L > 1 ? l / (L - 1) : 1))}%)`;
+  const ends: { l: number; y: number }[] = [];
+  for (let l = 0; l < L; l++) {
+    const pts = ev.flatMap((e) => {
+      const v = e.layers[l]?.l2;
+      return v > 0 && isFinite(v) ? [[X(e.step), Y(v)] as [number, number]] : [];
+    });
+    if (!pts.length) continue;
+    out.push(
+      `<polyline data-layer="${l}" fill="none" stroke="${color(l)}" stroke-width="1.8" points="${
+        pts.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" ")
+      }"/>`,
+    );
+    for (const [x, y] of pts) {
+      out.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="2.5" fill="${color(l)}"/>`);
+    }
+    ends.push({ l, y: pts[pts.length - 1][1] });
+  }
+  // labels beside the last points, pushed apart to 13 px (no leader lines)
+  ends.sort((a, b) => a.y - b.y);
+  for (let i = 1; i < ends.length; i++) ends[i].y = Math.max(ends[i].y, ends[i - 1].y + 13);
+  const over = ends.length ? ends[ends.length - 1].y - (p.y + p.h) : 0;
+  if (over > 0) {
+    for (const e of ends) e.y -= over;
+    for (let i = ends.length - 2; i >= 0; i--) ends[i].y = Math.min(ends[i].y, ends[i + 1].y - 13);
+  }
+  for (const e of ends) {
+    out.push(
+      `<text x="${p.x + p.w + 8}" y="${(e.y + 4).toFixed(1)}" fill="${color(e.l)}">block ${e.l}${
+        e.l === 0 ? " (input)" : e.l === L - 1 ? " (output)" : ""
+      }</text>`,
+    );
+  }
+  out.push(
+    `<text x="${p.x}" y="${H - 12}" fill="#555" font-size="11">${
+      esc(
+        `at each evaluation, the gradient of one training batch; batch ${c.batch} × ${c.block}, ` +
+          `C ${c.dim}, ${c.init} init, clip ${c.clip}, seed ${c.seed}`,
+      )
+    }</text>`,
+    "</svg>",
+  );
+  return out.join("\n") + "\n";
 }
