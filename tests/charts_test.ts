@@ -51,10 +51,12 @@ Deno.test("compare's chart: per panel a title, both axis titles, ticks, a legend
   assertEquals(count(svg, />layer \(input side = 0\)</g), 2);
   assertEquals(count(svg, />‖∂L\/∂W_fc‖ \(log scale\)</g), 2);
   assert(count(svg, /text-anchor="end">\de-?\d+</g) >= 4, "y tick labels");
-  // legend: six variants a panel
+  // legend: six variants a panel, each also labelled beside its deepest line's end
   for (const v of ["pre-LN", "post-LN", "peri", "pre-rms", "post-rms", "peri-rms"]) {
-    assertEquals(count(svg, new RegExp(`>${v}</text>`, "g")), 2, v);
+    assertEquals(count(svg, new RegExp(`>${v}</text>`, "g")), 2 * 2, v);
   }
+  // and the depths by lightness
+  assertEquals(count(svg, /data-depth="[24]">L = [24]</g), 2 * 2);
   // one line per variant × depth × panel
   assertEquals(count(svg, /<polyline data-placement=/g), 6 * 2 * 2);
 });

@@ -133,9 +133,44 @@ Deno.test("compare CLI: --json and the table agree; the SVG has a line per place
       assertEquals(cells[run.placement === "pre" ? 0 : 1], Number(run.mean[l].toExponential(3)));
     }
   }
+  // the spread: sample stds (n − 1) of the JSON's per-seed samples, and of per-seed exponents
+  for (const run of doc.runs) {
+    const s: number[][] = run.samples, n = s.length;
+    assert(n > 1);
+    run.std.forEach((sd: number, l: number) => {
+      const m = s.reduce((a, r) => a + r[l], 0) / n;
+      const want = Math.sqrt(s.reduce((a, r) => a + (r[l] - m) ** 2, 0) / (n - 1));
+      assert(Math.abs(sd - want) <= 1e-12 * want, `${sd} vs ${want}`);
+    });
+  }
+  for (const d of doc.depth) {
+    const logL = d.layers.map(Math.log);
+    const slopes = doc.runs[0].samples.map((_: number[], k: number) => {
+      const y = d.layers.map((L: number) =>
+        Math.log(
+          doc.runs.find((r: { layers: number; placement: string; init: string }) =>
+            r.layers === L && r.placement === d.placement && r.init === d.init
+          ).samples[k][L - 1],
+        )
+      );
+      const mx = logL.reduce((a: number, b: number) => a + b, 0) / logL.length;
+      const my = y.reduce((a: number, b: number) => a + b, 0) / y.length;
+      let num = 0, den = 0;
+      logL.forEach((x: number, i: number) => {
+        num += (x - mx) * (y[i] - my);
+        den += (x - mx) ** 2;
+      });
+      return num / den;
+    });
+    const em = slopes.reduce((a: number, b: number) => a + b, 0) / slopes.length;
+    const sd = Math.sqrt(
+      slopes.reduce((a: number, e: number) => a + (e - em) ** 2, 0) / (slopes.length - 1),
+    );
+    assert(Math.abs(d.exponent_std - sd) < 1e-9, `${d.exponent_std} vs ${sd}`);
+  }
   for (const d of doc.depth) {
     const row = lines.find((l) => l.includes(`${d.placement}-LN`) && l.startsWith("W_fc"))!;
-    assert(row.trim().endsWith(d.exponent!.toFixed(3)), row);
+    assert(row.trim().endsWith(`${d.exponent!.toFixed(3)} ± ${d.exponent_std!.toFixed(3)}`), row);
   }
   const tmp = await Deno.makeTempDir();
   const svgPath = `${tmp}/g.svg`;
@@ -150,7 +185,11 @@ Deno.test("compare CLI: --json and the table agree; the SVG has a line per place
   const lines2 = [...text.matchAll(/<polyline data-placement="(\w+)" data-layers="(\d+)"/g)]
     .map((m) => `${m[1]}/${m[2]}`).sort();
   assertEquals(lines2, ["post/2", "post/4", "post/8", "pre/2", "pre/4", "pre/8"]);
-  for (const label of ["pre L=8", "post L=2"]) assert(text.includes(label), label);
+  // the deepest lines labelled beside their ends, the depths in a legend, no leader lines
+  for (const label of [">pre-LN</text>", ">post-LN</text>", ">L = 2</text>", ">L = 8</text>"]) {
+    assert(text.includes(label), label);
+  }
+  assert(!/<line[^>]*stroke-opacity/.test(text), "no leader lines");
   // placements differ by dash too (norms by marker), seeds show as bands, the settings as a
   // caption
   assert(/data-placement="post"[^>]*stroke-dasharray/.test(text), "post-LN lines are dashed");

@@ -31,7 +31,9 @@ Sweep:
   --layers 6,12,24            depths (default: 6,12,24)
   --init gpt2,xavier          init schemes (default: gpt2,xavier)
   --causal true|false|both    attention mask (default: true)
-  --seeds N                   seeds to average over; mean ± std (default: 5)
+  --seeds N                   seeds to average over: mean ± sample std per layer, and the
+                              depth exponent ± its sample std over the seeds' own fits
+                              (default: 5)
   --seed S                    first seed (default: 0)
 Model and data:
   --dim C                     channels (default: 64)
@@ -59,8 +61,9 @@ Output:
                               per layer side by side with their ratio, and what it shows
   --svg FILE                  write a chart (log y axis, one line per variant and depth,
                               the seed spread as a band)
-  --csv FILE                  write the per-layer means and stds as tidy CSV (init, causal,
-                              layers, placement, param, layer, mean, std, norm, variant)
+  --csv FILE                  write the per-layer means and sample stds as tidy CSV (init,
+                              causal, layers, placement, param, layer, mean, std, norm,
+                              variant); each seed's values are in --json's runs[].samples
 Files are written through a temporary file in their folder, renamed into place when
 complete: --svg and --csv need --allow-read and --allow-write for their folders.
 
@@ -161,7 +164,7 @@ export function compareTable(r: CompareResult): string {
           const max = Math.max(...cols.flatMap((c) => c.mean));
           out.push(
             `‖∂L/∂${param}‖ — L = ${L}, ${init} init, ${causal ? "causal" : "non-causal"}, ` +
-              `mean ${wide ? "± std " : ""}over ${seeds} seed(s)`,
+              `mean ${wide ? "± sample std " : ""}over ${seeds} seed(s)`,
           );
           out.push(
             `layer  ${vs.map((v) => variantTitle(v.variant).padEnd(width)).join("").trimEnd()}`,
@@ -205,7 +208,8 @@ export function compareTable(r: CompareResult): string {
         variantTitle(d.variant).padEnd(nameW)
       }` +
         d.last.map((v) => fmt(v).padEnd(11)).join("") +
-        (d.exponent === null ? "—" : d.exponent.toFixed(3)),
+        (d.exponent === null ? "—" : d.exponent.toFixed(3)) +
+        (d.exponent_std === null ? "" : ` ± ${d.exponent_std.toFixed(3)}`),
     );
   }
   for (const p of r.post_pre) {
@@ -342,9 +346,8 @@ export async function compare(args: string[]): Promise<number> {
     const arg = recordFile(f, flag, "stdout");
     if (arg) writeFileSafely(arg, render(result));
   }
-  if (f.json) {
-    const runs = result.runs.map(({ samples: _, ...r }) => r);
-    printOut(JSON.stringify({ ...result, runs }));
-  } else printOut(f.brief ? compareBrief(result) : compareTable(result));
+  // --json: everything, each seed's values too (runs[].samples[seed][layer])
+  if (f.json) printOut(JSON.stringify(result));
+  else printOut(f.brief ? compareBrief(result) : compareTable(result));
   return 0;
 }

@@ -39,7 +39,9 @@ export function compareSvg(r: CompareResult): string {
   const legendAt: [number, number][] = [];
   let lx = 0, lrow = 0;
   for (const v of variants) {
-    if (lx > 0 && 72 + lx + itemW(v.variant) > W - 20) [lx, lrow] = [0, lrow + 1];
+    // beside the depth legend (right margin) when there is one
+    const edge = r.config.layers.length > 1 ? W - 130 : W - 20;
+    if (lx > 0 && 72 + lx + itemW(v.variant) > edge) [lx, lrow] = [0, lrow + 1];
     legendAt.push([lx, lrow]);
     lx += itemW(v.variant);
   }
@@ -67,7 +69,8 @@ export function compareSvg(r: CompareResult): string {
   const caption = [
     `C=${c.dim}, ${c.heads} heads, T=${c.seq}, B=${c.batch}, loss ${c.loss}` +
     (c.loss === "xent" ? ` over ${c.vocab} classes` : "") + `, input ${c.input}`,
-    `mean ± std (band) over ${c.seeds} seed(s) from seed ${c.seed}`,
+    `mean ± sample std (band) over ${c.seeds} seed(s) from seed ${c.seed}` +
+    (depths.length > 1 ? "; lighter = shallower stack" : ""),
   ];
   const out: string[] = [];
   out.push(
@@ -102,10 +105,19 @@ export function compareSvg(r: CompareResult): string {
           `<text x="${x + 34}" y="${y + 4}">${esc(variantTitle(v.variant))}</text>`,
       );
     });
-    out.push(
-      `<text x="${ox + m.l + pw + m.r - 10}" y="22" fill="#555" text-anchor="end">` +
-        `lighter = shallower stack</text>`,
-    );
+    // the depth legend: a stack's depth by lightness (lines end at layer L − 1)
+    if (depths.length > 1) {
+      depths.forEach((L, i) => {
+        const color = shade(variants[0].placement, i), y = 38 + 16 * i;
+        const x = ox + m.l + pw + 8;
+        out.push(
+          `<line x1="${x}" x2="${
+            x + 22
+          }" y1="${y}" y2="${y}" stroke="${color}" stroke-width="2"/>` +
+            `<text x="${x + 27}" y="${y + 4}" data-depth="${L}">L = ${L}</text>`,
+        );
+      });
+    }
     // y ticks at 1, 2, 5 × 10^e inside the range, labelled (every digit when the range is
     // too narrow for three of those)
     const ticksOf = (steps: number[]) => {
@@ -177,12 +189,20 @@ export function compareSvg(r: CompareResult): string {
             `stroke="${color}" stroke-width="2"${dash(placement)} points="${pts}"/>`,
         );
         run.mean.forEach((v, l) => out.push(marker(norm, X(l), Y(v), color)));
-        labels.push({ x: X(L - 1), y: Y(run.mean[L - 1]), text: `${variant} L=${L}`, color });
+        // the deepest stacks end at the right edge: labelled beside their last point
+        if (L === maxL) {
+          labels.push({
+            x: X(L - 1),
+            y: Y(run.mean[L - 1]),
+            text: `${variantTitle(variant)}`,
+            color,
+          });
+        }
       });
     }
-    // labels in the right margin, in the order of the lines' ends, pushed apart so none sits
-    // on another, each tied to its line's end by a thin leader
-    const lx = ox + m.l + pw + 14;
+    // labels beside the last points in the right margin, pushed apart so none sits on
+    // another (no leader lines); the shallower stacks by the depth legend
+    const lx = ox + m.l + pw + 8;
     const at = labels.map((l) => ({ ...l, ly: l.y }));
     at.sort((a, b) => a.ly - b.ly);
     for (let i = 1; i < at.length; i++) {
@@ -190,10 +210,7 @@ export function compareSvg(r: CompareResult): string {
     }
     for (const l of at) {
       out.push(
-        `<line x1="${(l.x + 4).toFixed(1)}" y1="${l.y.toFixed(1)}" x2="${lx - 2}" y2="${
-          l.ly.toFixed(1)
-        }" stroke="${l.color}" stroke-width="0.6" stroke-opacity="0.6"/>` +
-          `<text x="${lx}" y="${(l.ly + 4).toFixed(1)}" fill="${l.color}">${l.text}</text>`,
+        `<text x="${lx}" y="${(l.ly + 4).toFixed(1)}" fill="${l.color}">${esc(l.text)}</text>`,
       );
     }
   });

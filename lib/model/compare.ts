@@ -78,7 +78,7 @@ export interface CompareRun {
   param: BlockParam;
   /** mean over seeds of ‖∂L/∂param‖ per layer, input side first */
   mean: number[];
-  /** population std over seeds, per layer */
+  /** sample standard deviation over seeds (n − 1; 0 with one seed), per layer */
   std: number[];
   /** the raw norms: [seed][layer] */
   samples: number[][];
@@ -104,6 +104,8 @@ export interface DepthFit {
   last: number[];
   /** least-squares slope of log(last) against log(L): ≈ 0 post-LN, ≈ −0.5 pre-LN (Xiong et al.) */
   exponent: number | null;
+  /** sample std of the exponent fitted to each seed alone (null: one seed or one depth) */
+  exponent_std: number | null;
 }
 
 /** Post/pre ratio of the last layer's norm at each depth (for each norm run both ways). */
@@ -287,8 +289,11 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
           for (const p of params) {
             const s = samples.get(keyOf(v, p))!;
             const mean = s[0].map((_, l) => s.reduce((a, r) => a + r[l], 0) / s.length);
+            // the sample std (n − 1), as train's seed cells give it
             const std = mean.map((m, l) =>
-              Math.sqrt(s.reduce((a, r) => a + (r[l] - m) ** 2, 0) / s.length)
+              s.length > 1
+                ? Math.sqrt(s.reduce((a, r) => a + (r[l] - m) ** 2, 0) / (s.length - 1))
+                : 0
             );
             runs.push({ layers: L, init, causal, ...v, variant, param: p, mean, std, samples: s });
           }
@@ -306,6 +311,18 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
           );
         for (const v of variants) {
           const last = lastOf(v.placement, v.norm);
+          // each seed's own exponent (its last-layer norm at every depth), for the spread
+          const perSeed = Array.from({ length: layers.length > 1 ? seeds : 0 }, (_, k) =>
+            logSlope(
+              layers,
+              layers.map((L) =>
+                findRun(runs, { layers: L, init, causal, ...v, param })!.samples[k].at(-1)!
+              ),
+            ));
+          const em = perSeed.reduce((a, b) => a + b, 0) / Math.max(1, perSeed.length);
+          const exponent_std = perSeed.length > 1
+            ? Math.sqrt(perSeed.reduce((a, e) => a + (e - em) ** 2, 0) / (seeds - 1))
+            : null;
           depth.push({
             init,
             causal,
@@ -315,6 +332,7 @@ export function compareRuns(o: CompareOptions = {}): CompareResult {
             layers,
             last,
             exponent: layers.length > 1 ? logSlope(layers, last) : null,
+            exponent_std,
           });
         }
         if (placements.includes("pre") && placements.includes("post")) {
