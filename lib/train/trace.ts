@@ -209,9 +209,7 @@ export class Tracer {
     const gradSq = new Float64Array(L);
     gpt.onBlockGrad = (l) => {
       const g = gpt.blockGrads(l);
-      let s = 0;
-      for (let i = 0; i < g.length; i++) s += g[i] * g[i];
-      gradSq[l] = s;
+      gradSq[l] = gpt.kernels.sumSq(g, g.length);
     };
     let loss: number;
     try {
