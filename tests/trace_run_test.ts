@@ -124,6 +124,15 @@ Deno.test("TraceRun refuses, before any worker starts, sequences whose activatio
   const r = await lnstream(["trace", "--workers", "0"], "ROMEO");
   assertEquals(r.code, 64);
   assertStringIncludes(r.stderr, "--workers");
+  // workers load lnstream's modules: without reading its folder, 77 naming the flag to add
+  const text = "ROMEO:\nBut soft, what light through yonder window breaks?\n";
+  const p = await lnstream(["trace", "--seq", "8", "--workers", "2"], text, [
+    "--no-read",
+    `--allow-read=${ROOT_PATH}/data`,
+  ]);
+  assertEquals(p.code, 77, p.stderr);
+  assertStringIncludes(p.stderr, `run with --allow-read=${ROOT_PATH}`);
+  assertEquals(p.stderr.trim().split("\n").length, 1);
 });
 
 Deno.test("trace --workers 2 on a 300 MB model: RSS ≤ parameters + per worker (a block's gradients, activations) + 200 MB", async (t) => {

@@ -279,7 +279,9 @@ export function stageInit(slots: SlotPool, setup: TaskSetup): StageInit {
 export function canLoadWorkers(url?: URL): void {
   const module = url ?? new URL("../../workers/stage.ts", import.meta.url);
   if (module.protocol !== "file:") return;
-  const root = url ? new URL(".", module) : new URL("../../", import.meta.url);
+  // lnstream's own workers import its lib/ too: the permission to name is the project's folder
+  const own = module.href.startsWith(new URL("../../workers/", import.meta.url).href);
+  const root = url && !own ? new URL(".", module) : new URL("../../", import.meta.url);
   const state = Deno.permissions.querySync({ name: "read", path: module }).state;
   if (state !== "granted") {
     const dir = decodeURIComponent(root.pathname).replace(/\/$/, "");
