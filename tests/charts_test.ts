@@ -162,7 +162,7 @@ Deno.test("the grid's chart with seeds: a cell's seeds make one mean line and a 
   assertEquals(count(svg, /<polyline data-placement=/g), 2);
   assertEquals(count(svg, /data-seeds="3"/g), 2);
   assertEquals(count(svg, /<polygon data-band/g), 2);
-  assertStringIncludes(svg, "mean of 3 seeds with a band of ± 1 std");
+  assertStringIncludes(svg, "mean of 3 seeds with a band of ± 1 sample std");
   // the mean line lies inside its band: the seeds' losses are 4.1, 4.2, 4.3 (+ the same curve)
   const pts = /data-placement="pre"[^>]*points="([\d.]+),([\d.]+)/.exec(svg)!;
   const band = /<polygon data-band="pre"[^>]*points="([^"]*)"/.exec(svg)![1].split(" ");

@@ -225,7 +225,20 @@ export function gridSvg(runs: GridRun[], target: number): string {
     at.push([lx, row]);
     lx += widthOf(it.text);
   }
-  const legendRows = row + 1, H = PH * rows + 34 + 18 * legendRows;
+  const c0 = runs[0].config;
+  const settings = `batch ${c0.batch} × ${c0.block}, C ${c0.dim}, ${c0.heads} heads, ${c0.init} ` +
+    `init, ${c0.iters} steps, cosine to ${c0.minLr}, clip ${c0.clip}, AdamW β ${c0.beta1}/` +
+    `${c0.beta2}, weight decay ${c0.weightDecay}; val loss every ${c0.evalInterval} steps`;
+  const seeds = Math.max(
+    ...runs.map((r) => runs.filter((q) => gridCell(q.config) === gridCell(r.config)).length),
+  );
+  const caption = wrap(
+    `${settings}. Train loss, centred mean of 21 steps` +
+      (seeds > 1 ? `, mean of ${seeds} seeds with a band of ± 1 sample std` : "") +
+      `; ○ = val loss first ≤ ${target}; × = diverged.`,
+    Math.floor((W - 30) / 6),
+  );
+  const legendRows = row + 1, H = PH * rows + 24 + 14 * caption.length + 18 * legendRows;
   const all = runs.flatMap((r) => smooth(steps(r.history).map((s) => s.loss), 20));
   const start = Math.max(
     ...runs.map((r) => steps(r.history)[0]?.loss ?? 0).filter(Number.isFinite),
@@ -252,11 +265,6 @@ export function gridSvg(runs: GridRun[], target: number): string {
     out.push(
       `<text x="${p.x + p.w / 2}" y="${p.y + p.h + 30}" text-anchor="middle" fill="#333">` +
         `step</text>`,
-    );
-    out.push(
-      `<line x1="${p.x}" x2="${p.x + p.w}" y1="${Y(target).toFixed(1)}" y2="${
-        Y(target).toFixed(1)
-      }" stroke="#999" stroke-dasharray="2 3"/>`,
     );
     // one curve per cell (its seeds: the mean, and a band of ± one sample std)
     const cells = new Map<string, GridRun[]>();
@@ -306,6 +314,20 @@ export function gridSvg(runs: GridRun[], target: number): string {
         const j = Math.floor(((q + 0.25 + (m % 3) / 4) / 6) * (mean.length - 1));
         out.push(marker(c.norm, mean[j][0], mean[j][1], color));
       }
+      // where each seed's val loss first reached the target: an open circle on the curve
+      for (const r of seeds) {
+        if (r.target_step === null) continue;
+        const j = mean.findIndex((_, q) => {
+          const c0 = curves.find((cv) => cv.length > q);
+          return c0 !== undefined && c0[q][0] >= r.target_step!;
+        });
+        if (j < 0) continue;
+        out.push(
+          `<circle data-target="${r.target_step}" cx="${mean[j][0].toFixed(1)}" cy="${
+            mean[j][1].toFixed(1)
+          }" r="4.5" fill="white" stroke="${color}" stroke-width="1.8"/>`,
+        );
+      }
       for (const r of seeds) {
         if (r.diverged_step === null) continue;
         const q = curves[seeds.indexOf(r)], x = X(r.diverged_step);
@@ -325,16 +347,31 @@ export function gridSvg(runs: GridRun[], target: number): string {
         `<text x="${x + 34}" y="${ly + 4}">${it.text}</text>`,
     );
   });
-  const seeds = Math.max(
-    ...runs.map((r) => runs.filter((q) => gridCell(q.config) === gridCell(r.config)).length),
+  caption.forEach((line, i) =>
+    out.push(
+      `<text x="20" y="${H - 4 - 14 * (caption.length - 1 - i)}" fill="#555" font-size="11">${
+        esc(line)
+      }</text>`,
+    )
   );
   out.push(
-    `<text x="20" y="${H - 4}" fill="#555" font-size="11">train loss, centred mean of 21 steps` +
-      (seeds > 1 ? `, mean of ${seeds} seeds with a band of ± 1 std` : "") +
-      `; × = diverged; dotted line = target val loss ${target}</text>`,
     "</svg>",
   );
   return out.join("\n") + "\n";
+}
+
+/** `text` in lines of at most `n` characters, broken at spaces. */
+function wrap(text: string, n: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && line.length + 1 + word.length > n) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
 }
 
 /** A grid run's cell: its settings but the seed. */
