@@ -318,7 +318,7 @@ export class Tracer {
     const layer = gpt.config.norm === "layer", eps = gpt.config.eps;
     // DyT normalizes nothing: its spread and gain are reported, the claims are LayerNorm's
     const checks = gpt.config.norm !== "dyt";
-    const xhat = new Float64Array(C), order = new Uint32Array(C), keys = new Float64Array(C);
+    const xhat = new Float64Array(C), order = new Uint32Array(C), keys = sortScratch(C);
     const rx = new Float64Array(C), ry = new Float64Array(C);
     let inStd = 0, outStd = 0;
     for (let t = 0; t < T; t++) {
@@ -435,17 +435,53 @@ function pearson(ra: Float64Array, rb: Float64Array): number {
 
 const f32 = new Float32Array(1), u32 = new Uint32Array(f32.buffer);
 
+/** Buffers of `sortOrder` for n values. */
+interface SortScratch {
+  k: Uint32Array;
+  k2: Uint32Array;
+  i2: Uint32Array;
+  at: Uint32Array;
+}
+
+function sortScratch(n: number): SortScratch {
+  return {
+    k: new Uint32Array(n),
+    k2: new Uint32Array(n),
+    i2: new Uint32Array(n),
+    at: new Uint32Array(256),
+  };
+}
+
 /**
- * The indices of `v` in ascending order of its values (as float32), into `order`: each value's
- * float32 bits made to sort as unsigned numbers, times 2^21, plus its index — exact in a float64
- * — sorted by the typed array's own numeric sort, which takes no comparator.
+ * The indices of `v` in ascending order of its values (as float32), into `order`, equal values
+ * in index order: each value's float32 bits made to sort as unsigned numbers, then a stable
+ * least-significant-byte radix sort of (key, index) — four passes over n, none that all keys
+ * skip.
  */
-function sortOrder(v: Floats, order: Uint32Array, keys: Float64Array) {
-  const n = v.length;
-  for (let i = 0; i < n; i++) keys[i] = sortKey(v[i]) * 2097152 + i;
-  keys.sort();
-  // the index: the key's low 21 bits (exact, and faster than %)
-  for (let i = 0; i < n; i++) order[i] = keys[i] - Math.floor(keys[i] * 2 ** -21) * 2097152;
+function sortOrder(v: Floats, order: Uint32Array, s: SortScratch) {
+  const n = v.length, at = s.at;
+  let k = s.k, k2 = s.k2, ix = order, ix2 = s.i2;
+  for (let i = 0; i < n; i++) {
+    k[i] = sortKey(v[i]);
+    ix[i] = i;
+  }
+  for (let shift = 0; shift < 32; shift += 8) {
+    at.fill(0);
+    for (let i = 0; i < n; i++) at[(k[i] >>> shift) & 255]++;
+    if (at[(k[0] >>> shift) & 255] === n) continue; // every key has this byte: nothing moves
+    for (let b = 0, sum = 0; b < 256; b++) {
+      const c = at[b];
+      at[b] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const key = k[i], p = at[(key >>> shift) & 255]++;
+      k2[p] = key;
+      ix2[p] = ix[i];
+    }
+    [k, k2, ix, ix2] = [k2, k, ix2, ix];
+  }
+  if (ix !== order) order.set(ix.subarray(0, n));
 }
 
 /** float32 bits of `v` made to sort as unsigned numbers (−0 before +0, as the bits are). */
