@@ -66,6 +66,13 @@ Deno.test("train: bad input ends with 64/65 and one clear line", async (t) => {
     ],
     ["unknown flag", ["--learning-rate", "1"], "", 64, "unknown option"],
     [
+      "two charts on stdout",
+      ["--svg", "-", "--svg-layers", "-"],
+      "",
+      64,
+      "--svg and --svg-layers both write to stdout",
+    ],
+    [
       "missing data file",
       ["--data", `${ROOT_PATH}/none.txt`],
       "",

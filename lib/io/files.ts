@@ -146,8 +146,18 @@ export function checkFiles(
     const ids = STDIN_PATHS.has(arg.path) ? streamIdentity("stdin") : identity(arg.path);
     seen.push({ arg, ids, input: true });
   }
+  let toStdout: FileArg | null = null;
   for (const arg of outputs) {
     const k = kindOf(arg);
+    // two outputs on one stdout would interleave into neither format
+    if (k.kind === "stream" && k.stream === "stdout") {
+      if (toStdout !== null) {
+        throw new UsageError(
+          `${toStdout.flag} and ${arg.flag} both write to stdout: give one of them a file`,
+        );
+      }
+      toStdout = arg;
+    }
     let ids: string[];
     if (k.kind === "stream") ids = k.stream === "stdout" ? streamIdentity("stdout") : [];
     else ids = k.kind === "device" ? [] : identity(arg.path);
