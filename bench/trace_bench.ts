@@ -10,61 +10,12 @@ import { Tracer } from "../lib/train/trace.ts";
 import { TraceRun } from "../lib/train/trace_run.ts";
 import { BLAS_AVAILABLE } from "../tests/golden.ts";
 import { pythonLoop } from "./torch.ts";
+import { writeRandomGpt2 } from "../tests/hf_random.ts";
 
 const T = 256, L = 12, C = 768, V = 50257, P = 1024;
 // a random GPT-2 small in the HF layout (F32, with config.json)
 const dir = await Deno.makeTempDir({ prefix: "lnstream-bench-gpt2-" });
-{
-  const names: [string, number[]][] = [["wte.weight", [V, C]], ["wpe.weight", [P, C]]];
-  for (let l = 0; l < L; l++) {
-    const h = `h.${l}.`;
-    names.push(
-      [h + "ln_1.weight", [C]],
-      [h + "ln_1.bias", [C]],
-      [h + "attn.c_attn.weight", [C, 3 * C]],
-      [h + "attn.c_attn.bias", [3 * C]],
-      [h + "attn.c_proj.weight", [C, C]],
-      [h + "attn.c_proj.bias", [C]],
-      [h + "ln_2.weight", [C]],
-      [h + "ln_2.bias", [C]],
-      [h + "mlp.c_fc.weight", [C, 4 * C]],
-      [h + "mlp.c_fc.bias", [4 * C]],
-      [h + "mlp.c_proj.weight", [4 * C, C]],
-      [h + "mlp.c_proj.bias", [C]],
-    );
-  }
-  names.push(["ln_f.weight", [C]], ["ln_f.bias", [C]]);
-  const header: Record<string, unknown> = {};
-  let at = 0;
-  for (const [n, s] of names) {
-    const size = s.reduce((a, b) => a * b, 1) * 4;
-    header[n] = { dtype: "F32", shape: s, data_offsets: [at, at + size] };
-    at += size;
-  }
-  let text = JSON.stringify(header);
-  text += " ".repeat((8 - (text.length % 8)) % 8);
-  const f = await Deno.open(`${dir}/model.safetensors`, { write: true, create: true });
-  const len = new Uint8Array(8);
-  new DataView(len.buffer).setBigUint64(0, BigInt(text.length), true);
-  await f.write(len);
-  await f.write(new TextEncoder().encode(text));
-  let seed = 1;
-  for (const [n, s] of names) {
-    const a = new Float32Array(s.reduce((x, y) => x * y, 1));
-    const one = /(ln_[12f])\.weight$/.test(n) || n === "ln_f.weight";
-    for (let i = 0; i < a.length; i++) {
-      seed = (seed * 1103515245 + 12345) >>> 0;
-      a[i] = one ? 1 : ((seed / 2 ** 32) - 0.5) * 0.07;
-    }
-    const bytes = new Uint8Array(a.buffer);
-    for (let o = 0; o < bytes.length; o += 1 << 24) await f.write(bytes.subarray(o, o + (1 << 24)));
-  }
-  f.close();
-  await Deno.writeTextFile(
-    `${dir}/config.json`,
-    JSON.stringify({ n_layer: L, n_head: 12, n_embd: C, vocab_size: V, n_positions: P }),
-  );
-}
+await writeRandomGpt2(dir, { layers: L, dim: C, heads: 12, vocab: V, positions: P });
 addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
 
 const ids = Int32Array.from({ length: T }, (_, i) => (i * 7919) % V);

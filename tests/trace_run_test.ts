@@ -7,6 +7,7 @@ import { loadModel } from "../lib/train/load.ts";
 import { traceBytes, type TracedSequence, TraceRun } from "../lib/train/trace_run.ts";
 import { CharLM } from "../lib/train/lm.ts";
 import { UsageError } from "../lib/io/errors.ts";
+import { writeRandomGpt2 } from "./hf_random.ts";
 
 const HF = `${ROOT_PATH}/tests/fixtures/hf`;
 
@@ -140,54 +141,16 @@ Deno.test("trace --workers 2 on a 300 MB model: RSS ≤ parameters + per worker 
   const L = 6, C = 768, V = 50257, P = 1024, T = 128;
   const dir = await Deno.makeTempDir({ prefix: "lnstream-trace-memory-" });
   try {
-    const names: [string, number[]][] = [["wte.weight", [V, C]], ["wpe.weight", [P, C]]];
-    for (let l = 0; l < L; l++) {
-      const h = `h.${l}.`;
-      names.push(
-        [h + "ln_1.weight", [C]],
-        [h + "ln_1.bias", [C]],
-        [h + "attn.c_attn.weight", [C, 3 * C]],
-        [h + "attn.c_attn.bias", [3 * C]],
-        [h + "attn.c_proj.weight", [C, C]],
-        [h + "attn.c_proj.bias", [C]],
-        [h + "ln_2.weight", [C]],
-        [h + "ln_2.bias", [C]],
-        [h + "mlp.c_fc.weight", [C, 4 * C]],
-        [h + "mlp.c_fc.bias", [4 * C]],
-        [h + "mlp.c_proj.weight", [4 * C, C]],
-        [h + "mlp.c_proj.bias", [C]],
-      );
-    }
-    names.push(["ln_f.weight", [C]], ["ln_f.bias", [C]]);
-    const header: Record<string, unknown> = {};
-    let at = 0;
-    for (const [n, s] of names) {
-      const size = s.reduce((a, b) => a * b, 1) * 4;
-      header[n] = { dtype: "F32", shape: s, data_offsets: [at, at + size] };
-      at += size;
-    }
-    let text = JSON.stringify(header);
-    text += " ".repeat((8 - (text.length % 8)) % 8);
-    // one chunk of small random values, written again and again (the values do not matter here)
-    const chunk = new Float32Array(1 << 20);
-    let seed = 7;
-    for (let i = 0; i < chunk.length; i++) {
-      seed = (seed * 1103515245 + 12345) >>> 0;
-      chunk[i] = (seed / 2 ** 32 - 0.5) * 0.07;
-    }
-    const bytes = new Uint8Array(chunk.buffer);
+    let at: number;
     try {
-      const f = await Deno.open(`${dir}/model.safetensors`, { write: true, create: true });
-      const len = new Uint8Array(8);
-      new DataView(len.buffer).setBigUint64(0, BigInt(text.length), true);
-      await f.write(len);
-      await f.write(new TextEncoder().encode(text));
-      for (let left = at; left > 0;) {
-        const n = Math.min(left, bytes.length);
-        await f.write(bytes.subarray(0, n));
-        left -= n;
-      }
-      f.close();
+      at = await writeRandomGpt2(dir, {
+        layers: L,
+        dim: C,
+        heads: 12,
+        vocab: V,
+        positions: P,
+        repeat: true,
+      });
     } catch (e) {
       if (e instanceof Error && /space|quota/i.test(e.message)) {
         console.log(`skipped: no room for a 324 MB model in ${dir} (${e.message})`);
@@ -195,10 +158,6 @@ Deno.test("trace --workers 2 on a 300 MB model: RSS ≤ parameters + per worker 
       }
       throw e;
     }
-    await Deno.writeTextFile(
-      `${dir}/config.json`,
-      JSON.stringify({ n_layer: L, n_head: 12, n_embd: C, vocab_size: V, n_positions: P }),
-    );
     const ids = [0, 1, 2].map((s) =>
       JSON.stringify(Array.from({ length: T }, (_, i) => (i * 7919 + s) % V))
     ).join("\n");

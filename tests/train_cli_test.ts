@@ -248,18 +248,6 @@ Deno.test("train --grid: one row per combination, a chart with one line each", a
     for (const row of rows) assert(/\| \d\.\d{3} \|/.test(row), row);
     const svg = await Deno.readTextFile(`${dir}/grid.svg`);
     assertEquals((svg.match(/<polyline/g) ?? []).length, 4);
-    // --svg-layers: a line per block through the log's evaluations
-    const layers = await Deno.readTextFile(`${dir}/layers.svg`);
-    const evals = (await Deno.readTextFile(`${dir}/log.ndjson`)).trim().split("\n")
-      .map((l) => JSON.parse(l)).filter((r) => r.type === "eval");
-    const blocks = evals[0].layers.length;
-    assertEquals((layers.match(/<polyline data-layer=/g) ?? []).length, blocks);
-    assertEquals((layers.match(/<circle /g) ?? []).length, blocks * evals.length);
-    const grid = await lnstream(["train", "--grid", "--svg-layers", `${dir}/x.svg`], "", [
-      `--allow-write=${dir}`,
-    ]);
-    assertEquals(grid.code, 64);
-    assertStringIncludes(grid.stderr, "--svg-layers does not go with --grid");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

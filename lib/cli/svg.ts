@@ -118,21 +118,7 @@ export function compareSvg(r: CompareResult): string {
         );
       });
     }
-    // y ticks at 1, 2, 5 × 10^e inside the range, labelled (every digit when the range is
-    // too narrow for three of those)
-    const ticksOf = (steps: number[]) => {
-      const t: [number, number, number][] = [];
-      for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
-        for (const f of steps) {
-          const lv = Math.log10(f * 10 ** e);
-          if (lv >= lo && lv <= hi) t.push([f, e, f * 10 ** e]);
-        }
-      }
-      return t;
-    };
-    let yTicks = ticksOf([1, 2, 5]);
-    if (yTicks.length < 3) yTicks = ticksOf([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    for (const [f, e, v] of yTicks) {
+    for (const [f, e, v] of logTicks(lo, hi)) {
       const y = Y(v);
       out.push(
         `<line x1="${ox + m.l}" x2="${ox + m.l + pw}" y1="${y.toFixed(1)}" y2="${
@@ -244,6 +230,32 @@ export function compareCsv(r: CompareResult): string {
     });
   }
   return rows.join("\n") + "\n";
+}
+
+/**
+ * Ticks of a log axis from 10^lo to 10^hi: [f, e, f·10^e] at f = 1, 2, 5 inside the range, or
+ * at every digit when fewer than three of those fall inside.
+ *
+ * @example
+ * ```ts
+ * import { assertEquals } from "@std/assert";
+ * assertEquals(logTicks(-1.1, 0.5).map(([, , v]) => v), [0.1, 0.2, 0.5, 1, 2]);
+ * assertEquals(logTicks(0, 0.5).length, 3); // 1, 2, 3
+ * ```
+ */
+export function logTicks(lo: number, hi: number): [number, number, number][] {
+  const ticksOf = (steps: number[]) => {
+    const t: [number, number, number][] = [];
+    for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+      for (const f of steps) {
+        const lv = Math.log10(f * 10 ** e);
+        if (lv >= lo && lv <= hi) t.push([f, e, f * 10 ** e]);
+      }
+    }
+    return t;
+  };
+  const t = ticksOf([1, 2, 5]);
+  return t.length >= 3 ? t : ticksOf([1, 2, 3, 4, 5, 6, 7, 8, 9]);
 }
 
 /** A hue per placement (pre blue and post red-orange as before). */

@@ -7,6 +7,7 @@
  */
 import { type NormKind, type Placement, variantLabel, variantName } from "../model/config.ts";
 import type { EvalRecord, StepRecord, TrainConfig, TrainRecord } from "../train/trainer.ts";
+import { logTicks } from "./svg.ts";
 
 /** One trained configuration of a grid. */
 export interface GridRun {
@@ -444,20 +445,7 @@ export function layersSvg(history: TrainRecord[], c: TrainConfig): string {
   const xMax = Math.max(1, c.iters, ...ev.map((e) => e.step));
   const X = (s: number) => p.x + (s / xMax) * p.w;
   const Y = (v: number) => p.y + (1 - (Math.log10(v) - lo) / (hi - lo)) * p.h;
-  // y ticks at 1, 2, 5 × 10^e (every digit when fewer than three fall inside)
-  const ticksOf = (fs: number[]) => {
-    const t: [number, number, number][] = [];
-    for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
-      for (const f of fs) {
-        const lv = Math.log10(f * 10 ** e);
-        if (lv >= lo && lv <= hi) t.push([f, e, f * 10 ** e]);
-      }
-    }
-    return t;
-  };
-  let yt = ticksOf([1, 2, 5]);
-  if (yt.length < 3) yt = ticksOf([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-  for (const [f, e, v] of yt) {
+  for (const [f, e, v] of logTicks(lo, hi)) {
     const y = Y(v).toFixed(1);
     // plain from 0.01 to 1000, else f·10^e as "fe-6"
     const label = e >= -2 && e <= 2 ? String(+v.toPrecision(3)) : `${f}e${e}`;
