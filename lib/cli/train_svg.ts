@@ -146,21 +146,22 @@ export function trainSvg(history: TrainRecord[], c: TrainConfig): string {
       }
     }
   }
-  const legend = [
-    ["#bbb", "step loss"],
-    ["#555", "mean of 21 steps"],
-    ["hsl(215, 75%, 45%)", "eval train"],
-    ["hsl(15, 80%, 45%)", "eval val"],
+  // the legend as drawn: width, dashes and the evaluations' points
+  const legend: [string, string, number, string, boolean][] = [
+    ["#bbb", "step loss", 0.7, "", false],
+    ["#555", "mean of 21 steps", 1.5, "", false],
+    ["hsl(215, 75%, 45%)", "eval train", 2, "", true],
+    ["hsl(15, 80%, 45%)", "eval val", 2, ` stroke-dasharray="6 4"`, true],
   ];
-  legend.forEach(([color, text], i) =>
+  legend.forEach(([color, text, width, dash, point], i) => {
+    const x = p.x + p.w + 12, y = p.y + 10 + 18 * i;
     out.push(
-      `<line x1="${p.x + p.w + 12}" x2="${p.x + p.w + 36}" y1="${p.y + 10 + 18 * i}" y2="${
-        p.y + 10 + 18 * i
-      }" stroke="${color}" stroke-width="2"/><text x="${p.x + p.w + 40}" y="${
-        p.y + 14 + 18 * i
-      }">${text}</text>`,
-    )
-  );
+      `<line x1="${x}" x2="${x + 24}" y1="${y}" y2="${y}" stroke="${color}" ` +
+        `stroke-width="${width}"${dash}/>` +
+        (point ? `<circle cx="${x + 12}" cy="${y}" r="3" fill="${color}"/>` : "") +
+        `<text x="${x + 28}" y="${y + 4}">${text}</text>`,
+    );
+  });
   const last = ev.at(-1);
   out.push(
     `<text x="${p.x + p.w / 2}" y="${p.y + p.h + 34}" text-anchor="middle">step</text>`,
