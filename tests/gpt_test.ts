@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertThrows } from "./std_assert.ts";
 import { Arena } from "../lib/kernels/arena.ts";
 import { GPT, type StackStats } from "../lib/model/gpt.ts";
+import type { Floats } from "../lib/kernels/types.ts";
 import { BLOCK_PARAMS } from "../lib/model/params.ts";
 import { Rng } from "../lib/model/rng.ts";
 import { layerNormBackward, layerNormForward } from "../lib/kernels/layernorm.ts";
@@ -396,17 +397,31 @@ Deno.test("gradients: \"block\": each block's gradients, read in onBlockGrad, eq
       for (const norm of NORM_KINDS) {
         await t.step(`${backend} ${placement} ${norm}`, () => {
           const config = { nLayer: 3, nHead: 2, nEmbd: 8, placement, norm, backend, qkNorm: true };
-          const full = new GPT(config), blk = new GPT(config, { gradients: "block" });
+          // one block's gradients, and one block's activations recomputed in the backward
+          const full = new GPT(config);
+          const blk = new GPT(config, { gradients: "block", activations: "block" });
           full.init({ scheme: "gpt2", seed: 5 });
           blk.params.set(full.params);
           const B = 2, T = 3, n = B * T * 8, rng = new Rng(9);
           const x = new Float32Array(n), dy = new Float32Array(n);
           rng.fillNormal(x, 1);
           rng.fillNormal(dy, 1);
-          full.forward(x, B, T);
+          const y = full.forward(x, B, T).slice();
+          const outs: Floats[] = [];
+          for (let l = 0; l < 3; l++) outs.push(full.activation(l, "mlp_out").slice());
           full.zeroGrad();
           full.backward(dy);
-          blk.forward(x, B, T);
+          const seenF: number[] = [];
+          blk.onBlockForward = (l) => {
+            seenF.push(l);
+            // each block's activations, readable as its forward ends
+            assertEquals(blk.activation(l, "mlp_out"), outs[l]);
+          };
+          assertEquals(blk.forward(x, B, T), y);
+          assertEquals(seenF, [0, 1, 2]);
+          blk.onBlockForward = null;
+          assertThrows(() => blk.activation(0, "mlp_out"), RangeError, "onBlockForward");
+          assertEquals(blk.activation(0, "h"), full.activation(0, "h"));
           blk.zeroGrad();
           const seen: number[] = [];
           blk.onBlockGrad = (l) => {

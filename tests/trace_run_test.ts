@@ -42,6 +42,28 @@ Deno.test("TraceRun: 1, 2 and 3 workers give the same records, logits, hidden st
       assertEquals(outs[2], outs[0]);
     });
   }
+  await t.step("activations kept for one block at a time: the same records", async () => {
+    const ids = [Int32Array.of(1, 5, 9, 2, 7), Int32Array.of(3, 3, 1)];
+    const recs = [];
+    for (const activations of ["all", "block"] as const) {
+      for (const workers of [1, 2]) {
+        const { model } = await loadModel(`${HF}/f32/model.safetensors`, {
+          tokenizer: false,
+          gradients: "block",
+        });
+        const run = await TraceRun.start(model, { workers, activations });
+        assertEquals(run.activations, activations);
+        try {
+          for await (const s of run.trace(ids, { hidden: true })) recs.push(s);
+        } finally {
+          run.close();
+        }
+      }
+    }
+    assertEquals(recs.slice(2, 4), recs.slice(0, 2));
+    assertEquals(recs.slice(4, 6), recs.slice(0, 2));
+    assertEquals(recs.slice(6, 8), recs.slice(0, 2));
+  });
   await t.step(
     "a model with every gradient gives the same records as one with a block's",
     async () => {
@@ -95,6 +117,23 @@ Deno.test("trace --workers: the same bytes out for 1 and 2 workers, on stdout an
   }
 });
 
+Deno.test("TraceRun keeps one block's activations at a time when every block's would pass 4 GiB", async () => {
+  // 8 layers × 16 heads × T² attention maps: 2 GiB a thread at T = 2048, one layer's 256 MiB
+  const c = { vocab: 8, block: 2048, nLayer: 8, nHead: 16, nEmbd: 64, placement: "pre" as const };
+  const lm = new CharLM(c, undefined, { gradients: "block" });
+  lm.init({ scheme: "gpt2", seed: 1 });
+  assert(2 * traceBytes(c, 2048) > 2 ** 32 - lm.gpt.arena!.used);
+  const run = await TraceRun.start(lm, { workers: 2, seq: 2048 });
+  assertEquals(run.activations, "block");
+  run.close();
+  const small = await TraceRun.start(new CharLM(c, undefined, { gradients: "block" }), {
+    workers: 2,
+    seq: 256,
+  });
+  assertEquals(small.activations, "all");
+  small.close();
+});
+
 Deno.test("TraceRun refuses, before any worker starts, sequences whose activations pass 4 GiB", async () => {
   // 64 heads × T² attention maps per layer: 8 GiB at T = 4096
   const lm = new CharLM({
@@ -121,7 +160,9 @@ Deno.test("TraceRun refuses, before any worker starts, sequences whose activatio
   // the size it names fits; one more token does not
   const room = 2 ** 32 - lm.gpt.arena!.used;
   const c = { vocab: 8, block: 4096, nLayer: 2, nHead: 64, nEmbd: 64, placement: "pre" as const };
-  assert(2 * traceBytes(c, fit) <= room && 2 * traceBytes(c, fit + 1) > room);
+  // even one block's activations at a time (one layer's attention maps: 4 GiB) do not fit
+  assert(traceBytes(c, 4096, "block") > room);
+  assert(2 * traceBytes(c, fit, "block") <= room && 2 * traceBytes(c, fit + 1, "block") > room);
   const r = await lnstream(["trace", "--workers", "0"], "ROMEO");
   assertEquals(r.code, 64);
   assertStringIncludes(r.stderr, "--workers");

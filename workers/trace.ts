@@ -18,7 +18,10 @@ let tracer: Tracer | null = null;
 
 serveJobs<TraceWorkerInit, TraceJob, TraceReply>((init) => {
   if (init.kernels) adoptKernelModule(init.kernels);
-  lm = new CharLM(init.config, init.share, { gradients: "block" });
+  lm = new CharLM(init.config, init.share, {
+    gradients: "block",
+    activations: init.activations,
+  });
   tracer = new Tracer(lm, { top: init.top });
 }, (job) => {
   if (job.type === "ready") return {};

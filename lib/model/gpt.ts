@@ -273,6 +273,14 @@ export class GPT {
   onBlockGrad: ((layer: number) => void) | null = null;
   /** "full": a gradient per parameter; "block": one block's, reused by every block */
   readonly gradients: "full" | "block";
+  /**
+   * Called after block `layer`'s forward, when its activations (`activation(layer, …)`) are
+   * there: with `activations: "block"` the only moment they can be read.
+   */
+  onBlockForward: ((layer: number) => void) | null = null;
+  #activations: "all" | "block" = "all";
+  #hs: Floats[] = []; // "block": each block's output
+  #actsLayer = -1; // "block": the block whose activations the one set holds
   #blockSize: number;
 
   /**
@@ -286,6 +294,9 @@ export class GPT {
    * `gradients: "block"` keeps the gradient of one block only (and the final norm's), reused
    * by every block in turn and read in `onBlockGrad`: a backward for per-block statistics in
    * a fraction of the memory (a 24-layer model: 1/24 of its gradients).
+   * `activations: "block"` keeps each block's output and one block's other activations; the
+   * backward recomputes a block's forward from its input before its backward (a third more
+   * work, for a 24-layer model ~1/24 of the activation memory; the same numbers bit for bit).
    */
   constructor(
     config: GPTConfig,
@@ -296,6 +307,7 @@ export class GPT {
       paramsAt?: number;
       gradsAt?: number;
       gradients?: "full" | "block";
+      activations?: "all" | "block";
     } = {},
   ) {
     const c = this.config = resolveConfig(config);
@@ -305,6 +317,11 @@ export class GPT {
     if (mode !== "full" && mode !== "block") {
       throw new RangeError(`gradients must be "full" or "block", got ${mode}`);
     }
+    const acts = buffers.activations ?? "all";
+    if (acts !== "all" && acts !== "block") {
+      throw new RangeError(`activations must be "all" or "block", got ${acts}`);
+    }
+    this.#activations = acts;
     if (mode === "block" && (buffers.grads || buffers.gradsAt !== undefined)) {
       throw new RangeError(`gradients: "block" allocates its own gradient buffer`);
     }
@@ -471,6 +488,33 @@ export class GPT {
     return this.grads.subarray(at, at + s.size);
   }
 
+  /** "all" (every block's activations kept) or "block" (recomputed in the backward). */
+  get activations(): "all" | "block" {
+    return this.#activations;
+  }
+
+  /**
+   * Chooses how activations are kept (see the constructor's `activations`) before the first
+   * forward allocates them.
+   *
+   * @example
+   * ```ts
+   * import { assert } from "@std/assert";
+   * const m = new GPT({ nLayer: 2, nHead: 1, nEmbd: 4, placement: "pre" });
+   * m.useActivations("block");
+   * assert(m.activations === "block");
+   * ```
+   */
+  useActivations(mode: "all" | "block"): void {
+    if (mode !== "all" && mode !== "block") {
+      throw new RangeError(`activations must be "all" or "block", got ${mode}`);
+    }
+    if (this.#cap > 0 && mode !== this.#activations) {
+      throw new RangeError("activations are chosen before the first forward");
+    }
+    this.#activations = mode;
+  }
+
   /**
    * Block `layer`'s gradients, in the layout's order: a view of the full buffer, or with
    * `gradients: "block"` the block buffer (read it in `onBlockGrad(layer)`).
@@ -554,10 +598,11 @@ export class GPT {
     config: GPTConfig,
     B: number,
     T: number,
+    activations: "all" | "block" = "all",
   ): { params: number; activations: number } {
     const c = resolveConfig(config), BT = B * T;
     const params = paramLayout(c).reduce((a, s) => a + s.size, 0) * 4;
-    const floats = actFloats(c, BT, B * T * T);
+    const floats = actFloats(c, BT, B * T * T, activations);
     const slack = (20 * c.nLayer + 16) * 64 + (2 << 20) + T * T * 4 + 24 * 4 * c.nEmbd;
     return { params, activations: floats * 4 + slack };
   }
@@ -575,7 +620,7 @@ export class GPT {
     const cap = Math.max(BT, this.#cap), capT = Math.max(T, this.#capT);
     const attTokens = Math.max(B * T * T, this.#cap * this.#capT);
     const attSize = attTokens * c.nHead;
-    const floats = actFloats(c, cap, attTokens);
+    const floats = actFloats(c, cap, attTokens, this.#activations);
     if (this.arena !== null) {
       const end = this.arena.used + floats * 4 + (20 * c.nLayer + 16) * 64;
       if (end > 2 ** 32) {
@@ -589,7 +634,10 @@ export class GPT {
     const a = (n: number) => this.#alloc(n);
     const norm = (): NormActs => ({ out: a(cap * C), mean: a(cap), rstd: a(cap) });
     const acts: Acts[] = [];
-    for (let l = 0; l < c.nLayer; l++) {
+    const block = this.#activations === "block";
+    // "block": one set of activations for every block, and each block's output
+    const hs = block ? Array.from({ length: c.nLayer }, () => a(cap * C)) : [];
+    for (let l = 0; l < (block ? 1 : c.nLayer); l++) {
       acts.push({
         n: [norm(), norm()],
         o: c.placement === "peri" ? [norm(), norm()] : null,
@@ -611,7 +659,8 @@ export class GPT {
     const dqkvn = c.qkNorm ? a(cap * 3 * C) : a(0);
     const dy = this.arena === null ? this.#alloc(0) : a(cap * C);
     // every buffer is there: only now do they replace the old ones
-    this.#acts = acts;
+    this.#acts = block ? Array.from({ length: c.nLayer }, () => acts[0]) : acts;
+    this.#hs = hs;
     [this.#x, this.#lnf] = [x, lnf];
     [this.#dA, this.#dB, this.#dC, this.#dT, this.#dyh] = [dA, dB, dC, dT, dyh];
     [this.#dqkv, this.#dqkvn, this.#dfc, this.#dgelu, this.#dy] = [dqkv, dqkvn, dfc, dgelu, dy];
@@ -621,6 +670,7 @@ export class GPT {
 
   /** The output of block l (a view valid until the next forward). */
   #h(l: number): Floats {
+    if (this.#activations === "block") return this.#hs[l];
     const a = this.#acts[l];
     return this.#recipes[l].sumNorm ? a.n[1].out : a.res[1];
   }
@@ -641,9 +691,17 @@ export class GPT {
     const input = this.#x.subarray(0, n);
     input.set(x.subarray(0, n));
     let h: Floats = input;
+    const block = this.#activations === "block";
     for (let l = 0; l < c.nLayer; l++) {
       const mid = this.#subForward(l, 0, h, B, T);
       h = this.#subForward(l, 1, mid, B, T);
+      if (block) {
+        // the block's output kept (the next block overwrites the one set of activations)
+        this.#hs[l].set(h.subarray(0, n));
+        h = this.#hs[l];
+        this.#actsLayer = l;
+      }
+      this.onBlockForward?.(l);
       this.onBlock?.(l + 1, 2 * c.nLayer);
     }
     if (this.#pf === null) return h.subarray(0, n);
@@ -720,6 +778,11 @@ export class GPT {
       this.#hSq[l] += this.kernels.sumSq(this.#h(l), n);
       this.#dhSq[l] += this.kernels.sumSq(dOut, n);
       const x = l === 0 ? this.#x : this.#h(l - 1), a = this.#acts[l];
+      if (this.#activations === "block" && this.#actsLayer !== l) {
+        // block l's activations again, from its input (the same kernels: the same numbers)
+        this.#subForward(l, 1, this.#subForward(l, 0, x, B, T), B, T);
+        this.#actsLayer = l;
+      }
       const mid = this.#recipes[l].sumNorm ? a.n[0].out : a.res[0];
       // block mode: the block's gradients start from zero (the one buffer holds block l + 1's)
       if (this.gradients === "block") this.grads.fill(0, 0, this.#blockSize);
@@ -819,6 +882,12 @@ export class GPT {
   activation(layer: number, name: ActivationName): Floats {
     const a = this.#acts[layer], n = this.#B * this.#T * this.config.nEmbd;
     if (!a) throw new RangeError(`no activations for layer ${layer}; run forward first`);
+    if (this.#activations === "block" && name !== "h" && layer !== this.#actsLayer) {
+      throw new RangeError(
+        `with activations: "block" only block ${this.#actsLayer}'s '${name}' is kept: read ` +
+          `a block's in onBlockForward`,
+      );
+    }
     const r = this.#recipes[layer];
     const pick: Record<ActivationName, [Floats | null, number]> = {
       ln1_out: [r.inNorm ? a.n[0].out : null, n],
@@ -930,12 +999,18 @@ export function gradStat(g: Floats): GradStat {
 }
 
 /** Activation floats of a model of `c` for `BT` tokens and `attTokens` = B·T² attention cells. */
-function actFloats(c: ResolvedConfig, BT: number, attTokens: number): number {
+function actFloats(
+  c: ResolvedConfig,
+  BT: number,
+  attTokens: number,
+  mode: "all" | "block" = "all",
+): number {
   const C = c.nEmbd, peri = c.placement === "peri";
   // per layer: two norms (C + 2 each), qkv, yh, attnOut, fc, gelu, mlpOut and the two residual
   // sums (18C + 4 a token), Peri-LN's output norms, QK-norm's normalized qkv and rstd; att
   const perToken = 18 * C + 4 + (peri ? 2 * C + 4 : 0) + (c.qkNorm ? 3 * C + 2 * c.nHead : 0);
   // then the input, ln_f and the backward scratch
   const rest = 19 * C + 2 + (c.qkNorm ? 3 * C : 0);
+  if (mode === "block") return BT * perToken + attTokens * c.nHead + BT * (rest + c.nLayer * C);
   return c.nLayer * (BT * perToken + attTokens * c.nHead) + BT * rest;
 }

@@ -113,14 +113,15 @@ export class CharLM {
    * place and has gradients and activations of its own. With `gradients: "block"` a backward
    * yields each block's gradients in turn (`gpt.onBlockGrad`, `gpt.blockGrads`) and none of
    * the embeddings' or the head's: per-block statistics of real models without a full gradient
-   * (see `GPT`).
+   * (see `GPT`); `activations: "block"` recomputes each block's activations in the backward.
    */
   constructor(
     config: CharLMConfig,
     share?: CharLMShare,
-    options: { gradients?: "full" | "block" } = {},
+    options: { gradients?: "full" | "block"; activations?: "all" | "block" } = {},
   ) {
     const mode = this.gradients = options.gradients ?? "full";
+    const acts = options.activations ? { activations: options.activations } : {};
     const { vocab: V, block: T } = config;
     if (!(Number.isInteger(V) && V > 0 && Number.isInteger(T) && T > 0)) {
       throw new RangeError(`vocab and block must be positive integers, got ${V} and ${T}`);
@@ -136,11 +137,11 @@ export class CharLM {
         c.dtype === "float64" ? new Float64Array(b, 0, P) : new Float32Array(b, 0, P);
       this.params = view(pBuf);
       if (mode === "block") {
-        this.gpt = new GPT(config, { params: pBuf, gradients: "block" });
+        this.gpt = new GPT(config, { params: pBuf, gradients: "block", ...acts });
         this.grads = this.gpt.grads;
       } else {
         const gBuf = make();
-        this.gpt = new GPT(config, { params: pBuf, grads: gBuf });
+        this.gpt = new GPT(config, { params: pBuf, grads: gBuf, ...acts });
         this.grads = view(gBuf);
       }
     } else {
@@ -150,7 +151,12 @@ export class CharLM {
       const params = share?.paramsAt !== undefined ? arena.f32(share.paramsAt, P) : arena.alloc(P);
       this.params = params;
       if (mode === "block") {
-        this.gpt = new GPT(config, { arena, paramsAt: params.byteOffset, gradients: "block" });
+        this.gpt = new GPT(config, {
+          arena,
+          paramsAt: params.byteOffset,
+          gradients: "block",
+          ...acts,
+        });
         this.grads = this.gpt.grads;
       } else {
         const grads = arena.alloc(P);
@@ -158,6 +164,7 @@ export class CharLM {
           arena,
           paramsAt: params.byteOffset,
           gradsAt: grads.byteOffset,
+          ...acts,
         });
         this.grads = grads;
       }

@@ -61,6 +61,8 @@ export interface TraceWorkerInit {
   share: CharLMShare;
   /** channels listed per layer */
   top: number;
+  /** how the worker's model keeps activations */
+  activations: "all" | "block";
   /** the kernels' module, compiled by the main thread */
   kernels?: WebAssembly.Module;
 }

@@ -205,29 +205,17 @@ export class Tracer {
       lnInSum: new Float64Array(L),
       checks: { tokens: 0, maxMean: 0, maxStd: 0, maxEps: 0, kept: 0, reordered: 0, spearman: 0 },
     };
-    // each block's ‖∂L/∂θ‖², read as its backward completes (the only moment with "block")
-    const gradSq = new Float64Array(L);
-    gpt.onBlockGrad = (l) => {
-      const g = gpt.blockGrads(l);
-      gradSq[l] = gpt.kernels.sumSq(g, g.length);
-    };
-    let loss: number;
-    try {
-      lm.zeroGrad();
-      loss = lm.lossAndGrad(ids, y, 1, T, undefined, out.logits);
-    } finally {
-      gpt.onBlockGrad = null;
-    }
-    // hidden state 0: the embeddings the model summed
+    // hidden state 0: the embeddings the model sums
     const emb = new Float32Array(T * C);
     for (let t = 0; t < T; t++) {
       for (let c = 0; c < C; c++) emb[t * C + c] = lm.wte[ids[t] * C + c] + lm.wpe[t * C + c];
     }
     if (out.hidden) out.hidden.set(emb, 0);
+    // each block's statistics as its forward ends (the only moment its activations are all
+    // there when they are kept for one block at a time)
     const layers: LayerTrace[] = [];
-    for (let l = 0; l < L; l++) {
+    gpt.onBlockForward = (l) => {
       const resid: Floats = l === 0 ? emb : gpt.activation(l - 1, "h");
-      if (out.hidden && l > 0) out.hidden.set(resid, l * T * C);
       const abs = part.absSum.subarray(l * C, (l + 1) * C);
       let s = 0, sq = 0, mx = 0;
       for (let i = 0; i < T * C; i++) {
@@ -247,13 +235,29 @@ export class Tracer {
       part.stdSum[l] = moments.std * T;
       const ln1 = this.#ln1(l, resid, T, part.checks);
       if (ln1 !== null) part.lnInSum[l] = ln1.in_std * T;
-      layers.push({
+      layers[l] = {
         layer: l,
         resid: moments,
         ln1,
         top_channels: topChannels(abs, T, this.#top),
-        grad_l2: Math.sqrt(gradSq[l]),
-      });
+        grad_l2: 0,
+      };
+    };
+    // each block's ‖∂L/∂θ‖², read as its backward completes (the only moment with "block")
+    gpt.onBlockGrad = (l) => {
+      const g = gpt.blockGrads(l);
+      layers[l].grad_l2 = Math.sqrt(gpt.kernels.sumSq(g, g.length));
+    };
+    let loss: number;
+    try {
+      lm.zeroGrad();
+      loss = lm.lossAndGrad(ids, y, 1, T, undefined, out.logits);
+    } finally {
+      gpt.onBlockForward = null;
+      gpt.onBlockGrad = null;
+    }
+    if (out.hidden) {
+      for (let l = 1; l < L; l++) out.hidden.set(gpt.activation(l - 1, "h"), l * T * C);
     }
     if (out.hidden) out.hidden.set(gpt.activation(L - 1, "h"), L * T * C);
     if (T > 1) part.loss = loss;

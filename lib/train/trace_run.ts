@@ -36,6 +36,12 @@ export interface TraceRunOptions extends TraceOptions {
   workerUrl?: URL;
   /** the longest sequence to be traced: checked against the 4 GiB WebAssembly memory at start */
   seq?: number;
+  /**
+   * "all": every block's activations kept through the backward; "block": one block's, the
+   * others recomputed in the backward (a third more work, a fraction of the memory); "auto"
+   * (default): "all" when `seq` fits the memory that way, else "block"
+   */
+  activations?: "all" | "block" | "auto";
 }
 
 /**
@@ -48,10 +54,15 @@ export interface TraceRunOptions extends TraceOptions {
  * import { assert } from "@std/assert";
  * const c = { vocab: 50257, block: 1024, nLayer: 24, nHead: 16, nEmbd: 1024, placement: "pre" as const };
  * assert(traceBytes(c, 1024) > 3 * 2 ** 30); // GPT-2 medium's full context: over 3 GiB a thread
+ * assert(traceBytes(c, 1024, "block") < 0.6 * 2 ** 30); // a block's activations at a time
  * ```
  */
-export function traceBytes(config: CharLMConfig, T: number): number {
-  const { activations } = GPT.bytesFor(config, 1, T), C = config.nEmbd;
+export function traceBytes(
+  config: CharLMConfig,
+  T: number,
+  mode: "all" | "block" = "all",
+): number {
+  const { activations } = GPT.bytesFor(config, 1, T, mode), C = config.nEmbd;
   const block = paramLayout(resolveConfig(config)).filter((s) => s.name.startsWith("blocks.0."))
     .reduce((a, s) => a + s.size, 0);
   return activations + 4 * (block + 2 * C + 2 * T * C + T * config.vocab) + 4 * 64 * 8;
@@ -90,6 +101,8 @@ export class TraceRun {
   readonly #local: Tracer | null;
   readonly #pool: Pool | null;
   readonly #workers: number;
+  /** how the tracing threads keep activations ("block": recomputed in the backward) */
+  readonly activations: "all" | "block";
   readonly #shape: { L: number; C: number; V: number };
 
   private constructor(lm: CharLM, o: TraceRunOptions, pool: Pool | null) {
@@ -97,6 +110,7 @@ export class TraceRun {
     this.#local = pool === null ? new Tracer(lm, o) : null;
     this.#pool = pool;
     this.#workers = pool === null ? 1 : o.workers!;
+    this.activations = o.activations === "block" ? "block" : "all";
     const c = lm.gpt.config;
     this.#shape = { L: c.nLayer, C: c.nEmbd, V: lm.vocab };
   }
@@ -107,31 +121,41 @@ export class TraceRun {
     if (!(Number.isInteger(n) && n >= 1 && n <= 256)) {
       throw new RangeError(`workers must be an integer from 1 to 256, got ${n}`);
     }
-    const arena = lm.gpt.arena;
+    const arena = lm.gpt.arena, want = options.activations ?? "auto";
+    if (want !== "all" && want !== "block" && want !== "auto") {
+      throw new RangeError(`activations must be "all", "block" or "auto", got ${want}`);
+    }
+    let mode: "all" | "block" = want === "block" ? "block" : "all";
     if (arena !== null && options.seq !== undefined && options.seq > 0) {
       const config = configOf(lm), room = 2 ** 32 - arena.used;
-      const threads = (k: number, T: number) => k * traceBytes(config, T) <= room;
-      if (!threads(n, options.seq)) {
+      const fits = (k: number, T: number, m: "all" | "block") =>
+        k * traceBytes(config, T, m) <= room;
+      if (want === "auto" && !fits(n, options.seq, "all")) mode = "block";
+      if (!fits(n, options.seq, mode)) {
         let fit = 0;
         for (let lo = 1, hi = options.seq; lo <= hi;) {
           const mid = (lo + hi) >> 1;
-          if (threads(n, mid)) [fit, lo] = [mid, mid + 1];
+          if (fits(n, mid, mode)) [fit, lo] = [mid, mid + 1];
           else hi = mid - 1;
         }
         const gib = (b: number) => (b / 2 ** 30).toFixed(2);
-        const one = n > 1 && threads(1, options.seq) ? ", or `workers: 1`" : "";
+        const one = n > 1 && fits(1, options.seq, mode) ? ", or `workers: 1`" : "";
         throw new UsageError(
           `tracing sequences of ${options.seq} tokens needs ${
-            gib(traceBytes(config, options.seq))
-          } ` +
-            `GiB of WebAssembly memory per thread (activations, attention maps [heads, T, T] per ` +
-            `layer, logits) beside the model's ${gib(arena.used)} GiB, for ${n} thread(s): more ` +
-            `than its 4 GiB; ` +
+            gib(traceBytes(config, options.seq, mode))
+          } GiB of WebAssembly memory per thread (${
+            mode === "block" ? "one block's activations" : "activations"
+          }, attention maps [heads, T, T], logits) beside the model's ${gib(arena.used)} GiB, ` +
+            `for ${n} thread(s): more than its 4 GiB; ` +
             (fit > 0 ? `use \`seq: ${fit}\` or less${one}` : `the model leaves no room`),
         );
       }
     }
-    if (n === 1) return new TraceRun(lm, options, null);
+    options = { ...options, activations: mode };
+    if (n === 1) {
+      lm.gpt.useActivations(mode);
+      return new TraceRun(lm, options, null);
+    }
     const url = options.workerUrl ?? new URL("../../workers/trace.ts", import.meta.url);
     canLoadWorkers(url);
     const config = configOf(lm);
@@ -140,6 +164,7 @@ export class TraceRun {
       config,
       share: lm.share(),
       top: options.top ?? 5,
+      activations: mode,
       ...(lm.gpt.arena ? { kernels: kernelModule() } : {}),
     };
     const pool: Pool = new WorkerPool(n, init, url, {
