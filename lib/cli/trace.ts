@@ -56,7 +56,10 @@ Work:
   --workers N                 threads tracing sequences, each on the one copy of the
                               parameters with its own activations and one block's
                               gradients; 1 = this thread (default: 2, at most the
-                              sequences); the output is the same for any N
+                              sequences); the output is the same for any N. When every
+                              block's activations would pass the 4 GiB of WebAssembly
+                              memory, each thread keeps one block's and recomputes the rest
+                              in the backward (slower, the same numbers)
 ${BACKEND_HELP}
 
 Examples:
