@@ -24,7 +24,10 @@ export interface Cell {
   best_val: { mean: number; std: number; values: (number | null)[] };
   /** seeds whose loss diverged */
   diverged: number;
-  /** seeds whose final val loss lies within 0.05 of the unigram model's (a collapsed model) */
+  /**
+   * seeds whose final val loss lies within 0.05 of a unigram model's, or above it (a model that
+   * learned no more than the characters' frequencies)
+   */
   collapsed: number;
   /** the first evaluation at or below the target, per seed (null: not reached) */
   target_steps: (number | null)[];
@@ -119,8 +122,9 @@ export function gridCells(runs: GridRun[], unigram: number, baseline?: string): 
       final_val: { ...meanStd(num(finals)), values: finals },
       best_val: { ...meanStd(num(bests)), values: bests },
       diverged: rs.filter((r) => r.diverged_step !== null).length,
+      // within 0.05 of a unigram model's val loss, or worse than that
       collapsed: rs.filter((r) =>
-        r.final_val_loss !== null && Math.abs(r.final_val_loss - unigram) <= 0.05
+        r.final_val_loss !== null && r.final_val_loss >= unigram - 0.05
       ).length,
       target_steps: rs.map((r) => r.target_step),
     };
@@ -130,8 +134,14 @@ export function gridCells(runs: GridRun[], unigram: number, baseline?: string): 
     for (const cell of cells) {
       const base = cells.find((b) =>
         b.config.placement === placement && b.config.norm === norm &&
-        cellKey({ ...b.config, placement: cell.config.placement, norm: cell.config.norm }) ===
-          cellKey(cell.config)
+        // the same settings but the variant (Mix-LN's mixPost and DyT's α are the variant's)
+        cellKey({
+            ...b.config,
+            placement: cell.config.placement,
+            norm: cell.config.norm,
+            mixPost: cell.config.mixPost,
+            dytAlpha: cell.config.dytAlpha,
+          }) === cellKey(cell.config)
       );
       if (base === undefined) continue;
       const a = cell.final_val.values.filter((x): x is number => x !== null);

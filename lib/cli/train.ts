@@ -118,9 +118,9 @@ below --target) and, with --svg, one chart.
   --seeds N                   run each cell with N seeds, --seed, --seed + 1, … (or give
                               --seed 1,2,3); the table then shows per cell the mean ± sample
                               std of the final and best val loss, the seeds that diverged or
-                              collapsed (final val loss within 0.05 of a unigram model's,
-                              printed with the training text's unigram entropy), and those that
-                              reached --target.
+                              collapsed (final val loss within 0.05 of a unigram model's or
+                              above it, printed with the training text's unigram entropy), and
+                              those that reached --target.
                               Several seeds make a grid of one cell without --grid
   --baseline P[,N]            per cell, the difference of its mean final val loss to the cell
                               of placement P (and norm N) with the same other settings, and
@@ -317,7 +317,7 @@ export async function train(args: string[]): Promise<number> {
         printOut(
           seedTable(cells, target) + `\n\nunigram entropy of the training text: ` +
             `${entropy.toFixed(3)} nats; a unigram model's val loss: ${unigram.toFixed(3)} ` +
-            `(collapsed: a final val loss within 0.05 of it); mean ± sample std over the seeds` +
+            `(collapsed: a final val loss within 0.05 of it or above); mean ± sample std over the seeds` +
             (baseline === undefined ? "" : `; Δ and Welch's two-sided p against ${baseline}`),
         );
       } else printOut(gridTable(runs, target));
