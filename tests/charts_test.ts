@@ -162,10 +162,13 @@ Deno.test("the grid's chart with seeds: a cell's seeds make one mean line and a 
   assertEquals(count(svg, /<polyline data-placement=/g), 2);
   assertEquals(count(svg, /data-seeds="3"/g), 2);
   assertEquals(count(svg, /<polygon data-band/g), 2);
+  assertEquals(count(svg, /<polyline data-seed-of=/g), 6); // and each seed, thin
   // the caption (wrapped over lines) says so
   const caption = [...svg.matchAll(/<text x="20"[^>]*font-size="11">([^<]*)<\/text>/g)]
     .map((m) => m[1]).join(" ");
-  assertStringIncludes(caption, "mean of 3 seeds with a band of ± 1 sample std");
+  assertStringIncludes(caption, "mean of 3 seeds (thin: each seed) with a band of ± 1 sample std");
+  // the two cells' losses are made the same here: said so, as one line hides the other
+  assertStringIncludes(caption, "pre-LN (warm-up) and post-LN (warm-up) coincide");
   assertStringIncludes(caption, "○ = val loss first ≤ 2.3");
   // the mean line lies inside its band: the seeds' losses are 4.1, 4.2, 4.3 (+ the same curve)
   const pts = /data-placement="pre"[^>]*points="([\d.]+),([\d.]+)/.exec(svg)!;

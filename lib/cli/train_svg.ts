@@ -219,7 +219,7 @@ export function gridSvg(runs: GridRun[], target: number): string {
       }))
       : []),
   ];
-  const widthOf = (t: string) => 44 + 7 * t.length;
+  const widthOf = (t: string) => 52 + 7.5 * t.length;
   const at: [number, number][] = [];
   let lx = 20, row = 0;
   for (const it of items) {
@@ -236,8 +236,11 @@ export function gridSvg(runs: GridRun[], target: number): string {
   );
   const caption = wrap(
     `${settings}. Train loss, centred mean of 21 steps` +
-      (seeds > 1 ? `, mean of ${seeds} seeds with a band of ± 1 sample std` : "") +
-      `; ○ = val loss first ≤ ${target}; × = diverged.`,
+      (seeds > 1
+        ? `, mean of ${seeds} seeds (thin: each seed) with a band of ± 1 sample std`
+        : "") +
+      `; ○ = val loss first ≤ ${target}; × = diverged.` +
+      coinciding(runs, key).map((t) => ` ${t}`).join(""),
     Math.floor((W - 30) / 6),
   );
   const legendRows = row + 1, H = PH * rows + 24 + 14 * caption.length + 18 * legendRows;
@@ -300,10 +303,22 @@ export function gridSvg(runs: GridRun[], target: number): string {
           ...band.map(([x, , lo]) => [x, lo] as [number, number]).reverse(),
         ];
         out.push(
-          `<polygon data-band="${variantName(c)}" fill="${color}" fill-opacity="0.15" ` +
+          `<polygon data-band="${variantName(c)}" fill="${color}" fill-opacity="0.08" ` +
             `stroke="none" points="${xy(ring)}"/>`,
         );
+        // each seed thin and faint too: a band over seeds that split (some collapse, some
+        // train) matches none of them
+        for (const q of curves) {
+          const pts = q.map(([st, v]) => [X(st), Y(clampY(p, v))] as [number, number]);
+          out.push(
+            `<polyline data-seed-of="${variantName(c)}" fill="none" stroke="${color}" ` +
+              `stroke-width="0.6" stroke-opacity="0.45"${
+                c.warmup === 0 ? ` stroke-dasharray="3 2"` : ""
+              } points="${xy(pts)}"/>`,
+          );
+        }
       }
+
       out.push(
         `<polyline data-placement="${c.placement}" data-variant="${variantName(c)}" ` +
           `data-warmup="${c.warmup}" data-seeds="${seeds.length}" fill="none" ` +
@@ -360,6 +375,49 @@ export function gridSvg(runs: GridRun[], target: number): string {
     "</svg>",
   );
   return out.join("\n") + "\n";
+}
+
+/**
+ * Notes on cells whose curves coincide (mean train loss within 0.01 over the second half of
+ * the run): one line would hide the others.
+ */
+function coinciding(runs: GridRun[], panelOf: (c: TrainConfig) => string): string[] {
+  const cells = new Map<string, GridRun[]>();
+  for (const r of runs) {
+    cells.set(gridCell(r.config), [...(cells.get(gridCell(r.config)) ?? []), r]);
+  }
+  const meanOf = (rs: GridRun[]) => {
+    const curves = rs.map((r) => smooth(steps(r.history).map((s) => s.loss), 20));
+    const n = Math.min(...curves.map((q) => q.length));
+    return Array.from({ length: n }, (_, j) => curves.reduce((a, q) => a + q[j], 0) / rs.length);
+  };
+  const label = (c: TrainConfig) =>
+    `${variantLabel(c)} (${c.warmup > 0 ? "warm-up" : "no warm-up"})`;
+  const out: string[] = [];
+  for (const panel of new Set(runs.map((r) => panelOf(r.config)))) {
+    const list = [...cells.values()].filter((rs) => panelOf(rs[0].config) === panel)
+      .map((rs) => ({ c: rs[0].config, m: meanOf(rs) }));
+    const done = new Set<number>();
+    for (let i = 0; i < list.length; i++) {
+      if (done.has(i)) continue;
+      const group = [i];
+      for (let j = i + 1; j < list.length; j++) {
+        const a = list[i].m, b = list[j].m, n = Math.min(a.length, b.length);
+        if (n < 2 || done.has(j)) continue;
+        let d = 0;
+        for (let q = Math.floor(n / 2); q < n; q++) d = Math.max(d, Math.abs(a[q] - b[q]));
+        if (d < 0.01) group.push(j);
+      }
+      if (group.length < 2) continue;
+      for (const g of group) done.add(g);
+      const c = list[i].c, names = group.map((g) => label(list[g].c));
+      out.push(
+        `At lr ${c.lr}, ${c.layers} layers ${names.slice(0, -1).join(", ")} and ` +
+          `${names.at(-1)} coincide.`,
+      );
+    }
+  }
+  return out;
 }
 
 /** `text` in lines of at most `n` characters, broken at spaces. */
