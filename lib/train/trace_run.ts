@@ -107,7 +107,8 @@ export class TraceRun {
 
   private constructor(lm: CharLM, o: TraceRunOptions, pool: Pool | null) {
     this.#tracer = new Tracer(lm, o);
-    this.#local = pool === null ? new Tracer(lm, o) : null;
+    // measuring leaves a Tracer's sums alone: one serves this thread for both
+    this.#local = pool === null ? this.#tracer : null;
     this.#pool = pool;
     this.#workers = pool === null ? 1 : o.workers!;
     this.activations = o.activations === "block" ? "block" : "all";
