@@ -61,8 +61,19 @@ export function unigramLoss(train: Int32Array, val: Int32Array): number {
   return ce / val.length;
 }
 
-/** What tells cells apart: every setting but the seed. */
-function cellKey(c: TrainConfig): string {
+/**
+ * What tells a grid's cells apart: every setting but the seed (the runs of one cell are its
+ * seeds).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { TRAIN_DEFAULTS } from "../train/trainer.ts";
+ * assert(cellKey({ ...TRAIN_DEFAULTS, seed: 1 }) === cellKey({ ...TRAIN_DEFAULTS, seed: 2 }));
+ * assert(cellKey({ ...TRAIN_DEFAULTS, lr: 1 }) !== cellKey(TRAIN_DEFAULTS));
+ * ```
+ */
+export function cellKey(c: TrainConfig): string {
   const { seed: _, ...rest } = c;
   return JSON.stringify(rest);
 }

@@ -8,6 +8,7 @@
 import { type NormKind, type Placement, variantLabel, variantName } from "../model/config.ts";
 import type { EvalRecord, StepRecord, TrainConfig, TrainRecord } from "../train/trainer.ts";
 import { logTicks } from "./svg.ts";
+import { cellKey } from "./grid_results.ts";
 
 /** One trained configuration of a grid. */
 export interface GridRun {
@@ -232,7 +233,7 @@ export function gridSvg(runs: GridRun[], target: number): string {
     `init, ${c0.iters} steps, cosine to ${c0.minLr}, clip ${c0.clip}, AdamW β ${c0.beta1}/` +
     `${c0.beta2}, weight decay ${c0.weightDecay}; val loss every ${c0.evalInterval} steps`;
   const seeds = Math.max(
-    ...runs.map((r) => runs.filter((q) => gridCell(q.config) === gridCell(r.config)).length),
+    ...runs.map((r) => runs.filter((q) => cellKey(q.config) === cellKey(r.config)).length),
   );
   const caption = wrap(
     `${settings}. Train loss, centred mean of 21 steps` +
@@ -274,7 +275,7 @@ export function gridSvg(runs: GridRun[], target: number): string {
     // one curve per cell (its seeds: the mean, and a band of ± one sample std)
     const cells = new Map<string, GridRun[]>();
     for (const r of mine) {
-      const k = `${variantName(r.config)}|${r.config.warmup}`;
+      const k = cellKey(r.config);
       cells.set(k, [...(cells.get(k) ?? []), r]);
     }
     [...cells.values()].forEach((seeds, m) => {
@@ -384,7 +385,7 @@ export function gridSvg(runs: GridRun[], target: number): string {
 function coinciding(runs: GridRun[], panelOf: (c: TrainConfig) => string): string[] {
   const cells = new Map<string, GridRun[]>();
   for (const r of runs) {
-    cells.set(gridCell(r.config), [...(cells.get(gridCell(r.config)) ?? []), r]);
+    cells.set(cellKey(r.config), [...(cells.get(cellKey(r.config)) ?? []), r]);
   }
   const meanOf = (rs: GridRun[]) => {
     const curves = rs.map((r) => smooth(steps(r.history).map((s) => s.loss), 20));
@@ -433,9 +434,6 @@ function wrap(text: string, n: number): string[] {
   if (line) lines.push(line);
   return lines;
 }
-
-/** A grid run's cell: its settings but the seed. */
-const gridCell = (c: TrainConfig) => `${variantName(c)}|${c.warmup}|${c.lr}|${c.layers}`;
 
 /** Okabe–Ito colours (told apart with colour-vision deficiencies), one per placement. */
 const PLACE_COLOR: Record<Placement, string> = {
