@@ -4,7 +4,7 @@ import { createKernels, tsKernels } from "../lib/kernels/backend.ts";
 import { Arena } from "../lib/kernels/arena.ts";
 import { GPT } from "../lib/model/gpt.ts";
 import { Rng } from "../lib/model/rng.ts";
-import { lnstream, npyBytes, npyData, ROOT_PATH, untimed } from "./spawn.ts";
+import { lnstream, npyBytes, npyData, peakRss, ROOT_PATH, underTime, untimed } from "./spawn.ts";
 
 const enc = new TextEncoder();
 
@@ -433,27 +433,18 @@ Deno.test("memory stays bounded by the pool whatever the input size", async () =
   // must not raise the peak by anything near its size.
   const C = 64;
   const peak = async (N: number) => {
-    const child = new Deno.Command("/usr/bin/time", {
-      args: [
-        "-f",
-        "MAXRSS %M",
-        Deno.execPath(),
-        "run",
-        "--quiet",
-        `--allow-read=${ROOT_PATH}`,
-        "mod.ts",
-        "normalize",
-        "--workers",
-        "2",
-        "--batch",
-        "64",
-        "--quiet",
-        "--format",
-        "raw",
-        "--dim",
-        String(C),
-      ],
-      cwd: ROOT_PATH,
+    const child = underTime([`--allow-read=${ROOT_PATH}`], [
+      "normalize",
+      "--workers",
+      "2",
+      "--batch",
+      "64",
+      "--quiet",
+      "--format",
+      "raw",
+      "--dim",
+      String(C),
+    ], {
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -466,9 +457,9 @@ Deno.test("memory stays bounded by the pool whatever the input size", async () =
     await drain;
     const out = await child.output();
     assertEquals(out.code, 0);
-    const kb = Number(/MAXRSS (\d+)/.exec(new TextDecoder().decode(out.stderr))?.[1]);
-    assert(kb > 10_000, `no peak RSS measured (${kb} kB)`);
-    return kb * 1024;
+    const rss = peakRss(new TextDecoder().decode(out.stderr));
+    assert(rss > 10_000 * 1024, `no peak RSS measured (${rss} bytes)`);
+    return rss;
   };
   const small = await peak(16 * 1024), big = await peak(160 * 1024); // 4 MiB vs 40 MiB in
   const grew = big - small;

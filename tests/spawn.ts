@@ -57,6 +57,27 @@ export async function lnstream(
   };
 }
 
+/**
+ * `deno run --quiet <perms> mod.ts <args>` from the project's folder under GNU time, which
+ * prints the peak RSS of the process (all its threads) on stderr; read it with `peakRss`.
+ */
+export function underTime(
+  perms: string[],
+  args: string[],
+  o: Omit<Deno.CommandOptions, "args" | "cwd"> = {},
+): Deno.Command {
+  return new Deno.Command("/usr/bin/time", {
+    ...o,
+    args: ["-f", "MAXRSS %M", Deno.execPath(), "run", "--quiet", ...perms, "mod.ts", ...args],
+    cwd: ROOT_PATH,
+  });
+}
+
+/** The peak RSS in bytes that `underTime`'s GNU time printed in `stderr` (NaN if none). */
+export function peakRss(stderr: string): number {
+  return Number(/MAXRSS (\d+)/.exec(stderr)?.[1]) * 1024;
+}
+
 /** A .npy file's bytes for float32 data of `shape`. */
 export function npyBytes(data: Float32Array, shape: number[], header?: string): Uint8Array {
   const dims = shape.length === 1 ? `${shape[0]},` : shape.join(", ");

@@ -2,7 +2,7 @@
 // 4 GiB check before any worker starts; and the memory of a trace with two workers on a 300 MB
 // model — the parameters once, per worker one block's gradients and its activations.
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./std_assert.ts";
-import { lnstream, ROOT_PATH } from "./spawn.ts";
+import { lnstream, peakRss, ROOT_PATH, underTime } from "./spawn.ts";
 import { loadModel } from "../lib/train/load.ts";
 import { traceBytes, type TracedSequence, TraceRun } from "../lib/train/trace_run.ts";
 import { CharLM } from "../lib/train/lm.ts";
@@ -214,34 +214,22 @@ Deno.test("trace --workers 2 on a 300 MB model: RSS ≤ parameters + per worker 
     };
     const bound = params + 2 * traceBytes(config, T) + 200 * 2 ** 20;
     await t.step(`peak RSS ≤ ${(bound / 2 ** 20).toFixed(0)} MiB`, async () => {
-      const out = await new Deno.Command("/usr/bin/time", {
-        args: [
-          "-f",
-          "MAXRSS %M",
-          Deno.execPath(),
-          "run",
-          "--quiet",
-          `--allow-read=${ROOT_PATH},${dir}`,
-          "mod.ts",
-          "trace",
-          "--model",
-          `${dir}/model.safetensors`,
-          "--ids",
-          "--workers",
-          "2",
-          "--quiet",
-          `${dir}/ids.ndjson`,
-        ],
-        cwd: ROOT_PATH,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
+      const out = await underTime([`--allow-read=${ROOT_PATH},${dir}`], [
+        "trace",
+        "--model",
+        `${dir}/model.safetensors`,
+        "--ids",
+        "--workers",
+        "2",
+        "--quiet",
+        `${dir}/ids.ndjson`,
+      ], { stdout: "piped", stderr: "piped" }).output();
       const err = new TextDecoder().decode(out.stderr);
       assertEquals(out.code, 0, err);
       const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
       assertEquals(lines.length, 4);
       assert(JSON.parse(lines[2]).layers.every((l: { grad_l2: number }) => l.grad_l2 > 0));
-      const rss = Number(/MAXRSS (\d+)/.exec(err)?.[1]) * 1024;
+      const rss = peakRss(err);
       assert(rss > params, `no peak RSS measured: ${err}`);
       assert(
         rss <= bound,
