@@ -10,14 +10,8 @@ import { npyHeader } from "../io/npy.ts";
 import { f32ToString } from "../kernels/format.ts";
 import { choiceFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
-import {
-  BUILTIN_MODEL,
-  inputHelp,
-  MODEL_HELP,
-  modelOf,
-  readAll,
-  sequencesOf,
-} from "./model_input.ts";
+import { BUILTIN_MODEL, inputHelp, MODEL_HELP, modelOf, sequencesOf } from "./model_input.ts";
+import { readAll } from "./stream.ts";
 
 /** `embed --help`. */
 export const EMBED_HELP =

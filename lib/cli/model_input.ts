@@ -9,7 +9,7 @@ import { DataError, UsageError } from "../io/errors.ts";
 import { firstBadUtf8 } from "../train/chardata.ts";
 import { type LoadedModel, loadModel } from "../train/load.ts";
 import { fileError, intFlag, optIntFlag } from "./args.ts";
-import { backendOptions, stdinReader } from "./stream.ts";
+import { backendOptions } from "./stream.ts";
 
 /** The built-in model: `train`'s defaults on tiny Shakespeare (see README). */
 export const BUILTIN_MODEL: string = decodeURIComponent(
@@ -50,34 +50,6 @@ export async function modelOf(
     if (e instanceof Error && "exitCode" in e) throw e;
     throw fileError(e, `--model ${path}`, path, "read");
   }
-}
-
-/** All the bytes of FILE, or of stdin for `-`. */
-export async function readAll(path: string): Promise<Uint8Array> {
-  if (path !== "-") {
-    try {
-      return await Deno.readFile(path);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) throw new UsageError(`${path}: no such file`);
-      throw fileError(e, path, path, "read");
-    }
-  }
-  const read = stdinReader(), parts: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const buf = new Uint8Array(1 << 16);
-    const got = await read(buf);
-    if (got === null) break;
-    parts.push(buf.subarray(0, got));
-    n += got;
-  }
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /**

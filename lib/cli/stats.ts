@@ -12,7 +12,7 @@ import { type Summary, summaryFromState, type SummaryState } from "../pipeline/c
 import { ExactSum, Moments, NormAcc } from "../stats/mod.ts";
 import { fileError } from "./args.ts";
 import { parseCommand } from "./command.ts";
-import { inputReader } from "./stream.ts";
+import { readAll } from "./stream.ts";
 
 /** `stats --help`. */
 export const STATS_HELP =
@@ -334,14 +334,7 @@ function summaryOf(text: string, file: string): Summary {
 
 /** Reads a whole input (a file, or stdin for `-`) as text. */
 async function readText(path: string): Promise<string> {
-  const read = inputReader(path);
-  const dec = new TextDecoder();
-  const buf = new Uint8Array(1 << 16);
-  let text = "";
-  for (let n = await read(buf); n !== null; n = await read(buf)) {
-    text += dec.decode(buf.subarray(0, n), { stream: true });
-  }
-  return text + dec.decode();
+  return new TextDecoder().decode(await readAll(path));
 }
 
 /** Runs `stats <sub>`; returns the exit code. */

@@ -244,14 +244,14 @@ export async function runCommand(
  * A command's input: the file at `path`, or stdin for `-`. A file that cannot be opened is
  * exit 77 (permission, naming `--allow-read`) or 64; one that cannot be read (a directory) 74.
  */
-export function inputReader(path: string): ByteReader {
+export function inputReader(path: string, label = path): ByteReader {
   if (path === "-") return stdinReader();
   let file: Deno.FsFile;
   try {
     file = Deno.openSync(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new UsageError(`${path}: no such file`);
-    throw fileError(e, path, path, "read");
+    if (e instanceof Deno.errors.NotFound) throw new UsageError(`${label}: no such file`);
+    throw fileError(e, label, path, "read");
   }
   let ended = false;
   return async (view) => {
@@ -264,9 +264,32 @@ export function inputReader(path: string): ByteReader {
       }
       return n;
     } catch (e) {
-      throw new IoError(`cannot read ${path}: ${(e as Error).message}`);
+      throw new IoError(`cannot read ${label}: ${(e as Error).message}`);
     }
   };
+}
+
+/**
+ * All the bytes of FILE, or of stdin for `-`, through `inputReader`; a file's failures are
+ * named by `label` (the flag and its path, say).
+ */
+export async function readAll(path: string, label = path): Promise<Uint8Array> {
+  const read = inputReader(path, label), parts: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const buf = new Uint8Array(n < 1 << 20 ? 1 << 16 : 1 << 20);
+    const got = await read(buf);
+    if (got === null) break;
+    parts.push(buf.subarray(0, got));
+    n += got;
+  }
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /**

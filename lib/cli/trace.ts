@@ -13,15 +13,8 @@ import { TraceRun } from "../train/trace_run.ts";
 import { variantLabel } from "../model/config.ts";
 import { intFlag } from "./args.ts";
 import { parseCommand } from "./command.ts";
-import {
-  BUILTIN_MODEL,
-  inputHelp,
-  MODEL_HELP,
-  modelOf,
-  readAll,
-  sequencesOf,
-} from "./model_input.ts";
-import { BACKEND_HELP, recordFile } from "./stream.ts";
+import { BUILTIN_MODEL, inputHelp, MODEL_HELP, modelOf, sequencesOf } from "./model_input.ts";
+import { BACKEND_HELP, readAll, recordFile } from "./stream.ts";
 
 /** `trace --help`. */
 export const TRACE_HELP = `Usage: deno run --allow-read=<lnstream> mod.ts trace [options] [FILE|-]

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { DataError, IoError, UsageError } from "../io/errors.ts";
+import { DataError, UsageError } from "../io/errors.ts";
 import { checkFiles, type FileArg, OutputFile, printOut, writeFileSafely } from "../io/files.ts";
 import { CharData } from "../train/chardata.ts";
 import { decodeCheckpoint, encodeCheckpoint, encodeWeights } from "../train/checkpoint.ts";
@@ -33,6 +33,7 @@ import { fmtSeconds, progressLine } from "./progress.ts";
 import {
   BACKEND_HELP,
   backendOptions,
+  readAll,
   recordFile,
   type RecordWriter,
   statsWriter,
@@ -454,23 +455,7 @@ function resumeConfig(saved: TrainConfig, step: number, f: Record<string, unknow
 
 async function loadData(path: string | undefined): Promise<CharData> {
   if (path === undefined) return CharData.fromBytes(await defaultText(), "the built-in text");
-  if (path === "-") {
-    let all: Uint8Array;
-    try {
-      all = new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
-    } catch (e) {
-      // as stdinReader says it for the other commands (exit 74)
-      throw new IoError(`cannot read stdin: ${(e as Error).message}`);
-    }
-    return CharData.fromBytes(all, "stdin");
-  }
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    throw fileError(e, `--data ${path}`, path, "read");
-  }
-  return CharData.fromBytes(bytes, path);
+  return CharData.fromBytes(await readAll(path, `--data ${path}`), path === "-" ? "stdin" : path);
 }
 
 async function loadCheckpoint(path: string): Promise<TrainState> {
