@@ -377,6 +377,13 @@ Deno.test("train --seeds, --baseline, --json: bad uses are 64 with one line", as
     [["--seed", "1,2", "--seeds", "2"], "say the seeds twice"],
     [["--json"], "--json goes with --grid or --seeds"],
     [["--grid", "--baseline", "pre,bn"], "--baseline is placement[,norm]"],
+    // a baseline no cell has: refused before the first run, not a table without its columns
+    [
+      ["--grid", "--norm", "rms,dyt", "--baseline", "pre"],
+      "--baseline pre,layer: no cell of this grid has placement pre and norm layer " +
+      "(placements pre; norms rms,dyt): give the norm, e.g. --baseline pre,rms",
+    ],
+    [["--seeds", "2", "--baseline", "peri,layer"], "no cell of this grid has placement peri"],
     [["--seeds", "2", "--save", "x.st"], "--save does not go with several seeds"],
   ];
   for (const [extra, says] of cases) {

@@ -124,8 +124,9 @@ below --target) and, with --svg, one chart.
                               those that reached --target.
                               Several seeds make a grid of one cell without --grid
   --baseline P[,N]            per cell, the difference of its mean final val loss to the cell
-                              of placement P (and norm N) with the same other settings, and
-                              Welch's two-sided p-value (with 3 seeds a weak test: see README)
+                              of placement P and norm N (default: layer) with the same other
+                              settings, and Welch's two-sided p-value (with 3 seeds a weak
+                              test: see README); a P,N the grid has no cell of is refused
   --json                      the table as one JSON document (cells and runs) on stdout
   --out DIR                   each run's log, checkpoint (at every evaluation and on a stop) and
                               results under DIR: the same command again skips finished runs and
@@ -242,6 +243,7 @@ export async function train(args: string[]): Promise<number> {
     }
   }
   const baseline = flags.baseline === undefined ? undefined : baselineOf(String(flags.baseline));
+  if (baseline !== undefined) baselineInGrid(baseline, flags);
   if (!grid && (flags.out !== undefined || flags.cell !== undefined)) {
     throw new UsageError(
       `--${flags.out !== undefined ? "out" : "cell"} goes with --grid or --seeds`,
@@ -595,6 +597,27 @@ function baselineOf(v: string): string {
     );
   }
   return `${placement},${norm}`;
+}
+
+/**
+ * A baseline the grid holds: refused before the first run (64) when no cell has its placement
+ * and norm — the Δ and p columns would be missing from every row after hours of runs.
+ */
+function baselineInGrid(baseline: string, flags: Record<string, unknown>): void {
+  const [placement, norm] = baseline.split(",");
+  const list = (k: "placement" | "norm") => {
+    const l = listOf(flags, k);
+    return l.length ? l : [TRAIN_DEFAULTS[k]];
+  };
+  const ps = list("placement"), ns = list("norm");
+  if (ps.includes(placement) && ns.includes(norm)) return;
+  throw new UsageError(
+    `--baseline ${baseline}: no cell of this grid has placement ${placement} and norm ${norm} ` +
+      `(placements ${ps.join(",")}; norms ${ns.join(",")})` +
+      (ps.includes(placement) && !String(flags.baseline).includes(",")
+        ? `: give the norm, e.g. --baseline ${placement},${ns[0]}`
+        : ""),
+  );
 }
 
 async function runGrid(
