@@ -178,6 +178,31 @@ Deno.test("the grid's chart with seeds: a cell's seeds make one mean line and a 
   assert(Math.min(...ys) < Number(pts[2]) && Number(pts[2]) < Math.max(...ys), `${ys} ${pts[2]}`);
 });
 
+Deno.test("the grid's chart: a seed's target circle sits on that seed's curve, not the cell's mean", () => {
+  // seed 1 trains (its loss falls from 4 by 1 per 50 steps), seeds 2 and 3 stay at 3.3
+  const flat = (h: TrainRecord[]) =>
+    h.map((r) => r.type === "step" ? { ...r, loss: 3.3 } : { ...r, val_loss: 3.3 });
+  const run = (seed: number) => ({
+    config: { ...TRAIN_DEFAULTS, seed, iters: 100 },
+    history: seed === 1 ? history(100, 4) : flat(history(100, 4)),
+    final_val_loss: seed === 1 ? 2.4 : 3.3,
+    diverged_step: null,
+    target_step: seed === 1 ? 50 : null,
+    ms_per_step: 1,
+  });
+  const svg = gridSvg([run(1), run(2), run(3)], 3.2);
+  const circle = /<circle data-target="50" cx="([\d.]+)" cy="([\d.]+)"/.exec(svg)!;
+  assert(circle, "a circle for the seed that reached the target");
+  const pointAt = (line: string) => {
+    const pts = /points="([^"]*)"/.exec(line)![1].split(" ").map((q) => q.split(",").map(Number));
+    return pts.find(([x]) => x.toFixed(1) === circle[1])!;
+  };
+  const seedLine = svg.match(/<polyline data-seed-of=[^>]*>/g)![0]; // seed 1's, drawn first
+  const meanLine = /<polyline data-placement=[^>]*>/.exec(svg)![0];
+  assertEquals(pointAt(seedLine)[1].toFixed(1), circle[2]);
+  assert(Math.abs(pointAt(meanLine)[1] - Number(circle[2])) > 5, "not on the mean line");
+});
+
 Deno.test("trace's chart: a cell per layer × channel, marks, a row label per block, the colour scale, LN1 bars", () => {
   const abs = [Float64Array.of(1, 9, 2, 3), Float64Array.of(2, 8, 1, 30)];
   const svg = traceSvg(abs, [0.5, 1.5], 2, "t");

@@ -332,17 +332,15 @@ export function gridSvg(runs: GridRun[], target: number): string {
         const j = Math.floor(((q + 0.25 + (m % 3) / 4) / 6) * (mean.length - 1));
         out.push(marker(c.norm, mean[j][0], mean[j][1], color));
       }
-      // where each seed's val loss first reached the target: an open circle on the curve
+      // where each seed's val loss first reached the target: an open circle on that seed's own
+      // curve (the mean's is another seed's too where seeds split into collapsed and trained)
       for (const r of seeds) {
         if (r.target_step === null) continue;
-        const j = mean.findIndex((_, q) => {
-          const c0 = curves.find((cv) => cv.length > q);
-          return c0 !== undefined && c0[q][0] >= r.target_step!;
-        });
+        const q = curves[seeds.indexOf(r)], j = q.findIndex(([st]) => st >= r.target_step!);
         if (j < 0) continue;
         out.push(
-          `<circle data-target="${r.target_step}" cx="${mean[j][0].toFixed(1)}" cy="${
-            mean[j][1].toFixed(1)
+          `<circle data-target="${r.target_step}" cx="${X(q[j][0]).toFixed(1)}" cy="${
+            Y(clampY(p, q[j][1])).toFixed(1)
           }" r="4.5" fill="white" stroke="${color}" stroke-width="1.8"/>`,
         );
       }
