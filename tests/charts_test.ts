@@ -203,6 +203,30 @@ Deno.test("the grid's chart: a seed's target circle sits on that seed's curve, n
   assert(Math.abs(pointAt(meanLine)[1] - Number(circle[2])) > 5, "not on the mean line");
 });
 
+Deno.test("the grid's chart: a seed that diverged and went on has its × where it diverged", () => {
+  // the loss jumps to 4.2 over steps 40–60, then is 3.3 again to the end
+  const h = history(100, 4).map((r) =>
+    r.type === "step" ? { ...r, loss: r.step >= 40 && r.step <= 60 ? 4.2 : 3.3 } : r
+  );
+  const run = (seed: number) => ({
+    config: { ...TRAIN_DEFAULTS, seed, iters: 100 },
+    history: h,
+    final_val_loss: 3.3,
+    diverged_step: seed === 1 ? 50 : null,
+    target_step: null,
+    ms_per_step: 1,
+  });
+  const svg = gridSvg([run(1), run(2)], 2.3);
+  const cross = /<path d="M([\d.]+),([\d.]+)L[^"]*" stroke="[^"]*" stroke-width="2"\/>/.exec(svg)!;
+  assert(cross, "a × for the diverged seed");
+  const [cx, cy] = [Number(cross[1]) + 5, Number(cross[2]) + 5];
+  const line = svg.match(/<polyline data-seed-of=[^>]*>/g)![0];
+  const pts = /points="([^"]*)"/.exec(line)![1].split(" ").map((q) => q.split(",").map(Number));
+  const i = pts.findIndex(([x]) => x >= cx - 0.05);
+  assertEquals(cy.toFixed(1), pts[i][1].toFixed(1));
+  assert(pts.at(-1)![1] - cy > 5, "above the curve's end (the spike, not the final loss)");
+});
+
 Deno.test("trace's chart: a cell per layer × channel, marks, a row label per block, the colour scale, LN1 bars", () => {
   const abs = [Float64Array.of(1, 9, 2, 3), Float64Array.of(2, 8, 1, 30)];
   const svg = traceSvg(abs, [0.5, 1.5], 2, "t");

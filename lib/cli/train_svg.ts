@@ -346,8 +346,10 @@ export function gridSvg(runs: GridRun[], target: number): string {
       }
       for (const r of seeds) {
         if (r.diverged_step === null) continue;
+        // on the seed's curve where it diverged (a run that went on has more curve after it)
         const q = curves[seeds.indexOf(r)], x = X(r.diverged_step);
-        const y = Y(clampY(p, q.length ? q[q.length - 1][1] : hi));
+        const at = q.find(([st]) => st >= r.diverged_step!) ?? q[q.length - 1];
+        const y = Y(clampY(p, at ? at[1] : hi));
         out.push(
           `<path d="M${x - 5},${y - 5}L${x + 5},${y + 5}M${x - 5},${y + 5}L${x + 5},${y - 5}" ` +
             `stroke="${color}" stroke-width="2"/>`,
