@@ -232,20 +232,25 @@ export function gridSvg(runs: GridRun[], target: number): string {
   const settings = `batch ${c0.batch} × ${c0.block}, C ${c0.dim}, ${c0.heads} heads, ${c0.init} ` +
     `init, ${c0.iters} steps, cosine to ${c0.minLr}, clip ${c0.clip}, AdamW β ${c0.beta1}/` +
     `${c0.beta2}, weight decay ${c0.weightDecay}; val loss every ${c0.evalInterval} steps`;
-  const seeds = Math.max(
-    ...runs.map((r) => runs.filter((q) => cellKey(q.config) === cellKey(r.config)).length),
-  );
+  // once: the runs by cell (a cell's runs are its seeds), each run's centred mean train loss
+  const cells = new Map<string, GridRun[]>();
+  for (const r of runs) cells.set(cellKey(r.config), [...(cells.get(cellKey(r.config)) ?? []), r]);
+  const curveOf = new Map(runs.map((r) => {
+    const st = steps(r.history);
+    return [r, smooth(st.map((s) => s.loss), 20).map((v, j) => [st[j].step, v] as const)];
+  }));
+  const seeds = Math.max(...[...cells.values()].map((rs) => rs.length));
   const caption = wrap(
     `${settings}. Train loss, centred mean of 21 steps` +
       (seeds > 1
         ? `, mean of ${seeds} seeds (thin: each seed) with a band of ± 1 sample std`
         : "") +
       `; ○ = val loss first ≤ ${target}; × = diverged.` +
-      coinciding(runs, key).map((t) => ` ${t}`).join(""),
+      coinciding([...cells.values()], curveOf, key).map((t) => ` ${t}`).join(""),
     Math.floor((W - 30) / 6),
   );
   const legendRows = row + 1, H = PH * rows + 24 + 14 * caption.length + 18 * legendRows;
-  const all = runs.flatMap((r) => smooth(steps(r.history).map((s) => s.loss), 20));
+  const all = runs.flatMap((r) => curveOf.get(r)!.map(([, v]) => v));
   const start = Math.max(
     ...runs.map((r) => steps(r.history)[0]?.loss ?? 0).filter(Number.isFinite),
   );
@@ -273,17 +278,9 @@ export function gridSvg(runs: GridRun[], target: number): string {
         `step</text>`,
     );
     // one curve per cell (its seeds: the mean, and a band of ± one sample std)
-    const cells = new Map<string, GridRun[]>();
-    for (const r of mine) {
-      const k = cellKey(r.config);
-      cells.set(k, [...(cells.get(k) ?? []), r]);
-    }
-    [...cells.values()].forEach((seeds, m) => {
+    [...cells.values()].filter((rs) => key(rs[0].config) === k).forEach((seeds, m) => {
       const c = seeds[0].config, color = PLACE_COLOR[c.placement];
-      const curves = seeds.map((r) => {
-        const st = steps(r.history);
-        return smooth(st.map((s) => s.loss), 20).map((v, j) => [st[j].step, v]);
-      });
+      const curves = seeds.map((r) => curveOf.get(r)!);
       const len = Math.max(...curves.map((q) => q.length));
       const mean: [number, number][] = [], band: [number, number, number][] = [];
       for (let j = 0; j < len; j++) {
@@ -382,21 +379,21 @@ export function gridSvg(runs: GridRun[], target: number): string {
  * Notes on cells whose curves coincide (mean train loss within 0.01 over the second half of
  * the run): one line would hide the others.
  */
-function coinciding(runs: GridRun[], panelOf: (c: TrainConfig) => string): string[] {
-  const cells = new Map<string, GridRun[]>();
-  for (const r of runs) {
-    cells.set(cellKey(r.config), [...(cells.get(cellKey(r.config)) ?? []), r]);
-  }
+function coinciding(
+  cells: GridRun[][],
+  curveOf: Map<GridRun, readonly (readonly [number, number])[]>,
+  panelOf: (c: TrainConfig) => string,
+): string[] {
   const meanOf = (rs: GridRun[]) => {
-    const curves = rs.map((r) => smooth(steps(r.history).map((s) => s.loss), 20));
+    const curves = rs.map((r) => curveOf.get(r)!);
     const n = Math.min(...curves.map((q) => q.length));
-    return Array.from({ length: n }, (_, j) => curves.reduce((a, q) => a + q[j], 0) / rs.length);
+    return Array.from({ length: n }, (_, j) => curves.reduce((a, q) => a + q[j][1], 0) / rs.length);
   };
   const label = (c: TrainConfig) =>
     `${variantLabel(c)} (${c.warmup > 0 ? "warm-up" : "no warm-up"})`;
   const out: string[] = [];
-  for (const panel of new Set(runs.map((r) => panelOf(r.config)))) {
-    const list = [...cells.values()].filter((rs) => panelOf(rs[0].config) === panel)
+  for (const panel of new Set(cells.map((rs) => panelOf(rs[0].config)))) {
+    const list = cells.filter((rs) => panelOf(rs[0].config) === panel)
       .map((rs) => ({ c: rs[0].config, m: meanOf(rs) }));
     const done = new Set<number>();
     for (let i = 0; i < list.length; i++) {
